@@ -1,0 +1,89 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Nimbus",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "nimbus", targets: ["nimbus"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // C shims over system libraries (no build cost, see docs/swift-stack notes in design.md).
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        // Codecs
+        .target(name: "Digest", dependencies: ["CCrypto"]),
+        .target(name: "SQLite", dependencies: ["CSQLite"]),
+
+        // Core
+        .target(name: "NimbusCore", dependencies: ["Digest", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Ring", dependencies: ["NimbusCore", "Digest"]),
+
+        // HTTP
+        .target(name: "HTTPServerKit", dependencies: [
+            "NimbusCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "HTTPClientKit", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+
+        // Storage
+        .target(name: "ObjectStore", dependencies: ["NimbusCore", "Digest"]),
+        .target(name: "DBBroker", dependencies: ["NimbusCore", "SQLite"]),
+
+        // Servers
+        .target(name: "StorageServer", dependencies: [
+            "NimbusCore", "ObjectStore", "DBBroker", "HTTPServerKit", "HTTPClientKit", "Ring",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "Proxy", dependencies: [
+            "NimbusCore", "Ring", "HTTPServerKit", "HTTPClientKit", "Digest",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
+        // Executable: thin
+        .executableTarget(name: "nimbus", dependencies: [
+            "NimbusCore", "Ring", "StorageServer", "Proxy",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
+        // Tests
+        .testTarget(name: "DigestTests", dependencies: ["Digest"]),
+        .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"]),
+        .testTarget(name: "RingTests", dependencies: ["Ring"]),
+        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"]),
+        .testTarget(name: "DBBrokerTests", dependencies: ["DBBroker"]),
+        .testTarget(name: "HTTPKitTests", dependencies: [
+            "HTTPServerKit", "HTTPClientKit",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .testTarget(name: "ClusterTests", dependencies: [
+            "NimbusCore", "Ring", "StorageServer", "Proxy", "HTTPClientKit",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+    ]
+)

@@ -1,0 +1,112 @@
+import CCrypto
+
+/// The digest algorithms Nimbus needs, all computed by the system's libcrypto (EVP).
+public enum DigestAlgorithm: Sendable {
+    case md5, sha1, sha256, sha512
+
+    var evp: OpaquePointer? {
+        switch self {
+        case .md5: return EVP_md5()
+        case .sha1: return EVP_sha1()
+        case .sha256: return EVP_sha256()
+        case .sha512: return EVP_sha512()
+        }
+    }
+}
+
+/// A streaming message digest over libcrypto's EVP interface.
+///
+/// Non-copyable so that the underlying `EVP_MD_CTX` has exactly one owner; it is the ETag
+/// path of every object PUT and GET, so it must run at libcrypto's full speed.
+public struct MessageDigest: ~Copyable {
+    private let ctx: OpaquePointer
+
+    /// Starts a new digest computation.
+    public init(_ algorithm: DigestAlgorithm) {
+        guard let ctx = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new failed: out of memory") }
+        EVP_DigestInit_ex(ctx, algorithm.evp, nil)
+        self.ctx = ctx
+    }
+
+    deinit { EVP_MD_CTX_free(ctx) }
+
+    /// Feeds bytes into the digest.
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        EVP_DigestUpdate(ctx, bytes.baseAddress, bytes.count)
+    }
+
+    /// Feeds any contiguous byte collection into the digest.
+    public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        let done: Void? = bytes.withContiguousStorageIfAvailable { update(UnsafeRawBufferPointer($0)) }
+        if done == nil {
+            let array = Array(bytes)
+            array.withUnsafeBytes { update($0) }
+        }
+    }
+
+    /// Feeds the UTF-8 bytes of a string into the digest.
+    public mutating func update(_ string: String) {
+        var s = string
+        s.withUTF8 { update(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Ends the computation and returns the raw digest bytes.
+    public consuming func finalize() -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        out.withUnsafeMutableBufferPointer { EVP_DigestFinal_ex(ctx, $0.baseAddress, &length) }
+        return Array(out.prefix(Int(length)))
+    }
+
+    /// Ends the computation and returns the digest as lowercase hex.
+    public consuming func finalizeHex() -> String {
+        Hex.encode(finalize())
+    }
+}
+
+/// One-shot helpers.
+public enum Digests {
+    /// Lowercase hex MD5 of `bytes`.
+    public static func md5Hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var d = MessageDigest(.md5)
+        d.update(bytes)
+        return d.finalizeHex()
+    }
+
+    /// Lowercase hex MD5 of a string's UTF-8 bytes.
+    public static func md5Hex(_ string: String) -> String {
+        var d = MessageDigest(.md5)
+        d.update(string)
+        return d.finalizeHex()
+    }
+
+    /// Raw MD5 of a string's UTF-8 bytes.
+    public static func md5(_ string: String) -> [UInt8] {
+        var d = MessageDigest(.md5)
+        d.update(string)
+        return d.finalize()
+    }
+
+    /// HMAC of `message` with `key` (used by tempurl and formpost).
+    public static func hmac(_ algorithm: DigestAlgorithm, key: [UInt8], message: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        key.withUnsafeBytes { k in
+            message.withUnsafeBytes { m in
+                _ = out.withUnsafeMutableBufferPointer { o in
+                    HMAC(algorithm.evp, k.baseAddress, Int32(k.count), m.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                         m.count, o.baseAddress, &length)
+                }
+            }
+        }
+        return Array(out.prefix(Int(length)))
+    }
+
+    /// Cryptographically random bytes from libcrypto.
+    public static func randomBytes(_ count: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        out.withUnsafeMutableBufferPointer { _ = RAND_bytes($0.baseAddress, Int32(count)) }
+        return out
+    }
+}

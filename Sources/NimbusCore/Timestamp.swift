@@ -1,0 +1,104 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// A point in time as OpenStack Swift writes it: seconds since the epoch with five decimals
+/// (`1700000000.12345`), optionally followed by `_` and a 16-hex-digit offset that orders
+/// writes made within the same 10 µs tick (used for internal updates such as `.meta` merges).
+///
+/// Stored as integer ticks of 10 µs so that comparison and hashing are exact.
+public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// 10 µs units since the epoch.
+    public let ticks: Int64
+    /// Tie-breaking offset (0 for plain timestamps).
+    public let offset: Int64
+
+    public init(ticks: Int64, offset: Int64 = 0) {
+        self.ticks = ticks
+        self.offset = offset
+    }
+
+    /// A timestamp for `seconds` since the epoch, rounded to Swift's 10 µs precision.
+    public init(seconds: Double, offset: Int64 = 0) {
+        self.init(ticks: Int64((seconds * 100_000).rounded()), offset: offset)
+    }
+
+    /// The current time from the given clock.
+    public static func now(_ clock: any WallClock = SystemClock()) -> Timestamp {
+        Timestamp(seconds: clock.now())
+    }
+
+    /// Parses `1700000000.12345`, `1700000000`, or the internal `…_000000000000000a` form.
+    public init?(_ text: some StringProtocol) {
+        var main = Substring(text)
+        var offset: Int64 = 0
+        if let underscore = main.firstIndex(of: "_") {
+            guard let off = Int64(main[main.index(after: underscore)...], radix: 16) else { return nil }
+            offset = off
+            main = main[..<underscore]
+        }
+        guard !main.isEmpty else { return nil }
+        let parts = main.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let whole = Int64(parts[0]), whole >= 0 else { return nil }
+        var frac: Int64 = 0
+        if parts.count == 2 {
+            let digits = parts[1]
+            guard digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            // Keep five decimals, rounding the rest as Swift's float formatting does.
+            let padded = (String(digits) + "000000").prefix(6)
+            guard let six = Int64(padded) else { return nil }
+            frac = (six + 5) / 10
+        }
+        self.init(ticks: whole * 100_000 + frac, offset: offset)
+    }
+
+    /// Seconds since the epoch.
+    public var seconds: Double { Double(ticks) / 100_000 }
+
+    /// Swift's normal form: `%016.05f`.
+    public var normal: String {
+        let whole = ticks / 100_000
+        let frac = ticks % 100_000
+        var fracText = String(frac)
+        fracText = String(repeating: "0", count: 5 - fracText.count) + fracText
+        var s = "\(whole).\(fracText)"
+        if s.count < 16 { s = String(repeating: "0", count: 16 - s.count) + s }
+        return s
+    }
+
+    /// Swift's internal form: the normal form plus `_offset` when the offset is not zero.
+    public var internalForm: String {
+        guard offset != 0 else { return normal }
+        var hex = String(offset, radix: 16)
+        hex = String(repeating: "0", count: max(0, 16 - hex.count)) + hex
+        return normal + "_" + hex
+    }
+
+    public var description: String { internalForm }
+
+    /// The same instant with a larger offset, so it sorts after `self`.
+    public func incrementedOffset() -> Timestamp { Timestamp(ticks: ticks, offset: offset + 1) }
+
+    public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {
+        (lhs.ticks, lhs.offset) < (rhs.ticks, rhs.offset)
+    }
+
+    /// Whole seconds, rounded up, as Swift uses for `Last-Modified`.
+    public var ceilSeconds: Int64 { (ticks + 99_999) / 100_000 }
+
+    /// The zero timestamp.
+    public static let zero = Timestamp(ticks: 0)
+}
+
+/// The wall clock, injectable so expiry and token lifetimes are testable without sleeping.
+public protocol WallClock: Sendable {
+    /// Seconds since the epoch.
+    func now() -> Double
+}
+
+/// The real clock.
+public struct SystemClock: WallClock {
+    public init() {}
+    public func now() -> Double { Date().timeIntervalSince1970 }
+}

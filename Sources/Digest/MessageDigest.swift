@@ -20,12 +20,24 @@ public enum DigestAlgorithm: Sendable {
 /// path of every object PUT and GET, so it must run at libcrypto's full speed.
 public struct MessageDigest: ~Copyable {
     private let ctx: OpaquePointer
+    private let algorithm: DigestAlgorithm
 
     /// Starts a new digest computation.
     public init(_ algorithm: DigestAlgorithm) {
         guard let ctx = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new failed: out of memory") }
         EVP_DigestInit_ex(ctx, algorithm.evp, nil)
         self.ctx = ctx
+        self.algorithm = algorithm
+    }
+
+    /// Returns the hex digest of everything fed so far and starts over (for owners that keep
+    /// the digest as a stored property and cannot consume it).
+    public mutating func finalizeHexAndReset() -> String {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        out.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(ctx, $0.baseAddress, &length) }
+        EVP_DigestInit_ex(ctx, algorithm.evp, nil)
+        return Hex.encode(out.prefix(Int(length)))
     }
 
     deinit { EVP_MD_CTX_free(ctx) }

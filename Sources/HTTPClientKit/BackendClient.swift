@@ -1,0 +1,105 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A complete backend response with its body in memory.
+public struct BackendResponse: Sendable {
+    public let status: Int
+    public let headers: HTTPHeaders
+    public let body: ByteBuffer
+
+    public init(status: Int, headers: HTTPHeaders, body: ByteBuffer) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// Connects to backend servers and keeps idle keep-alive connections per `host:port` for reuse.
+public final class BackendClient: Sendable {
+    private let group: any EventLoopGroup
+    private let idle = NIOLockedValueBox([String: [BackendConnection]]())
+    private let maxIdlePerHost: Int
+    /// Connect timeout.
+    public let connectTimeout: TimeAmount
+
+    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                connectTimeout: TimeAmount = .seconds(3), maxIdlePerHost: Int = 64) {
+        self.group = group
+        self.connectTimeout = connectTimeout
+        self.maxIdlePerHost = maxIdlePerHost
+    }
+
+    /// A pooled connection to `host:port`, or a new one.
+    public func connect(host: String, port: Int) async throws -> BackendConnection {
+        let key = "\(host):\(port)"
+        while let conn = idle.withLockedValue({ pool -> BackendConnection? in pool[key]?.popLast() }) {
+            if conn.isReusable { return conn }
+            conn.close()
+        }
+        let handler = ResponseStreamHandler()
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                        leftOverBytesStrategy: .fireError, enableOutboundHeaderValidation: false)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+            .connect(host: host, port: port).get()
+        return BackendConnection(channel: channel, responses: handler, key: key)
+    }
+
+    /// Returns a connection whose response was read to the end; it is kept for reuse if healthy.
+    public func release(_ conn: BackendConnection) {
+        guard conn.isReusable else {
+            conn.close()
+            return
+        }
+        let kept = idle.withLockedValue { pool -> Bool in
+            var list = pool[conn.key] ?? []
+            guard list.count < maxIdlePerHost else { return false }
+            list.append(conn)
+            pool[conn.key] = list
+            return true
+        }
+        if !kept { conn.close() }
+    }
+
+    /// One whole request with an in-memory body; the response body is read fully.
+    public func request(host: String, port: Int, method: String, uri: String, headers: HTTPHeaders = HTTPHeaders(),
+                        body: ByteBuffer? = nil, timeout: TimeAmount = .seconds(10)) async throws -> BackendResponse {
+        let conn = try await connect(host: host, port: port)
+        let deadline = conn.closeAfter(timeout)
+        defer { deadline.cancel() }
+        do {
+            var h = headers
+            h.replaceOrAdd(name: "Content-Length", value: String(body?.readableBytes ?? 0))
+            h.replaceOrAdd(name: "Host", value: "\(host):\(port)")
+            try await conn.sendHead(method: method, uri: uri, headers: h)
+            if let body, body.readableBytes > 0 { try await conn.sendBody(body) }
+            try await conn.sendEnd()
+            let head = try await conn.readHead()
+            let data = try await conn.readFullBody()
+            if head.isKeepAlive { release(conn) } else { conn.close() }
+            return BackendResponse(status: Int(head.status.code), headers: head.headers, body: data)
+        } catch {
+            conn.close()
+            throw error
+        }
+    }
+
+    /// Closes every idle connection.
+    public func shutdown() {
+        let all = idle.withLockedValue { pool -> [BackendConnection] in
+            let a = pool.values.flatMap { $0 }
+            pool.removeAll()
+            return a
+        }
+        for c in all { c.close() }
+    }
+}
+

@@ -1,0 +1,49 @@
+import NIOCore
+import NIOHTTP1
+
+/// What a handler answers: status, headers and a body that is either in memory or streamed.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: Body
+
+    /// A response body.
+    public enum Body: Sendable {
+        case empty
+        case bytes(ByteBuffer)
+        /// Streamed by the closure; `Content-Length` must be in the headers unless chunked is wanted.
+        case stream(@Sendable (BodyWriter) async throws -> Void)
+    }
+
+    public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: Body = .empty) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A response with a short text body, as Swift sends for errors (`<h1>Not Found</h1>…`).
+    public static func text(_ status: Int, _ text: String, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var h = headers
+        if !h.contains(name: "content-type") { h.replaceOrAdd(name: "Content-Type", value: "text/plain; charset=utf-8") }
+        return HTTPResponse(status: status, headers: h, body: .bytes(ByteBuffer(string: text)))
+    }
+}
+
+/// Writes a streamed response body, suspending while the client is slow.
+public struct BodyWriter: Sendable {
+    let outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    let counter: ByteCounter
+
+    /// Sends one chunk.
+    public func write(_ buffer: ByteBuffer) async throws {
+        counter.add(buffer.readableBytes)
+        try await outbound.write(.body(.byteBuffer(buffer)))
+    }
+}
+
+/// Counts bytes sent for the access log. Only touched from the connection's own task.
+final class ByteCounter: Sendable {
+    private let storage = LockedInt()
+    func add(_ n: Int) { storage.add(n) }
+    var value: Int { storage.value }
+}

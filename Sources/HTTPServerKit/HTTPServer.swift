@@ -1,0 +1,194 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NimbusCore
+
+/// Answers requests; every daemon (proxy, storage node) is one of these behind an `HTTPServer`.
+public protocol HTTPHandler: Sendable {
+    func handle(_ request: HTTPRequest) async throws -> HTTPResponse
+}
+
+/// A small HTTP/1.1 server on SwiftNIO: keep-alive, streaming bodies both ways with
+/// backpressure, `100 Continue` decided by the handler (by reading the body or not), a
+/// transaction id on every response and one access-log line per request.
+public final class HTTPServer: Sendable {
+    private let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+    private let handler: any HTTPHandler
+    private let logger: Logger
+    /// The port actually bound (useful when asked for port 0).
+    public let port: Int
+    /// The host bound.
+    public let host: String
+
+    private init(channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>,
+                 handler: any HTTPHandler, logger: Logger, host: String, port: Int) {
+        self.channel = channel
+        self.handler = handler
+        self.logger = logger
+        self.host = host
+        self.port = port
+    }
+
+    /// Binds a listening socket; call `run()` to serve.
+    public static func bind(host: String, port: Int, handler: any HTTPHandler, logger: Logger,
+                            group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> HTTPServer {
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let bound = server.channel.localAddress?.port ?? port
+        return HTTPServer(channel: server, handler: handler, logger: logger, host: host, port: bound)
+    }
+
+    /// Serves connections until the surrounding task is cancelled or `close()` is called.
+    public func run() async throws {
+        try await channel.executeThenClose { inbound in
+            try await withThrowingDiscardingTaskGroup { group in
+                for try await connection in inbound {
+                    group.addTask { await self.serve(connection) }
+                }
+            }
+        }
+    }
+
+    /// Stops accepting connections.
+    public func close() {
+        channel.channel.close(promise: nil)
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        let remote = connection.channel.remoteAddress?.ipAddress ?? "-"
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                let reader = ConnectionReader(inbound.makeAsyncIterator())
+                while let part = try await reader.next() {
+                    guard case .head(let head) = part else { continue }
+                    let keepAlive = try await self.exchange(head: head, reader: reader, outbound: outbound, remote: remote)
+                    if !keepAlive { break }
+                }
+            }
+        } catch {
+            logger.debug("connection from \(remote) ended: \(error)")
+        }
+    }
+
+    /// Runs one request/response exchange; returns whether the connection may be reused.
+    private func exchange(head: HTTPRequestHead, reader: ConnectionReader,
+                          outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, remote: String) async throws -> Bool {
+        let started = ContinuousClock.now
+        let txid = head.headers.first(name: "x-trans-id") ?? TransactionID.make()
+        let uri = head.uri
+        let (path, query) = Self.splitURI(uri)
+        let expects100 = head.headers.first(name: "expect")?.lowercased() == "100-continue"
+        let hasBody = head.headers.contains(name: "transfer-encoding")
+            || (Int64(head.headers.first(name: "content-length") ?? "0") ?? 0) > 0
+        reader.pendingEnd = true
+        let body = RequestBody(source: reader, expectsContinue: expects100, hasBody: hasBody, outbound: outbound)
+        let request = HTTPRequest(head: head, method: head.method.rawValue, path: path, query: query,
+                                  transactionID: txid, body: body, remoteAddress: remote)
+        var response: HTTPResponse
+        do {
+            response = try await handler.handle(request)
+        } catch let error as HTTPError {
+            var h = HTTPHeaders()
+            for (k, v) in error.headers { h.add(name: k, value: v) }
+            response = .text(error.status, "\(error.reason)\n", headers: h)
+        } catch {
+            logger.error("unhandled error: \(error)", metadata: ["txid": "\(txid)"])
+            response = .text(500, "An error occurred: \(error)\n")
+        }
+
+        var keepAlive = head.isKeepAlive
+        if !body.isComplete {
+            if !hasBody {
+                try await body.drain()
+            } else {
+                // The client was not invited to send the body, or the handler stopped reading it:
+                // close rather than read (possibly gigabytes) just to throw them away.
+                keepAlive = false
+            }
+        }
+
+        let counter = ByteCounter()
+        var headers = response.headers
+        headers.replaceOrAdd(name: "X-Trans-Id", value: txid)
+        headers.replaceOrAdd(name: "X-Openstack-Request-Id", value: txid)
+        if !headers.contains(name: "date") { headers.add(name: "Date", value: HTTPDate.format(Int64(Date().timeIntervalSince1970))) }
+        let bodyless = response.status == 204 || response.status == 304 || response.status < 200
+        switch response.body {
+        case .bytes(let buffer):
+            if head.method != .HEAD || !headers.contains(name: "content-length") {
+                headers.replaceOrAdd(name: "Content-Length", value: String(buffer.readableBytes))
+            }
+        case .empty:
+            if !headers.contains(name: "content-length") && !bodyless { headers.add(name: "Content-Length", value: "0") }
+        case .stream:
+            break
+        }
+        if bodyless { headers.remove(name: "content-length") }
+        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+
+        var status = HTTPResponseStatus(statusCode: response.status)
+        if status.reasonPhrase.isEmpty || status.reasonPhrase == "" {
+            status = HTTPResponseStatus(statusCode: response.status, reasonPhrase: HTTPStatusText.phrase(response.status))
+        }
+        try await outbound.write(.head(HTTPResponseHead(version: head.version, status: status, headers: headers)))
+        var failed = false
+        if head.method != .HEAD && !bodyless {
+            switch response.body {
+            case .bytes(let buffer):
+                counter.add(buffer.readableBytes)
+                try await outbound.write(.body(.byteBuffer(buffer)))
+            case .stream(let produce):
+                do {
+                    try await produce(BodyWriter(outbound: outbound, counter: counter))
+                } catch {
+                    // Headers are gone: the only honest signal left is to cut the connection.
+                    logger.warning("response body aborted: \(error)", metadata: ["txid": "\(txid)"])
+                    failed = true
+                }
+            case .empty:
+                break
+            }
+        }
+        if failed { throw HTTPError(499, "aborted") }
+        try await outbound.write(.end(nil))
+        let ms = (ContinuousClock.now - started).milliseconds
+        logger.info("\(remote) \"\(head.method.rawValue) \(uri)\" \(response.status) \(counter.value) \(body.bytesRead) \(ms)ms",
+                    metadata: ["txid": "\(txid)"])
+        return keepAlive
+    }
+
+    static func splitURI(_ uri: String) -> (String, String) {
+        guard let q = uri.firstIndex(of: "?") else { return (uri, "") }
+        return (String(uri[..<q]), String(uri[uri.index(after: q)...]))
+    }
+}
+
+/// Transaction ids in OpenStack Swift's shape: `tx` + 21 hex digits + `-` + hex time.
+public enum TransactionID {
+    public static func make() -> String {
+        let r1 = UInt64.random(in: 0...UInt64.max)
+        let r2 = UInt64.random(in: 0...UInt64.max)
+        let hex = String(r1, radix: 16) + String(r2, radix: 16)
+        let padded = String(repeating: "0", count: max(0, 21 - hex.count)) + hex
+        let t = String(Int(Date().timeIntervalSince1970), radix: 16)
+        return "tx" + padded.prefix(21) + "-" + String(repeating: "0", count: max(0, 10 - t.count)) + t
+    }
+}
+
+extension Duration {
+    var milliseconds: Double {
+        let (s, atto) = components
+        return Double(s) * 1000 + Double(atto) / 1e15
+    }
+}

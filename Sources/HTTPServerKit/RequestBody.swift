@@ -1,0 +1,91 @@
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+
+/// The streaming body of one request on a keep-alive connection.
+///
+/// Reads come straight from the connection's inbound stream, so a slow consumer stops the
+/// socket being read (backpressure). The first read answers `Expect: 100-continue`: a handler
+/// that rejects a request (507, 413, 401…) before reading the body never invites the client to
+/// send it.
+public final class RequestBody: AsyncSequence {
+    public typealias Element = ByteBuffer
+
+    private var source: ConnectionReader
+    private let expectsContinue: Bool
+    private let outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    private(set) var continueSent = false
+    /// True once `.end` was seen: the connection can carry the next request.
+    public private(set) var isComplete: Bool
+    /// Bytes read so far.
+    public private(set) var bytesRead: Int64 = 0
+
+    init(source: ConnectionReader, expectsContinue: Bool, hasBody: Bool,
+         outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) {
+        self.source = source
+        self.expectsContinue = expectsContinue
+        self.outbound = outbound
+        self.isComplete = !hasBody && source.pendingEnd == false
+    }
+
+    /// The next chunk of the body, or nil at its end. Throws if the client went away mid-body.
+    public func next() async throws -> ByteBuffer? {
+        if isComplete { return nil }
+        if expectsContinue && !continueSent {
+            continueSent = true
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .continue)))
+        }
+        while true {
+            guard let part = try await source.next() else {
+                throw HTTPError(499, "Client disconnected before the body ended")
+            }
+            switch part {
+            case .body(let buffer):
+                bytesRead += Int64(buffer.readableBytes)
+                return buffer
+            case .end:
+                isComplete = true
+                source.pendingEnd = false
+                return nil
+            case .head:
+                throw HTTPError(400, "Unexpected request head inside a body")
+            }
+        }
+    }
+
+    /// Reads the whole body into one buffer, refusing more than `limit` bytes.
+    public func collect(limit: Int) async throws -> ByteBuffer {
+        var out = ByteBuffer()
+        while let chunk = try await next() {
+            guard out.readableBytes + chunk.readableBytes <= limit else { throw HTTPError(413, "Request body too large") }
+            var c = chunk
+            out.writeBuffer(&c)
+        }
+        return out
+    }
+
+    /// Throws away the rest of the body (so the connection can be reused).
+    func drain() async throws {
+        while try await next() != nil {}
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let body: RequestBody
+        public mutating func next() async throws -> ByteBuffer? { try await body.next() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(body: self) }
+}
+
+/// Owns the connection's inbound iterator across requests.
+final class ConnectionReader {
+    var iterator: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator
+    /// The current request's `.end` has not been read yet.
+    var pendingEnd = false
+
+    init(_ iterator: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator) {
+        self.iterator = iterator
+    }
+
+    func next() async throws -> HTTPServerRequestPart? { try await iterator.next() }
+}

@@ -1,0 +1,104 @@
+import Digest
+import Foundation
+import NimbusCore
+
+/// Writes a new object file: bytes go to a temp file in the device's `tmp/` while their MD5 is
+/// computed; `commit` appends the metadata footer, fsyncs, renames into the hash directory and
+/// fsyncs that directory. Until `commit` nothing is visible; `abort` (or a crash, cleaned up at
+/// start-up by `DeviceMaintenance.cleanTemp`) leaves nothing behind.
+public final class DiskFileWriter {
+    public let diskFile: DiskFile
+    private let tmpPath: String
+    private var fd: Int32
+    private var md5 = MessageDigest(.md5)
+    /// Bytes written so far.
+    public private(set) var bytesWritten: Int64 = 0
+    private var finished = false
+
+    init(diskFile: DiskFile) throws {
+        self.diskFile = diskFile
+        let tmpDir = diskFile.tmpDirectory
+        var path = "\(tmpDir)/\(diskFile.hash).\(UInt64.random(in: 0...UInt64.max)).tmp"
+        var fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if fd < 0 && errno == ENOENT {
+            try FileManager.default.createDirectory(atPath: tmpDir, withIntermediateDirectories: true)
+            path = "\(tmpDir)/\(diskFile.hash).\(UInt64.random(in: 0...UInt64.max)).tmp"
+            fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        }
+        guard fd >= 0 else {
+            if errno == ENOSPC { throw DiskFileError.io("no space on device") }
+            throw DiskFileError.io("create temp file: \(String(cString: strerror(errno)))")
+        }
+        self.tmpPath = path
+        self.fd = fd
+    }
+
+    deinit {
+        if !finished { abort() }
+    }
+
+    /// Appends object bytes.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        md5.update(bytes)
+        try writeRaw(bytes)
+        bytesWritten += Int64(bytes.count)
+    }
+
+    private func writeRaw(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == ENOSPC || errno == EDQUOT { throw DiskFileError.io("no space on device") }
+                throw DiskFileError.io("write: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+    }
+
+    /// Lowercase hex MD5 of everything written; call once, before `commit`.
+    public func finalizeETag() -> String {
+        md5.finalizeHexAndReset()
+    }
+
+    /// Makes the file visible as `<timestamp>.<ext>` in the hash directory.
+    public func commit(metadata: [String: String], timestamp: Timestamp, ext: String = "data") throws {
+        let footer = try MetadataFooter.encode(metadata)
+        try footer.withUnsafeBytes { try writeRaw($0) }
+        guard fsync(fd) == 0 else { throw DiskFileError.io("fsync: \(String(cString: strerror(errno)))") }
+        close(fd)
+        fd = -1
+        let dir = diskFile.directory
+        let target = "\(dir)/\(timestamp.internalForm).\(ext)"
+        if access(target, F_OK) == 0 {
+            abort()
+            throw DiskFileError.exists
+        }
+        if Glibc.rename(tmpPath, target) != 0 {
+            guard errno == ENOENT else {
+                abort()
+                throw DiskFileError.io("rename: \(String(cString: strerror(errno)))")
+            }
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            guard Glibc.rename(tmpPath, target) == 0 else {
+                abort()
+                throw DiskFileError.io("rename: \(String(cString: strerror(errno)))")
+            }
+        }
+        finished = true
+        AtomicFile.fsyncDirectory(dir)
+        diskFile.cleanup()
+        SuffixHashes.invalidate(diskFile: diskFile)
+    }
+
+    /// Throws the temp file away.
+    public func abort() {
+        if fd >= 0 {
+            close(fd)
+            fd = -1
+        }
+        if !finished { unlink(tmpPath) }
+        finished = true
+    }
+}

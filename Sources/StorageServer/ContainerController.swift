@@ -1,0 +1,136 @@
+import DBBroker
+import Foundation
+import HTTPServerKit
+import Logging
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+
+/// The container server: container DBs, their object rows, metadata and listings.
+struct ContainerController: Sendable {
+    let paths: StoragePaths
+    let pools: DevicePools
+    let reporter: ContainerReporter
+    let constraints: Constraints
+    let logger: Logger
+
+    /// Container headers kept as metadata besides `X-Container-Meta-*`.
+    static let storedHeaders: Set<String> = [
+        "x-container-read", "x-container-write", "x-versions-location", "x-history-location",
+        "x-container-sync-to", "x-container-sync-key",
+    ]
+
+    static func metadataUpdates(_ request: HTTPRequest) -> [String: String] {
+        var out: [String: String] = [:]
+        for (name, value) in request.headers {
+            let l = name.lowercased()
+            if l.hasPrefix("x-container-meta-") || l.hasPrefix("x-container-sysmeta-") || storedHeaders.contains(l) {
+                out[UserMetadata.titleCase(l)] = value
+            } else if l.hasPrefix("x-remove-container-meta-") {
+                out[UserMetadata.titleCase("x-container-meta-" + l.dropFirst("x-remove-container-meta-".count))] = ""
+            }
+        }
+        return out
+    }
+
+    func handle(_ request: HTTPRequest, _ p: BackendPath) async throws -> HTTPResponse {
+        let db = paths.containerDB(device: p.device, partition: p.partition, account: p.account, container: p.container!)
+        if let object = p.object { return try await objectRow(request, p, db: db, object: object) }
+        switch request.method {
+        case "PUT": return try await put(request, p, db: db)
+        case "DELETE": return try await delete(request, p, db: db)
+        case "POST":
+            let ts = try request.requiredTimestamp()
+            let updates = Self.metadataUpdates(request)
+            return try await pools.run(p.device) {
+                let broker = try ContainerBroker(path: db)
+                if try broker.info().isDeleted { return HTTPResponse(status: 404) }
+                try broker.updateMetadata(updates, at: ts)
+                return HTTPResponse(status: 204)
+            }
+        case "HEAD", "GET": return try await read(request, p, db: db)
+        default: throw HTTPError(405, "Method not allowed")
+        }
+    }
+
+    func put(_ request: HTTPRequest, _ p: BackendPath, db: String) async throws -> HTTPResponse {
+        let ts = try request.requiredTimestamp()
+        let updates = Self.metadataUpdates(request)
+        let (status, info): (Int, ContainerInfo) = try await pools.run(p.device) {
+            let created = try ContainerBroker.create(path: db, account: p.account, container: p.container!, putTimestamp: ts)
+            let broker = try ContainerBroker(path: db)
+            let wasDeleted = try broker.info().isDeleted
+            if !created { try broker.updatePutTimestamp(ts) }
+            try broker.updateMetadata(updates, at: ts)
+            return (created || wasDeleted ? 201 : 202, try broker.info())
+        }
+        await reporter.report(info: info, txid: request.transactionID)
+        return HTTPResponse(status: status)
+    }
+
+    func delete(_ request: HTTPRequest, _ p: BackendPath, db: String) async throws -> HTTPResponse {
+        let ts = try request.requiredTimestamp()
+        let (status, info): (Int, ContainerInfo?) = try await pools.run(p.device) {
+            let broker = try ContainerBroker(path: db)
+            let info = try broker.info()
+            if info.isDeleted { return (404, nil) }
+            if info.objectCount > 0 { return (409, nil) }
+            try broker.markDeleted(ts)
+            return (204, try broker.info())
+        }
+        if let info { await reporter.report(info: info, txid: request.transactionID) }
+        if status == 409 { return .text(409, "There was a conflict when trying to complete your request.\n") }
+        return HTTPResponse(status: status)
+    }
+
+    func objectRow(_ request: HTTPRequest, _ p: BackendPath, db: String, object: String) async throws -> HTTPResponse {
+        let ts = try request.requiredTimestamp()
+        let record: ObjectRecord
+        switch request.method {
+        case "PUT":
+            record = ObjectRecord(name: object, createdAt: ts, size: Int64(request.header("x-size") ?? "0") ?? 0,
+                                  contentType: request.header("x-content-type") ?? "application/octet-stream",
+                                  etag: request.header("x-etag") ?? "")
+        case "DELETE":
+            record = ObjectRecord(name: object, createdAt: ts, size: 0, contentType: "", etag: "", deleted: true)
+        default:
+            throw HTTPError(405, "Method not allowed")
+        }
+        try await pools.run(p.device) {
+            let broker = try ContainerBroker(path: db)
+            try broker.merge([record])
+        }
+        await reporter.markDirty(db: db, account: p.account, container: p.container!)
+        return HTTPResponse(status: request.method == "PUT" ? 201 : 204)
+    }
+
+    func read(_ request: HTTPRequest, _ p: BackendPath, db: String) async throws -> HTTPResponse {
+        let (query, format) = try ListingRequest.parse(request, maxLimit: constraints.containerListingLimit)
+        let isGet = request.method == "GET"
+        return try await pools.run(p.device) {
+            let broker: ContainerBroker
+            do { broker = try ContainerBroker(path: db) } catch { return HTTPResponse(status: 404) }
+            let info = try broker.info()
+            if info.isDeleted { return HTTPResponse(status: 404, headers: ["X-Backend-Timestamp": info.deleteTimestamp.internalForm]) }
+            var headers = HTTPHeaders()
+            headers.add(name: "X-Container-Object-Count", value: String(info.objectCount))
+            headers.add(name: "X-Container-Bytes-Used", value: String(info.bytesUsed))
+            headers.add(name: "X-Timestamp", value: info.createdAt.normal)
+            headers.add(name: "X-Put-Timestamp", value: info.putTimestamp.normal)
+            headers.add(name: "X-Backend-Put-Timestamp", value: info.putTimestamp.internalForm)
+            headers.add(name: "X-Backend-Delete-Timestamp", value: info.deleteTimestamp.internalForm)
+            headers.add(name: "Last-Modified", value: HTTPDate.format(info.putTimestamp.ceilSeconds))
+            headers.add(name: "X-Storage-Policy", value: "Policy-0")
+            for (k, v) in info.metadata.visible { headers.add(name: k, value: v) }
+            headers.add(name: "Content-Type", value: format.contentType)
+            guard isGet else {
+                headers.add(name: "Content-Length", value: "0")
+                return HTTPResponse(status: 204, headers: headers)
+            }
+            let entries = try broker.list(query)
+            if entries.isEmpty && format == .plain { return HTTPResponse(status: 204, headers: headers) }
+            return HTTPResponse(status: 200, headers: headers,
+                                body: .bytes(ListingFormatter.objects(entries, format: format, container: p.container!)))
+        }
+    }
+}

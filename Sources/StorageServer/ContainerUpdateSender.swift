@@ -1,0 +1,80 @@
+import Foundation
+import HTTPClientKit
+import HTTPServerKit
+import Logging
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+
+/// Sends the container update an object write owes (object server → container server), as the
+/// proxy's `X-Container-Host/-Device/-Partition` headers direct. An update that cannot be
+/// delivered is saved as an async pending under `<device>/async_pending/` for the updater.
+struct ContainerUpdateSender: Sendable {
+    let client: BackendClient
+    let paths: StoragePaths
+    let timeout: TimeAmount
+    let logger: Logger
+
+    func send(request: HTTPRequest, path p: BackendPath, method: String, timestamp: Timestamp, extra: [String: String]) async {
+        guard let hosts = request.header("x-container-host"), let devices = request.header("x-container-device"),
+              let partition = request.header("x-container-partition") else { return }
+        let hostList = hosts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let deviceList = devices.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        var headers = HTTPHeaders()
+        headers.add(name: "X-Timestamp", value: timestamp.internalForm)
+        headers.add(name: "X-Trans-Id", value: request.transactionID)
+        headers.add(name: "X-Backend-Server", value: "container")
+        for (k, v) in extra { headers.add(name: k, value: v) }
+        let objectPath = "/\(p.account)/\(p.container!)/\(p.object!)"
+        for (host, device) in zip(hostList, deviceList) {
+            let uri = "/\(PercentCoding.encodePath(device))/\(partition)" + PercentCoding.encodePath(objectPath)
+            let ok: Bool
+            if let (h, port) = Self.splitHost(host) {
+                do {
+                    let r = try await client.request(host: h, port: port, method: method, uri: uri, headers: headers, timeout: timeout)
+                    ok = (200..<300).contains(r.status)
+                } catch {
+                    ok = false
+                }
+            } else {
+                ok = false
+            }
+            if !ok {
+                logger.warning("container update \(method) \(objectPath) to \(host) failed; saved as async pending",
+                               metadata: ["txid": "\(request.transactionID)"])
+                savePending(device: p.device, AsyncPending(method: method, host: host, device: device, partition: partition,
+                                                           path: objectPath, headers: headers.reduce(into: [:]) { $0[$1.name] = $1.value }))
+            }
+        }
+    }
+
+    static func splitHost(_ s: String) -> (String, Int)? {
+        guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]) else { return nil }
+        var host = String(s[..<colon])
+        if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+
+    func savePending(device: String, _ pending: AsyncPending) {
+        let hash = paths.hashPath.hash(account: pending.path)
+        let dir = "\(paths.devicePath(device))/async_pending/\(hash.suffix(3))"
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let data = try JSONEncoder().encode(pending)
+            let ts = pending.headers["X-Timestamp"] ?? Timestamp.now().internalForm
+            try AtomicFile.write(data, to: "\(dir)/\(hash)-\(ts)-\(pending.host.replacingOccurrences(of: ":", with: "_"))")
+        } catch {
+            logger.error("cannot save async pending for \(pending.path): \(error)")
+        }
+    }
+}
+
+/// A container update waiting to be retried.
+struct AsyncPending: Codable, Sendable {
+    var method: String
+    var host: String
+    var device: String
+    var partition: String
+    var path: String
+    var headers: [String: String]
+}

@@ -1,0 +1,31 @@
+import DBBroker
+import HTTPServerKit
+import NimbusCore
+
+/// Reads Swift's listing parameters from a request.
+enum ListingRequest {
+    static func parse(_ request: HTTPRequest, maxLimit: Int = 10_000) throws -> (ListingQuery, ListingFormat) {
+        let items = try request.queryItems()
+        func value(_ k: String) -> String? { items.first { $0.0 == k }?.1 }
+        var q = ListingQuery(limit: maxLimit)
+        if let l = value("limit") {
+            guard let n = Int(l), n >= 0 else { throw HTTPError(412, "Value of limit must be a non-negative integer") }
+            guard n <= maxLimit else { throw HTTPError(412, "Maximum limit is \(maxLimit)") }
+            q.limit = n
+        }
+        q.marker = value("marker") ?? ""
+        q.endMarker = value("end_marker") ?? ""
+        q.prefix = value("prefix") ?? ""
+        q.delimiter = value("delimiter")
+        if let d = q.delimiter, d.isEmpty { q.delimiter = nil }
+        if let r = value("reverse")?.lowercased() { q.reverse = ["true", "1", "yes", "on", "t", "y"].contains(r) }
+        if let path = value("path") {
+            // `path=p` lists what sits directly under `p/`.
+            let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
+            q.prefix = trimmed.isEmpty ? "" : trimmed + "/"
+            q.delimiter = "/"
+        }
+        let format = ListingFormat.from(query: value("format"), accept: request.header("accept"))
+        return (q, format)
+    }
+}

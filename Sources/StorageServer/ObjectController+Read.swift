@@ -1,0 +1,166 @@
+import Digest
+import Foundation
+import HTTPServerKit
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+import ObjectStore
+
+extension ObjectController {
+    /// GET and HEAD: conditional headers, ranges (single and multipart), and a streamed body
+    /// whose MD5 is checked on full reads; a mismatch quarantines the file and cuts the connection.
+    func read(_ request: HTTPRequest, _ p: BackendPath) async throws -> HTTPResponse {
+        let file = diskFile(p)
+        let now = clock.now()
+        let state: DiskFile.State
+        do {
+            state = try await pools.run(p.device) { try file.open() }
+        } catch let error as DiskFileError {
+            logger.warning("quarantining \(file.directory): \(error)", metadata: ["txid": "\(request.transactionID)"])
+            try? await pools.run(p.device) { try file.quarantine() }
+            return HTTPResponse(status: 404)
+        }
+        let reader: ObjectReader
+        switch state {
+        case .missing:
+            return HTTPResponse(status: 404)
+        case .deleted(let ts):
+            return HTTPResponse(status: 404, headers: ["X-Backend-Timestamp": ts.internalForm])
+        case .present(let r):
+            if Self.isExpired(r.metadata, now: now) {
+                return HTTPResponse(status: 404, headers: ["X-Backend-Timestamp": r.dataTimestamp.internalForm])
+            }
+            reader = r
+        }
+
+        var headers = HTTPHeaders()
+        let meta = reader.metadata
+        let etag = reader.etag
+        let length = reader.contentLength
+        headers.add(name: "Content-Type", value: meta["Content-Type"] ?? "application/octet-stream")
+        headers.add(name: "ETag", value: etag)
+        headers.add(name: "Last-Modified", value: HTTPDate.format(reader.dataTimestamp.ceilSeconds))
+        headers.add(name: "X-Timestamp", value: reader.dataTimestamp.normal)
+        headers.add(name: "X-Backend-Timestamp", value: reader.dataTimestamp.internalForm)
+        headers.add(name: "Accept-Ranges", value: "bytes")
+        for (k, v) in meta.sorted(by: { $0.key < $1.key }) where UserMetadata.isStoredObjectHeader(k) {
+            headers.add(name: k, value: v)
+        }
+
+        if let status = conditionalStatus(request, etag: etag, lastModified: reader.dataTimestamp.ceilSeconds) {
+            headers.replaceOrAdd(name: "Content-Length", value: "0")
+            return HTTPResponse(status: status, headers: headers)
+        }
+
+        let ranges = RangeSpec.resolve(request.header("range"), length: length)
+        if let ranges {
+            if ranges.isEmpty {
+                headers.replaceOrAdd(name: "Content-Range", value: "bytes */\(length)")
+                headers.replaceOrAdd(name: "Content-Length", value: "0")
+                return HTTPResponse(status: 416, headers: headers)
+            }
+            if ranges.count == 1 {
+                let r = ranges[0]
+                headers.add(name: "Content-Range", value: "bytes \(r.lowerBound)-\(r.upperBound)/\(length)")
+                headers.add(name: "Content-Length", value: String(r.count))
+                return HTTPResponse(status: 206, headers: headers, body: stream(reader, ranges: [r], device: p.device, verify: nil))
+            }
+            return multipart(reader, ranges: ranges, headers: headers, device: p.device)
+        }
+        headers.add(name: "Content-Length", value: String(length))
+        let verify = VerifyContext(file: file, pools: pools, device: p.device, etag: etag)
+        return HTTPResponse(status: 200, headers: headers,
+                            body: stream(reader, ranges: [0...max(0, length - 1)], device: p.device, verify: length > 0 ? verify : nil))
+    }
+
+    /// If-Match / If-None-Match / If-Modified-Since / If-Unmodified-Since, in Swift's order.
+    func conditionalStatus(_ request: HTTPRequest, etag: String, lastModified: Int64) -> Int? {
+        func matches(_ header: String) -> Bool {
+            header.split(separator: ",").contains { raw in
+                let t = raw.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                return t == "*" || t == etag
+            }
+        }
+        if let im = request.header("if-match"), !matches(im) { return 412 }
+        if let inm = request.header("if-none-match"), matches(inm) { return 304 }
+        if request.header("if-none-match") == nil, let ims = request.header("if-modified-since"),
+           let since = HTTPDate.parse(ims), lastModified <= since {
+            return 304
+        }
+        if request.header("if-match") == nil, let ius = request.header("if-unmodified-since"),
+           let since = HTTPDate.parse(ius), lastModified > since {
+            return 412
+        }
+        return nil
+    }
+
+    struct VerifyContext: Sendable {
+        let file: DiskFile
+        let pools: DevicePools
+        let device: String
+        let etag: String
+    }
+
+    /// Streams byte ranges of the object in 64 KiB reads on the device pool.
+    func stream(_ reader: ObjectReader, ranges: [ClosedRange<Int64>], device: String, verify: VerifyContext?,
+                between: (@Sendable (Int) -> ByteBuffer?)? = nil, trailer: ByteBuffer? = nil) -> HTTPResponse.Body {
+        let pools = self.pools
+        let logger = self.logger
+        return .stream { writer in
+            let md5 = verify.map { _ in MD5Box() }
+            for (index, range) in ranges.enumerated() {
+                if let between, let sep = between(index) { try await writer.write(sep) }
+                var offset = range.lowerBound
+                let end = range.upperBound + 1
+                while offset < end {
+                    let want = Int(min(Int64(Self.chunkSize), end - offset))
+                    let at = offset
+                    let buffer: ByteBuffer = try await pools.run(device) {
+                        var b = ByteBufferAllocator().buffer(capacity: want)
+                        let n = try b.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
+                            try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw.prefix(want)), at: at)
+                        }
+                        if n == 0 { throw DiskFileError.corrupt("short read") }
+                        md5?.update(b)
+                        return b
+                    }
+                    offset += Int64(buffer.readableBytes)
+                    try await writer.write(buffer)
+                }
+            }
+            if let trailer { try await writer.write(trailer) }
+            if let verify, let md5, md5.hex() != verify.etag {
+                logger.error("MD5 mismatch on read of \(verify.file.directory): quarantined")
+                try? await verify.pools.run(verify.device) { try verify.file.quarantine() }
+                throw DiskFileError.corrupt("MD5 mismatch")
+            }
+        }
+    }
+
+    func multipart(_ reader: ObjectReader, ranges: [ClosedRange<Int64>], headers: HTTPHeaders, device: String) -> HTTPResponse {
+        let boundary = Hex.encode(Digests.randomBytes(12))
+        let contentType = headers.first(name: "content-type") ?? "application/octet-stream"
+        let length = reader.contentLength
+        let separators = ranges.enumerated().map { i, r in
+            (i == 0 ? "" : "\r\n") + "--\(boundary)\r\nContent-Type: \(contentType)\r\n"
+                + "Content-Range: bytes \(r.lowerBound)-\(r.upperBound)/\(length)\r\n\r\n"
+        }
+        let trailer = "\r\n--\(boundary)--"
+        let total = separators.reduce(0) { $0 + $1.utf8.count } + ranges.reduce(0) { $0 + $1.count } + trailer.utf8.count
+        var h = headers
+        h.replaceOrAdd(name: "Content-Type", value: "multipart/byteranges;boundary=\(boundary)")
+        h.replaceOrAdd(name: "Content-Length", value: String(total))
+        return HTTPResponse(status: 206, headers: h,
+                            body: stream(reader, ranges: ranges, device: device, verify: nil,
+                                         between: { ByteBuffer(string: separators[$0]) }, trailer: ByteBuffer(string: trailer)))
+    }
+}
+
+/// An MD5 accumulated across pool jobs of one response, one job at a time.
+final class MD5Box: @unchecked Sendable {
+    // @unchecked: updated only from the pool job of the current chunk, which the streaming task
+    // awaits before starting the next, so accesses never overlap.
+    private var digest = MessageDigest(.md5)
+    func update(_ b: ByteBuffer) { b.withUnsafeReadableBytes { digest.update($0) } }
+    func hex() -> String { digest.finalizeHexAndReset() }
+}

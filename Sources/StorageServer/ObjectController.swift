@@ -1,0 +1,169 @@
+import Foundation
+import HTTPClientKit
+import HTTPServerKit
+import Logging
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+import ObjectStore
+
+/// The object server: PUT/GET/HEAD/POST/DELETE of object files on this node's devices.
+struct ObjectController: Sendable {
+    let paths: StoragePaths
+    let pools: DevicePools
+    let updater: ContainerUpdateSender
+    let constraints: Constraints
+    let clock: any WallClock
+    let logger: Logger
+
+    static let chunkSize = 64 * 1024
+
+    func diskFile(_ p: BackendPath) -> DiskFile {
+        DiskFile(devicePath: paths.devicePath(p.device), partition: p.partition,
+                 hash: paths.hashPath.hash(account: p.account, container: p.container, object: p.object))
+    }
+
+    func handle(_ request: HTTPRequest, _ p: BackendPath) async throws -> HTTPResponse {
+        switch request.method {
+        case "PUT": return try await put(request, p)
+        case "GET", "HEAD": return try await read(request, p)
+        case "POST": return try await post(request, p)
+        case "DELETE": return try await delete(request, p)
+        default: throw HTTPError(405, "Method not allowed")
+        }
+    }
+
+    // MARK: PUT
+
+    func put(_ request: HTTPRequest, _ p: BackendPath) async throws -> HTTPResponse {
+        let ts = try request.requiredTimestamp()
+        guard request.contentLength != nil || request.isChunked else { throw HTTPError(411, "Missing Content-Length") }
+        if let len = request.contentLength, len > constraints.maxFileSize { throw HTTPError(413, "Your request is too large.") }
+        guard let contentType = request.header("content-type") else { throw HTTPError.badRequest("No content type") }
+        let deleteAt = try deleteAtHeader(request)
+        let file = diskFile(p)
+
+        // Last write wins: refuse an older or equal timestamp before reading a byte of the body.
+        if let (existing, _) = try await pools.run(p.device, { file.newestTimestamp() }), existing >= ts {
+            return HTTPResponse(status: 409, headers: ["X-Backend-Timestamp": existing.internalForm])
+        }
+        let writer = try await pools.run(p.device) { try WriterBox(file.writer()) }
+        do {
+            for try await chunk in request.body {
+                if writer.bytesWritten + Int64(chunk.readableBytes) > constraints.maxFileSize {
+                    throw HTTPError(413, "Your request is too large.")
+                }
+                try await pools.run(p.device) { try chunk.withUnsafeReadableBytes { try writer.write($0) } }
+            }
+            let written = writer.bytesWritten
+            if let len = request.contentLength, written != len {
+                throw HTTPError(499, "Client disconnected: \(written) of \(len) bytes")
+            }
+            let etag = writer.finalizeETag()
+            if let expected = request.header("etag")?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")),
+               expected.lowercased() != etag {
+                throw HTTPError(422, "Unprocessable Entity: ETag does not match the MD5 of the body")
+            }
+            var meta: [String: String] = [
+                "name": "/\(p.account)/\(p.container!)/\(p.object!)", "X-Timestamp": ts.internalForm,
+                "Content-Type": contentType, "Content-Length": String(written), "ETag": etag,
+            ]
+            for (name, value) in request.headers where UserMetadata.isStoredObjectHeader(name) {
+                meta[UserMetadata.titleCase(name)] = value
+            }
+            if let deleteAt { meta["X-Delete-At"] = String(deleteAt) }
+            let finalMeta = meta
+            do {
+                try await pools.run(p.device) { try writer.commit(metadata: finalMeta, timestamp: ts) }
+            } catch DiskFileError.exists {
+                return HTTPResponse(status: 409, headers: ["X-Backend-Timestamp": ts.internalForm])
+            }
+            await updater.send(request: request, path: p, method: "PUT", timestamp: ts,
+                               extra: ["X-Size": String(written), "X-Content-Type": contentType, "X-Etag": etag])
+            return HTTPResponse(status: 201, headers: ["ETag": etag])
+        } catch {
+            writer.abort()
+            if let e = error as? DiskFileError, case .io(let why) = e, why.contains("no space") {
+                throw HTTPError(507, "Insufficient Storage")
+            }
+            throw error
+        }
+    }
+
+    func deleteAtHeader(_ request: HTTPRequest) throws -> Int64? {
+        guard let v = request.header("x-delete-at") else { return nil }
+        guard let at = Int64(v.split(separator: ".").first ?? "") else { throw HTTPError.badRequest("Non-integer X-Delete-At") }
+        return at
+    }
+
+    // MARK: POST
+
+    func post(_ request: HTTPRequest, _ p: BackendPath) async throws -> HTTPResponse {
+        let ts = try request.requiredTimestamp()
+        let deleteAt = try deleteAtHeader(request)
+        let file = diskFile(p)
+        var meta: [String: String] = [:]
+        for (name, value) in request.headers where UserMetadata.isStoredObjectHeader(name) {
+            meta[UserMetadata.titleCase(name)] = value
+        }
+        if let ct = request.header("content-type") { meta["Content-Type"] = ct }
+        if let deleteAt { meta["X-Delete-At"] = String(deleteAt) }
+        let now = clock.now()
+        let postMeta = meta
+        return try await pools.run(p.device) {
+            var meta = postMeta
+            guard case .present(let reader) = try file.open(), !Self.isExpired(reader.metadata, now: now) else {
+                return HTTPResponse(status: 404)
+            }
+            let newest = max(reader.dataTimestamp, reader.metadata["X-Meta-Timestamp"].flatMap { Timestamp($0) } ?? .zero)
+            if newest >= ts { return HTTPResponse(status: 409, headers: ["X-Backend-Timestamp": newest.internalForm]) }
+            if meta["Content-Type"] == nil { meta["Content-Type"] = reader.metadata["Content-Type"] }
+            try file.post(metadata: meta, at: ts)
+            return HTTPResponse(status: 202)
+        }
+    }
+
+    // MARK: DELETE
+
+    func delete(_ request: HTTPRequest, _ p: BackendPath) async throws -> HTTPResponse {
+        let ts = try request.requiredTimestamp()
+        let file = diskFile(p)
+        let name = "/\(p.account)/\(p.container!)/\(p.object!)"
+        let now = clock.now()
+        let status: Int = try await pools.run(p.device) {
+            var existed = false
+            switch try file.open() {
+            case .present(let r):
+                if r.dataTimestamp >= ts { return -Int(409) }
+                existed = !Self.isExpired(r.metadata, now: now)
+            case .deleted(let t):
+                if t >= ts { return -Int(409) }
+            case .missing:
+                break
+            }
+            try file.delete(at: ts, name: name)
+            return existed ? 204 : 404
+        }
+        if status < 0 { return HTTPResponse(status: -status) }
+        await updater.send(request: request, path: p, method: "DELETE", timestamp: ts, extra: [:])
+        return HTTPResponse(status: status)
+    }
+
+    static func isExpired(_ meta: [String: String], now: Double) -> Bool {
+        guard let v = meta["X-Delete-At"], let at = Double(v) else { return false }
+        return at <= now
+    }
+}
+
+/// Owns a `DiskFileWriter` while it moves between the request task and the device pool.
+final class WriterBox: @unchecked Sendable {
+    // @unchecked: the request task hands the writer to exactly one pool job at a time and awaits
+    // it, so the writer is never touched by two threads at once.
+    let writer: DiskFileWriter
+    init(_ writer: DiskFileWriter) { self.writer = writer }
+    var bytesWritten: Int64 { writer.bytesWritten }
+    func write(_ b: UnsafeRawBufferPointer) throws { try writer.write(b) }
+    func finalizeETag() -> String { writer.finalizeETag() }
+    func commit(metadata: [String: String], timestamp: Timestamp) throws { try writer.commit(metadata: metadata, timestamp: timestamp) }
+    func abort() { writer.abort() }
+}

@@ -60,9 +60,16 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        // Wiring of whole clusters (all-in-one) shared by the executable and the tests
+        .target(name: "Cluster", dependencies: [
+            "NimbusCore", "Ring", "StorageServer", "Proxy", "Digest",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
         // Executable: thin
         .executableTarget(name: "nimbus", dependencies: [
-            "NimbusCore", "Ring", "StorageServer", "Proxy",
+            "NimbusCore", "Ring", "StorageServer", "Proxy", "Cluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -80,8 +87,9 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "ClusterTests", dependencies: [
-            "NimbusCore", "Ring", "StorageServer", "Proxy", "HTTPClientKit",
+            "NimbusCore", "Ring", "StorageServer", "Proxy", "HTTPClientKit", "Cluster", "Digest",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -44,9 +44,11 @@ public final class BackendClient: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        leftOverBytesStrategy: .fireError, enableOutboundHeaderValidation: false)
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    // Built by hand because the stock client pipeline drops `100 Continue`.
+                    let decoder = HTTPResponseDecoder(leftOverBytesStrategy: .fireError, informationalResponseStrategy: .forward)
+                    try channel.pipeline.syncOperations.addHandlers([
+                        HTTPRequestEncoder(), ByteToMessageHandler(decoder), handler,
+                    ])
                 }
             }
             .connect(host: host, port: port).get()

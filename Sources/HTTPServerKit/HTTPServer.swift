@@ -17,6 +17,7 @@ public final class HTTPServer: Sendable {
     private let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
     private let handler: any HTTPHandler
     private let logger: Logger
+    private let connections = ConnectionRegistry()
     /// The port actually bound (useful when asked for port 0).
     public let port: Int
     /// The host bound.
@@ -60,20 +61,29 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    /// Stops accepting connections.
+    /// Stops accepting connections, closes idle keep-alive connections and lets requests in
+    /// flight finish (their connections close after the response).
     public func close() {
         channel.channel.close(promise: nil)
+        connections.shutdown()
     }
 
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
         let remote = connection.channel.remoteAddress?.ipAddress ?? "-"
+        let id = ObjectIdentifier(connection.channel)
+        guard connections.register(id, connection.channel) else {
+            connection.channel.close(promise: nil)
+            return
+        }
+        defer { connections.remove(id) }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let reader = ConnectionReader(inbound.makeAsyncIterator())
                 while let part = try await reader.next() {
                     guard case .head(let head) = part else { continue }
+                    connections.setBusy(id, true)
                     let keepAlive = try await self.exchange(head: head, reader: reader, outbound: outbound, remote: remote)
-                    if !keepAlive { break }
+                    if !keepAlive || !connections.setBusy(id, false) { break }
                 }
             }
         } catch {
@@ -107,7 +117,7 @@ public final class HTTPServer: Sendable {
             response = .text(500, "An error occurred: \(error)\n")
         }
 
-        var keepAlive = head.isKeepAlive
+        var keepAlive = head.isKeepAlive && !connections.isShuttingDown
         if !body.isComplete {
             if !hasBody {
                 try await body.drain()

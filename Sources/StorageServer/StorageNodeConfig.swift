@@ -25,4 +25,21 @@ public struct StorageNodeConfig: Sendable, Codable {
         self.hashPath = hashPath
         self.ringDirectory = ringDirectory
     }
+
+    enum CodingKeys: String, CodingKey {
+        case devicesRoot, devices, host, port, hashPath, ringDirectory, containerReportInterval, updateTimeout
+    }
+
+    /// Decodes a config file; the intervals and timeouts are optional.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        devicesRoot = try c.decode(String.self, forKey: .devicesRoot)
+        devices = try c.decode([String].self, forKey: .devices)
+        host = try c.decode(String.self, forKey: .host)
+        port = try c.decode(Int.self, forKey: .port)
+        hashPath = try c.decode(HashPathConfig.self, forKey: .hashPath)
+        ringDirectory = try c.decode(String.self, forKey: .ringDirectory)
+        containerReportInterval = try c.decodeIfPresent(Double.self, forKey: .containerReportInterval) ?? containerReportInterval
+        updateTimeout = try c.decodeIfPresent(Double.self, forKey: .updateTimeout) ?? updateTimeout
+    }
 }

@@ -1,0 +1,92 @@
+import HTTPClientKit
+import Logging
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+import Ring
+
+/// Sends requests with in-memory bodies to the replicas of a partition.
+///
+/// Every primary is tried at once; a primary that cannot be reached or answers 5xx/507 is
+/// replaced by the partition's next handoff, so a write still lands on `replicas` devices when
+/// a node is down.
+struct BackendFanout: Sendable {
+    let client: BackendClient
+    let nodeTimeout: TimeAmount
+    let logger: Logger
+
+    /// One backend answer, nil status when the node could not be reached.
+    struct Reply: Sendable {
+        let node: RingDevice
+        let response: BackendResponse?
+        var status: Int { response?.status ?? 503 }
+    }
+
+    static func uri(device: String, partition: Int, path: String, query: String = "") -> String {
+        "/\(PercentCoding.encodePath(device))/\(partition)" + PercentCoding.encodePath(path) + (query.isEmpty ? "" : "?" + query)
+    }
+
+    func request(_ node: RingDevice, method: String, partition: Int, path: String, query: String = "",
+                 headers: HTTPHeaders, body: ByteBuffer? = nil) async -> Reply {
+        do {
+            let r = try await client.request(host: node.ip, port: node.port, method: method,
+                                             uri: Self.uri(device: node.device, partition: partition, path: path, query: query),
+                                             headers: headers, body: body, timeout: nodeTimeout)
+            return Reply(node: node, response: r)
+        } catch {
+            logger.info("backend \(node.address)/\(node.device) \(method) \(path) failed: \(error)",
+                        metadata: ["txid": "\(headers.first(name: "x-trans-id") ?? "-")"])
+            return Reply(node: node, response: nil)
+        }
+    }
+
+    /// Writes to all replicas, substituting handoffs for failed primaries.
+    /// - Parameter headers: headers for the replica at a given index (container-update pairing).
+    func write(ring: Ring, partition: Int, method: String, path: String, headers: @escaping @Sendable (Int) -> HTTPHeaders,
+               body: ByteBuffer? = nil) async -> [Reply] {
+        let primaries = ring.primaries(partition: partition)
+        var replies = await withTaskGroup(of: (Int, Reply).self) { group -> [Reply?] in
+            for (i, node) in primaries.enumerated() {
+                group.addTask { (i, await self.request(node, method: method, partition: partition, path: path, headers: headers(i), body: body)) }
+            }
+            var out = [Reply?](repeating: nil, count: primaries.count)
+            for await (i, r) in group { out[i] = r }
+            return out
+        }
+        var handoffs = ring.handoffs(partition: partition).makeIterator()
+        for i in replies.indices where Self.shouldRetryElsewhere(replies[i]!.status) {
+            while let node = handoffs.next() {
+                let r = await request(node, method: method, partition: partition, path: path, headers: headers(i), body: body)
+                if !Self.shouldRetryElsewhere(r.status) {
+                    replies[i] = r
+                    break
+                }
+            }
+        }
+        return replies.map { $0! }
+    }
+
+    /// Reads from primaries then handoffs until one answers with something other than 404/5xx;
+    /// returns that reply, or the most telling failure.
+    func read(ring: Ring, partition: Int, method: String, path: String, query: String = "",
+              headers: HTTPHeaders) async -> Reply? {
+        var notFound: Reply?
+        var lastError: Reply?
+        let nodes = ring.primaries(partition: partition) + Array(ring.handoffs(partition: partition).prefix(ring.replicas))
+        for node in nodes {
+            let r = await request(node, method: method, partition: partition, path: path, query: query, headers: headers)
+            if r.status == 404 {
+                if notFound == nil { notFound = r }
+                continue
+            }
+            if r.status >= 500 {
+                lastError = r
+                continue
+            }
+            return r
+        }
+        return notFound ?? lastError
+    }
+
+    static func shouldRetryElsewhere(_ status: Int) -> Bool { status >= 500 }
+}

@@ -1,0 +1,45 @@
+import NIOConcurrencyHelpers
+import NimbusCore
+
+/// What the proxy needs to know about a container before writing into it.
+struct ContainerInfo: Sendable {
+    let exists: Bool
+    let objectCount: Int64
+    let bytesUsed: Int64
+    let headers: [(String, String)]
+    let read: String?
+    let write: String?
+}
+
+/// A short-lived cache of container lookups (OpenStack Swift keeps these in memcache for
+/// `recheck_container_existence` seconds), so object PUTs do not HEAD the container each time.
+final class ContainerInfoCache: Sendable {
+    private let ttl: Double
+    private let clock: any WallClock
+    private let entries = NIOLockedValueBox([String: (ContainerInfo, Double)]())
+
+    init(ttl: Double, clock: any WallClock) {
+        self.ttl = ttl
+        self.clock = clock
+    }
+
+    func get(_ key: String) -> ContainerInfo? {
+        let now = clock.now()
+        return entries.withLockedValue { e in
+            guard let (info, until) = e[key], until > now else { return nil }
+            return info
+        }
+    }
+
+    func set(_ key: String, _ info: ContainerInfo) {
+        let until = clock.now() + ttl
+        entries.withLockedValue { e in
+            if e.count > 100_000 { e.removeAll() }
+            e[key] = (info, until)
+        }
+    }
+
+    func invalidate(_ key: String) {
+        _ = entries.withLockedValue { $0.removeValue(forKey: key) }
+    }
+}

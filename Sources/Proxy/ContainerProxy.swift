@@ -1,0 +1,69 @@
+import HTTPServerKit
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+
+/// Container requests: PUT (creating the account on first use), POST, DELETE, HEAD and GET.
+struct ContainerProxy {
+    let context: ProxyContext
+
+    func handle(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
+        let account = path.account
+        let container = path.container!
+        let (part, _) = context.rings.container.nodes(account: account, container: container)
+        let backendPath = "/\(account)/\(container)"
+        let cacheKey = "\(account)/\(container)"
+        switch request.method {
+        case "HEAD", "GET":
+            let reply = await context.fanout.read(ring: context.rings.container, partition: part, method: request.method,
+                                                  path: backendPath, query: request.query,
+                                                  headers: context.backendHeaders(txid: request.transactionID).adding(request.headers, only: ["accept"]))
+            guard let r = reply?.response else { throw HTTPError.serviceUnavailable("Container servers unavailable") }
+            if r.status == 404 { return .text(404, "Not Found\n") }
+            return HTTPResponse(status: r.status, headers: HeaderFilter.clientHeaders(r.headers),
+                                body: request.method == "GET" && r.body.readableBytes > 0 ? .bytes(r.body) : .empty)
+        case "PUT":
+            try context.constraints.checkMetadata(request.headers.pairs, kind: "container")
+            try await AccountProxy(context: context).ensureAccount(account, txid: request.transactionID)
+            let status = try await write(request, method: "PUT", account: account, container: container, partition: part)
+            context.containers.invalidate(cacheKey)
+            return HTTPResponse(status: status)
+        case "POST":
+            try context.constraints.checkMetadata(request.headers.pairs, kind: "container")
+            let status = try await write(request, method: "POST", account: account, container: container, partition: part)
+            context.containers.invalidate(cacheKey)
+            return status == 404 ? .text(404, "Not Found\n") : HTTPResponse(status: status)
+        case "DELETE":
+            let status = try await write(request, method: "DELETE", account: account, container: container, partition: part)
+            context.containers.invalidate(cacheKey)
+            switch status {
+            case 404: return .text(404, "Not Found\n")
+            case 409: return .text(409, "Conflict: there was a conflict when trying to complete your request (container not empty).\n")
+            default: return HTTPResponse(status: status)
+            }
+        default:
+            throw HTTPError(405, "Method Not Allowed")
+        }
+    }
+
+    /// Sends a container write to its replicas, each paired with one account replica to update.
+    func write(_ request: HTTPRequest, method: String, account: String, container: String, partition: Int) async throws -> Int {
+        let ts = context.timestamp()
+        var base = context.backendHeaders(txid: request.transactionID, timestamp: ts)
+        if method != "DELETE" { base.copyMetadata(from: request.headers, kind: "container") }
+        let (accountPart, accountNodes) = context.rings.account.nodes(account: account)
+        let headers = base
+        let replies = await context.fanout.write(ring: context.rings.container, partition: partition, method: method,
+                                                 path: "/\(account)/\(container)") { i in
+            var h = headers
+            if !accountNodes.isEmpty {
+                let node = accountNodes[i % accountNodes.count]
+                h.add(name: "X-Account-Host", value: node.address)
+                h.add(name: "X-Account-Device", value: node.device)
+                h.add(name: "X-Account-Partition", value: String(accountPart))
+            }
+            return h
+        }
+        return BestResponse.status(replies.map(\.status), replicas: replies.count)
+    }
+}

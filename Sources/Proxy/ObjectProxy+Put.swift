@@ -1,0 +1,181 @@
+import HTTPClientKit
+import HTTPServerKit
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+import Ring
+
+extension ObjectProxy {
+    /// One replica of a PUT in flight.
+    final class PutStream: Sendable {
+        let node: RingDevice
+        let conn: BackendConnection
+        init(node: RingDevice, conn: BackendConnection) {
+            self.node = node
+            self.conn = conn
+        }
+    }
+
+    /// PUT: validate, open a connection per replica with `Expect: 100-continue` (replacing
+    /// primaries that refuse or cannot be reached by handoffs), stream the body to all of them
+    /// at once, and answer 201 when a quorum stored it.
+    func put(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
+        let constraints = context.constraints
+        if request.header("x-copy-from") != nil { throw HTTPError(501, "Not Implemented: X-Copy-From") }
+        let length = request.contentLength
+        if let length {
+            guard length >= 0 else { throw HTTPError.badRequest("Invalid Content-Length") }
+            if length > constraints.maxFileSize { throw HTTPError(413, "Your request is too large.") }
+        } else if !request.isChunked {
+            throw HTTPError(411, "Length Required: missing Content-Length or Transfer-Encoding: chunked")
+        }
+        try constraints.checkMetadata(request.headers.pairs, kind: "object")
+        let expiry = try deleteAt(request)
+        let info = await context.containerInfo(account: path.account, container: path.container!, txid: request.transactionID)
+        guard info.exists else { return .text(404, "Not Found: container \(path.container!) does not exist\n") }
+
+        var contentType = request.header("content-type") ?? ""
+        if contentType.isEmpty || request.header("x-detect-content-type")?.lowercased() == "true" {
+            contentType = ContentTypes.guess(path.object!)
+        }
+        let ts = context.timestamp()
+        var base = context.backendHeaders(txid: request.transactionID, timestamp: ts)
+        base.add(name: "Content-Type", value: contentType)
+        if let length { base.add(name: "Content-Length", value: String(length)) } else { base.add(name: "Transfer-Encoding", value: "chunked") }
+        if let etag = request.header("etag") { base.add(name: "ETag", value: etag) }
+        for (k, v) in storedHeaders(request) where k.lowercased() != "content-type" { base.add(name: k, value: v) }
+        if let expiry { base.add(name: "X-Delete-At", value: String(expiry)) }
+        let expects = (length ?? 1) > 0
+        if expects { base.add(name: "Expect", value: "100-continue") }
+
+        let ring = context.rings.object
+        let (part, primaries) = ring.nodes(account: path.account, container: path.container, object: path.object)
+        let uriPath = objectPath(path)
+        let ctx = context
+        let common = base
+        let headersFor: @Sendable (Int, RingDevice) -> HTTPHeaders = { i, node in
+            var h = common
+            h.add(name: "Host", value: node.address)
+            for (k, v) in ctx.containerUpdateHeaders(account: path.account, container: path.container!, index: i) { h.add(name: k, value: v) }
+            return h
+        }
+
+        // 1. Connect to all primaries at once; then give failed slots to handoffs, in order.
+        var streams = await withTaskGroup(of: (Int, PutStream?).self) { group -> [PutStream?] in
+            for (i, node) in primaries.enumerated() {
+                group.addTask { (i, await self.open(node, partition: part, path: uriPath, headers: headersFor(i, node), expects: expects)) }
+            }
+            var out = [PutStream?](repeating: nil, count: primaries.count)
+            for await (i, s) in group { out[i] = s }
+            return out
+        }
+        var handoffs = ring.handoffs(partition: part).makeIterator()
+        for i in streams.indices where streams[i] == nil {
+            while let node = handoffs.next() {
+                if let s = await open(node, partition: part, path: uriPath, headers: headersFor(i, node), expects: expects) {
+                    streams[i] = s
+                    break
+                }
+            }
+        }
+        let quorum = BestResponse.quorum(ring.replicas)
+        var live = streams.compactMap { $0 }
+        guard live.count >= quorum else {
+            for s in live { s.conn.close() }
+            throw HTTPError.serviceUnavailable("Service Unavailable: only \(live.count) of \(ring.replicas) object servers accepted the upload")
+        }
+
+        // 2. Stream the body to every replica; a replica that fails is dropped.
+        var sent: Int64 = 0
+        do {
+            for try await chunk in request.body {
+                sent += Int64(chunk.readableBytes)
+                if sent > constraints.maxFileSize { throw HTTPError(413, "Your request is too large.") }
+                let futures = live.map { $0.conn.sendBodyFuture(chunk) }
+                var stillLive: [PutStream] = []
+                for (s, f) in zip(live, futures) {
+                    do {
+                        try await f.get()
+                        stillLive.append(s)
+                    } catch {
+                        s.conn.close()
+                    }
+                }
+                live = stillLive
+                if live.count < quorum { throw HTTPError.serviceUnavailable("Service Unavailable: lost object servers during upload") }
+            }
+            if let length, sent != length { throw HTTPError(499, "Client disconnected") }
+        } catch {
+            // Closing the backend connections mid-body makes every object server throw its
+            // temp file away: nothing half-written becomes visible.
+            for s in live { s.conn.close() }
+            throw error
+        }
+
+        // 3. End the requests and collect the answers.
+        let replies = await withTaskGroup(of: (Int, String?).self) { group -> [(Int, String?)] in
+            for s in live {
+                group.addTask {
+                    let deadline = s.conn.closeAfter(ctx.nodeTimeout)
+                    defer { deadline.cancel() }
+                    do {
+                        try await s.conn.sendEnd()
+                        let head = try await s.conn.readHead()
+                        _ = try await s.conn.readFullBody()
+                        if head.isKeepAlive { ctx.client.release(s.conn) } else { s.conn.close() }
+                        return (Int(head.status.code), head.headers.first(name: "etag"))
+                    } catch {
+                        s.conn.close()
+                        return (503, nil)
+                    }
+                }
+            }
+            var out: [(Int, String?)] = []
+            for await r in group { out.append(r) }
+            return out
+        }
+        let statuses = replies.map(\.0) + Array(repeating: 503, count: ring.replicas - replies.count)
+        let status = BestResponse.status(statuses, replicas: ring.replicas)
+        guard status == 201 else {
+            if status == 422 { throw HTTPError(422, "Unprocessable Entity: the ETag does not match the MD5 of the uploaded data") }
+            if status == 503 { throw HTTPError.serviceUnavailable("Service Unavailable: no quorum of object servers stored the object") }
+            return .text(status, HTTPStatusText.phrase(status) + "\n")
+        }
+        let etags = Set(replies.filter { $0.0 == 201 }.compactMap(\.1))
+        guard etags.count == 1, let etag = etags.first else {
+            throw HTTPError(500, "Object servers disagree on the ETag")
+        }
+        var out = HTTPHeaders()
+        out.add(name: "ETag", value: etag)
+        out.add(name: "Last-Modified", value: HTTPDate.format(ts.ceilSeconds))
+        out.add(name: "Content-Type", value: "text/html; charset=UTF-8")
+        return HTTPResponse(status: 201, headers: out)
+    }
+
+    /// Opens one replica's PUT: connect, send the head and wait for `100 Continue`.
+    /// Returns nil when the node is down or refuses (507, 409…), so a handoff is tried.
+    func open(_ node: RingDevice, partition: Int, path: String, headers: HTTPHeaders, expects: Bool) async -> PutStream? {
+        let conn: BackendConnection
+        do {
+            conn = try await context.client.connect(host: node.ip, port: node.port)
+        } catch {
+            context.logger.info("object server \(node.address) unreachable: \(error)")
+            return nil
+        }
+        let deadline = conn.closeAfter(context.nodeTimeout)
+        defer { deadline.cancel() }
+        do {
+            try await conn.sendHead(method: "PUT", uri: BackendFanout.uri(device: node.device, partition: partition, path: path),
+                                    headers: headers)
+            if expects, let early = try await conn.awaitContinue() {
+                context.logger.info("object server \(node.address)/\(node.device) refused PUT: \(early.status.code)")
+                conn.close()
+                return nil
+            }
+            return PutStream(node: node, conn: conn)
+        } catch {
+            conn.close()
+            return nil
+        }
+    }
+}

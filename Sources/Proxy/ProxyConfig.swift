@@ -1,0 +1,80 @@
+import NimbusCore
+
+/// A tempauth user: `user_<account>_<user> = <key> [groups…]` in OpenStack Swift's config.
+public struct TempAuthUser: Sendable, Codable, Equatable {
+    public var account: String
+    public var user: String
+    public var key: String
+    /// Groups such as `.admin`, `.reseller_admin` or any name used in ACLs.
+    public var groups: [String]
+    /// Reseller prefix of the user's storage account (`AUTH_` by default).
+    public var resellerPrefix: String
+
+    enum CodingKeys: String, CodingKey { case account, user, key, groups, resellerPrefix }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        account = try c.decode(String.self, forKey: .account)
+        user = try c.decode(String.self, forKey: .user)
+        key = try c.decode(String.self, forKey: .key)
+        groups = try c.decodeIfPresent([String].self, forKey: .groups) ?? []
+        resellerPrefix = try c.decodeIfPresent(String.self, forKey: .resellerPrefix) ?? "AUTH_"
+    }
+
+    public init(account: String, user: String, key: String, groups: [String] = [], resellerPrefix: String = "AUTH_") {
+        self.account = account
+        self.user = user
+        self.key = key
+        self.groups = groups
+        self.resellerPrefix = resellerPrefix
+    }
+
+    /// The storage account this user's token addresses, e.g. `AUTH_test`.
+    public var storageAccount: String { resellerPrefix + account }
+}
+
+/// Settings of a proxy server.
+public struct ProxyConfig: Sendable, Codable {
+    public var host: String
+    public var port: Int
+    /// Directory with the three ring files.
+    public var ringDirectory: String
+    public var users: [TempAuthUser]
+    /// Seconds a token stays valid.
+    public var tokenLife: Double = 86_400
+    /// Seconds to wait for a backend's response head.
+    public var nodeTimeout: Double = 10
+    /// Seconds to wait for a backend connection.
+    public var connectTimeout: Double = 0.5
+    /// Seconds a container's existence is cached.
+    public var containerCacheTTL: Double = 10
+    public var constraints: Constraints = Constraints()
+    /// Scheme and host used in storage URLs when the request has no Host header.
+    public var publicURL: String?
+
+    public init(host: String, port: Int, ringDirectory: String, users: [TempAuthUser]) {
+        self.host = host
+        self.port = port
+        self.ringDirectory = ringDirectory
+        self.users = users
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case host, port, ringDirectory, users, tokenLife, nodeTimeout, connectTimeout, containerCacheTTL, constraints, publicURL
+    }
+
+    /// Decodes a config file; everything but host, port, ringDirectory and users is optional.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        host = try c.decode(String.self, forKey: .host)
+        port = try c.decode(Int.self, forKey: .port)
+        ringDirectory = try c.decode(String.self, forKey: .ringDirectory)
+        users = try c.decode([TempAuthUser].self, forKey: .users)
+        tokenLife = try c.decodeIfPresent(Double.self, forKey: .tokenLife) ?? tokenLife
+        nodeTimeout = try c.decodeIfPresent(Double.self, forKey: .nodeTimeout) ?? nodeTimeout
+        connectTimeout = try c.decodeIfPresent(Double.self, forKey: .connectTimeout) ?? connectTimeout
+        containerCacheTTL = try c.decodeIfPresent(Double.self, forKey: .containerCacheTTL) ?? containerCacheTTL
+        constraints = try c.decodeIfPresent(Constraints.self, forKey: .constraints) ?? constraints
+        publicURL = try c.decodeIfPresent(String.self, forKey: .publicURL)
+    }
+}

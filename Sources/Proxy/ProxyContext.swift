@@ -1,0 +1,78 @@
+import HTTPClientKit
+import Logging
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+import Ring
+
+/// Everything a proxy request handler needs; built once per proxy server.
+struct ProxyContext: Sendable {
+    let config: ProxyConfig
+    let rings: RingSet
+    let client: BackendClient
+    let fanout: BackendFanout
+    let auth: TempAuth
+    let containers: ContainerInfoCache
+    let clock: any WallClock
+    let logger: Logger
+
+    var constraints: Constraints { config.constraints }
+    var nodeTimeout: TimeAmount { .milliseconds(Int64(config.nodeTimeout * 1000)) }
+
+    /// A fresh write timestamp.
+    func timestamp() -> Timestamp { Timestamp(seconds: clock.now()) }
+
+    /// Headers every backend request carries.
+    func backendHeaders(txid: String, timestamp: Timestamp? = nil) -> HTTPHeaders {
+        var h = HTTPHeaders()
+        h.add(name: "X-Trans-Id", value: txid)
+        if let timestamp { h.add(name: "X-Timestamp", value: timestamp.internalForm) }
+        return h
+    }
+
+    /// Looks up a container (cached): existence, usage and ACLs.
+    func containerInfo(account: String, container: String, txid: String) async -> ContainerInfo {
+        let key = "\(account)/\(container)"
+        if let cached = containers.get(key) { return cached }
+        let (part, _) = rings.container.nodes(account: account, container: container)
+        let reply = await fanout.read(ring: rings.container, partition: part, method: "HEAD",
+                                      path: "/\(account)/\(container)", headers: backendHeaders(txid: txid))
+        let info: ContainerInfo
+        if let r = reply?.response, (200..<300).contains(r.status) {
+            info = ContainerInfo(exists: true, objectCount: Int64(r.headers.first(name: "x-container-object-count") ?? "0") ?? 0,
+                                 bytesUsed: Int64(r.headers.first(name: "x-container-bytes-used") ?? "0") ?? 0,
+                                 headers: r.headers.map { ($0.name, $0.value) },
+                                 read: r.headers.first(name: "x-container-read"), write: r.headers.first(name: "x-container-write"))
+            containers.set(key, info)
+        } else {
+            info = ContainerInfo(exists: false, objectCount: 0, bytesUsed: 0, headers: [], read: nil, write: nil)
+            if reply?.status == 404 { containers.set(key, info) }
+        }
+        return info
+    }
+
+    /// Headers telling replica `index` of a write which container replica to update
+    /// (object replica i updates container replica i, as OpenStack Swift pairs them).
+    func containerUpdateHeaders(account: String, container: String, index: Int) -> [(String, String)] {
+        let (part, nodes) = rings.container.nodes(account: account, container: container)
+        guard !nodes.isEmpty else { return [] }
+        let node = nodes[index % nodes.count]
+        return [("X-Container-Host", node.address), ("X-Container-Device", node.device), ("X-Container-Partition", String(part))]
+    }
+}
+
+/// Response headers that never go from a backend to a client.
+enum HeaderFilter {
+    static func clientHeaders(_ backend: HTTPHeaders) -> HTTPHeaders {
+        var out = HTTPHeaders()
+        for (name, value) in backend {
+            let l = name.lowercased()
+            if l.hasPrefix("x-backend-") || l == "connection" || l == "transfer-encoding" || l == "date"
+                || l == "x-trans-id" || l == "x-openstack-request-id" || l == "keep-alive" || l.contains("sysmeta") {
+                continue
+            }
+            out.add(name: name, value: value)
+        }
+        return out
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import HTTPServerKit
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+
+/// The proxy's front door: `/auth/v1.0`, `/info`, `/healthcheck`, and `/v1/<account>/…`
+/// after tempauth has checked the token.
+struct ProxyHandler: HTTPHandler {
+    let context: ProxyContext
+
+    func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
+        switch request.path {
+        case "/healthcheck": return .text(200, "OK")
+        case "/info": return try info(request)
+        case "/auth/v1.0", "/auth/v1.0/", "/v1.0", "/v1.0/", "/auth/v1", "/auth/v1/": return try authenticate(request)
+        default: break
+        }
+        let path = try SwiftPath.parse(request.path, constraints: context.constraints)
+        guard let token = request.header("x-auth-token") ?? request.header("x-storage-token") else {
+            throw unauthorized(path.account)
+        }
+        guard let identity = context.auth.validate(token) else { throw unauthorized(path.account) }
+        guard context.auth.isOwner(identity, of: path.account) else { throw HTTPError.forbidden }
+        if path.object != nil { return try await ObjectProxy(context: context).handle(request, path) }
+        if path.container != nil { return try await ContainerProxy(context: context).handle(request, path) }
+        return try await AccountProxy(context: context).handle(request, path, identity: identity)
+    }
+
+    func unauthorized(_ account: String) -> HTTPError {
+        HTTPError(401, "Unauthorized: this server could not verify that you are authorized to access the document you requested.",
+                  headers: [("WWW-Authenticate", "Swift realm=\"\(account)\"")])
+    }
+
+    /// `GET /auth/v1.0` with `X-Auth-User`/`X-Auth-Key` (or `X-Storage-User`/`X-Storage-Pass`).
+    func authenticate(_ request: HTTPRequest) throws -> HTTPResponse {
+        guard request.method == "GET" || request.method == "HEAD" else { throw HTTPError(405, "Method not allowed") }
+        guard let user = request.header("x-auth-user") ?? request.header("x-storage-user"),
+              let key = request.header("x-auth-key") ?? request.header("x-storage-pass") else {
+            throw HTTPError(401, "Unauthorized: X-Auth-User and X-Auth-Key are required",
+                            headers: [("WWW-Authenticate", "Swift realm=\"unknown\"")])
+        }
+        guard let (token, expires, u) = context.auth.authenticate(user: user, key: key) else {
+            throw HTTPError(401, "Unauthorized: invalid credentials", headers: [("WWW-Authenticate", "Swift realm=\"unknown\"")])
+        }
+        let base: String
+        if let host = request.header("host") {
+            base = "http://\(host)"
+        } else {
+            base = context.config.publicURL ?? "http://\(context.config.host):\(context.config.port)"
+        }
+        let url = "\(base)/v1/\(u.storageAccount)"
+        var headers = HTTPHeaders()
+        headers.add(name: "X-Storage-Url", value: url)
+        headers.add(name: "X-Auth-Token", value: token)
+        headers.add(name: "X-Storage-Token", value: token)
+        headers.add(name: "X-Auth-Token-Expires", value: String(Int(expires - context.clock.now())))
+        headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+        let body = "{\"storage\": {\"default\": \"local\", \"local\": \"\(url)\"}}"
+        return HTTPResponse(status: 200, headers: headers, body: .bytes(ByteBuffer(string: body)))
+    }
+
+    /// `GET /info`: the constraints and features in force.
+    func info(_ request: HTTPRequest) throws -> HTTPResponse {
+        guard ["GET", "HEAD", "OPTIONS"].contains(request.method) else { throw HTTPError(405, "Method not allowed") }
+        var swift = context.constraints.infoDictionary
+        swift["version"] = NimbusVersion.string
+        let info: [String: Any] = [
+            "swift": swift,
+            "tempauth": ["account_acls": true],
+        ]
+        let data = try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys])
+        return HTTPResponse(status: 200, headers: ["Content-Type": "application/json; charset=utf-8"],
+                            body: .bytes(ByteBuffer(bytes: data)))
+    }
+}

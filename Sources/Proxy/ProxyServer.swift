@@ -1,0 +1,48 @@
+import HTTPClientKit
+import HTTPServerKit
+import Logging
+import NimbusCore
+import Ring
+import ServiceLifecycle
+
+/// The proxy server as a `Service`: tempauth, ring lookups and backend fan-out on one port.
+public final class ProxyServer: Service, Sendable {
+    private let server: HTTPServer
+    private let client: BackendClient
+    public let config: ProxyConfig
+
+    /// The bound port.
+    public var port: Int { server.port }
+
+    private init(server: HTTPServer, client: BackendClient, config: ProxyConfig) {
+        self.server = server
+        self.client = client
+        self.config = config
+    }
+
+    /// Loads the rings and binds the port.
+    public static func start(config: ProxyConfig, clock: any WallClock = SystemClock(), logger: Logger) async throws -> ProxyServer {
+        let rings = try RingSet.load(directory: config.ringDirectory)
+        let client = BackendClient(connectTimeout: .milliseconds(Int64(config.connectTimeout * 1000)))
+        let context = ProxyContext(
+            config: config, rings: rings, client: client,
+            fanout: BackendFanout(client: client, nodeTimeout: .milliseconds(Int64(config.nodeTimeout * 1000)), logger: logger),
+            auth: TempAuth(users: config.users, tokenLife: config.tokenLife, clock: clock),
+            containers: ContainerInfoCache(ttl: config.containerCacheTTL, clock: clock), clock: clock, logger: logger)
+        let server = try await HTTPServer.bind(host: config.host, port: config.port, handler: ProxyHandler(context: context), logger: logger)
+        logger.notice("proxy listening on \(config.host):\(server.port)")
+        return ProxyServer(server: server, client: client, config: config)
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await server.run()
+        } onGracefulShutdown: {
+            self.server.close()
+        }
+        client.shutdown()
+    }
+
+    /// Stops accepting connections.
+    public func close() { server.close() }
+}

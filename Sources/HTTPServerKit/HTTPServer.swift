@@ -108,6 +108,11 @@ public final class HTTPServer: Sendable {
         var response: HTTPResponse
         do {
             response = try await handler.handle(request)
+        } catch let error as HTTPError where error.status == 499 {
+            // The client went away mid-body: there is nobody to answer; just close.
+            logger.info("\(remote) \"\(head.method.rawValue) \(uri)\" 499 0 \(body.bytesRead) client disconnected",
+                        metadata: ["txid": "\(txid)"])
+            throw error
         } catch let error as HTTPError {
             var h = HTTPHeaders()
             for (k, v) in error.headers { h.add(name: k, value: v) }

@@ -36,7 +36,13 @@ public final class RequestBody: AsyncSequence {
             try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .continue)))
         }
         while true {
-            guard let part = try await source.next() else {
+            let next: HTTPServerRequestPart?
+            do {
+                next = try await source.next()
+            } catch {
+                throw HTTPError(499, "Client disconnected before the body ended: \(error)")
+            }
+            guard let part = next else {
                 throw HTTPError(499, "Client disconnected before the body ended")
             }
             switch part {

@@ -1,0 +1,115 @@
+import Cluster
+import Foundation
+import HTTPClientKit
+import Logging
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+
+/// An in-process all-in-one cluster (4 nodes, 3 replicas, proxy) on ephemeral loopback ports
+/// in a temp directory, plus a small client for talking to it. Shared by the cluster tests.
+final class ClusterHarness: @unchecked Sendable {
+    // @unchecked: `tasks` is written once in `start` before the harness is shared, then only read.
+    let aio: AllInOne
+    let client = BackendClient()
+    let root: String
+    private var tasks: [Task<Void, Never>] = []
+
+    private init(aio: AllInOne, root: String) {
+        self.aio = aio
+        self.root = root
+    }
+
+    static func start(layout: AIOLayout = AIOLayout(partPower: 6)) async throws -> ClusterHarness {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("nimbus-cluster-\(UUID().uuidString)").path
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let aio = try await AllInOne.start(dataDir: root, layout: layout, proxyPort: 0, logger: logger)
+        let h = ClusterHarness(aio: aio, root: root)
+        for service in aio.services {
+            h.tasks.append(Task { try? await service.run() })
+        }
+        return h
+    }
+
+    func stop() {
+        for n in aio.nodes { n.close() }
+        aio.proxy.close()
+        for t in tasks { t.cancel() }
+        client.shutdown()
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    var proxyPort: Int { aio.proxy.port }
+
+    /// One request to the proxy.
+    func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil) async throws -> BackendResponse {
+        var h = HTTPHeaders()
+        for (k, v) in headers { h.add(name: k, value: v) }
+        return try await client.request(host: "127.0.0.1", port: proxyPort, method: method, uri: path, headers: h,
+                                        body: body.map { ByteBuffer(bytes: $0) }, timeout: .seconds(30))
+    }
+
+    /// A token and storage path for a tempauth user.
+    func login(_ user: String = "test:tester", _ key: String = "testing") async throws -> (token: String, account: String) {
+        let r = try await request("GET", "/auth/v1.0", headers: [("X-Auth-User", user), ("X-Auth-Key", key)])
+        guard r.status == 200, let token = r.headers.first(name: "x-auth-token"), let url = r.headers.first(name: "x-storage-url"),
+              let range = url.range(of: "/v1/") else { throw HarnessError("login failed: \(r.status)") }
+        return (token, "/v1/" + url[range.upperBound...])
+    }
+
+    /// Devices (by node index) whose disk holds a `.data` file for the object.
+    func devicesHolding(account: String, container: String, object: String) -> [Int] {
+        let hash = aio.state.hashPath.hash(account: account, container: container, object: object)
+        var out: [Int] = []
+        for n in 0..<aio.state.layout.nodes {
+            let objects = "\(aio.devicesRoot(node: n))/\(AllInOne.deviceName(node: n, index: 0))/objects"
+            guard let parts = try? FileManager.default.contentsOfDirectory(atPath: objects) else { continue }
+            for p in parts {
+                let dir = "\(objects)/\(p)/\(hash.suffix(3))/\(hash)"
+                if let files = try? FileManager.default.contentsOfDirectory(atPath: dir), files.contains(where: { $0.hasSuffix(".data") }) {
+                    out.append(n)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Files currently in every device's `tmp/`.
+    func tempFiles() -> [String] {
+        (0..<aio.state.layout.nodes).flatMap { n -> [String] in
+            let tmp = "\(aio.devicesRoot(node: n))/\(AllInOne.deviceName(node: n, index: 0))/tmp"
+            return (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []
+        }
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Sends raw bytes over a plain socket and returns the status code of the reply, for requests
+/// a well-behaved HTTP client library refuses to make.
+func rawStatus(port: Int, _ request: String) throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard rc == 0 else { throw HarnessError("connect failed") }
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    _ = request.withCString { send(fd, $0, strlen($0), 0) }
+    var buf = [UInt8](repeating: 0, count: 4096)
+    let n = recv(fd, &buf, buf.count, 0)
+    guard n > 12 else { throw HarnessError("no response") }
+    let line = String(decoding: buf[0..<n], as: UTF8.self)
+    let parts = line.split(separator: " ", maxSplits: 2)
+    guard parts.count >= 2, let code = Int(parts[1]) else { throw HarnessError("bad status line: \(line.prefix(40))") }
+    return code
+}

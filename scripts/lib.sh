@@ -1,0 +1,54 @@
+# Shared helpers for Nimbus scripts. Source it: . "$(dirname "$0")/lib.sh"
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# The toolchain's `swift`, never Debian python3-swiftclient's /usr/bin/swift.
+swift_tool() {
+    local swiftc
+    swiftc="$(command -v swiftc || true)"
+    [ -n "$swiftc" ] || { [ -x /opt/swift/usr/bin/swiftc ] && swiftc=/opt/swift/usr/bin/swiftc; }
+    [ -n "$swiftc" ] || { echo "swiftc not found: install the Swift toolchain" >&2; exit 1; }
+    echo "$(dirname "$swiftc")/swift"
+}
+SWIFT="$(swift_tool)"
+
+# Installs the Debian packages the build and the tests need, if any is missing.
+ensure_packages() {
+    local wanted=(libssl-dev libsqlite3-dev librsync-dev libvirt-dev zlib1g-dev python3-venv "$@")
+    local missing=()
+    for p in "${wanted[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing Debian packages: ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq || true
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
+}
+
+# A Python venv with the real clients the tests drive (pip, never apt's /usr/bin/swift).
+VENV="$ROOT/.venv"
+ensure_venv() {
+    if [ ! -x "$VENV/bin/swift" ]; then
+        echo "creating $VENV with python-swiftclient" >&2
+        python3 -m venv "$VENV"
+        "$VENV/bin/pip" install -q --disable-pip-version-check python-swiftclient >&2
+    fi
+}
+
+# A TCP port nobody listens on.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until an HTTP endpoint answers.
+wait_http() {
+    local url="$1" tries=100
+    until curl -sf -o /dev/null "$url"; do
+        tries=$((tries - 1))
+        [ $tries -gt 0 ] || { echo "timed out waiting for $url" >&2; return 1; }
+        sleep 0.1
+    done
+}

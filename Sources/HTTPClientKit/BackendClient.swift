@@ -81,9 +81,18 @@ public final class BackendClient: Sendable {
             var h = headers
             h.replaceOrAdd(name: "Content-Length", value: String(body?.readableBytes ?? 0))
             h.replaceOrAdd(name: "Host", value: "\(host):\(port)")
-            try await conn.sendHead(method: method, uri: uri, headers: h)
-            if let body, body.readableBytes > 0 { try await conn.sendBody(body) }
-            try await conn.sendEnd()
+            do {
+                try await conn.sendHead(method: method, uri: uri, headers: h)
+                if let body, body.readableBytes > 0 { try await conn.sendBody(body) }
+                try await conn.sendEnd()
+            } catch {
+                // A server may answer (413, 400…) and close before taking the whole body; its
+                // answer is then already queued and is the one worth returning.
+                guard let head = try? await conn.readHead() else { throw error }
+                let data = (try? await conn.readFullBody()) ?? ByteBuffer()
+                conn.close()
+                return BackendResponse(status: Int(head.status.code), headers: head.headers, body: data)
+            }
             let head = try await conn.readHead()
             let data = try await conn.readFullBody()
             if head.isKeepAlive { release(conn) } else { conn.close() }

@@ -124,7 +124,10 @@ public final class HTTPServer: Sendable {
 
         var keepAlive = head.isKeepAlive && !connections.isShuttingDown
         if !body.isComplete {
-            if !hasBody {
+            let declared = Int64(head.headers.first(name: "content-length") ?? "") ?? Int64.max
+            if !hasBody || ((!expects100 || body.continueSent) && declared - body.bytesRead <= Self.drainLimit) {
+                // Small leftovers are read and dropped so the connection stays usable and the
+                // client is not cut off while still sending.
                 try await body.drain()
             } else {
                 // The client was not invited to send the body, or the handler stopped reading it:
@@ -182,6 +185,9 @@ public final class HTTPServer: Sendable {
                     metadata: ["txid": "\(txid)"])
         return keepAlive
     }
+
+    /// Unread request bodies up to this size are drained rather than closing the connection.
+    static let drainLimit: Int64 = 1 << 20
 
     static func splitURI(_ uri: String) -> (String, String) {
         guard let q = uri.firstIndex(of: "?") else { return (uri, "") }

@@ -1,0 +1,96 @@
+import Foundation
+import NimbusCore
+import Testing
+@testable import DBBroker
+
+@Suite struct ContainerBrokerTests {
+    func makeBroker(_ names: [String]) throws -> (ContainerBroker, String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cb-\(UUID())").path
+        let path = "\(dir)/c.db"
+        try ContainerBroker.create(path: path, account: "a", container: "c", putTimestamp: Timestamp(seconds: 1))
+        let b = try ContainerBroker(path: path)
+        try b.merge(names.enumerated().map { ObjectRecord(name: $1, createdAt: Timestamp(seconds: Double(10 + $0)), size: 10,
+                                                          contentType: "text/plain", etag: "e") })
+        return (b, dir)
+    }
+
+    func names(_ entries: [ListingEntry<ObjectRecord>]) -> [String] {
+        entries.map { e in
+            switch e {
+            case .item(let o): return o.name
+            case .subdir(let s): return s
+            }
+        }
+    }
+
+    let sample = ["a", "b/1", "b/2", "b/c/3", "c", "d/4", "dz", "e"]
+
+    @Test func listsInNameOrderWithLimitAndMarkers() throws {
+        let (b, dir) = try makeBroker(sample)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(names(try b.list(ListingQuery())) == sample)
+        #expect(names(try b.list(ListingQuery(limit: 3))) == ["a", "b/1", "b/2"])
+        #expect(names(try b.list(ListingQuery(marker: "b/2"))) == ["b/c/3", "c", "d/4", "dz", "e"])
+        #expect(names(try b.list(ListingQuery(marker: "b", endMarker: "d"))) == ["b/1", "b/2", "b/c/3", "c"])
+        #expect(names(try b.list(ListingQuery(reverse: true))) == sample.reversed())
+    }
+
+    @Test func delimiterRollsUpSubdirectories() throws {
+        let (b, dir) = try makeBroker(sample)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(names(try b.list(ListingQuery(delimiter: "/"))) == ["a", "b/", "c", "d/", "dz", "e"])
+        #expect(names(try b.list(ListingQuery(prefix: "b/", delimiter: "/"))) == ["b/1", "b/2", "b/c/"])
+        #expect(names(try b.list(ListingQuery(delimiter: "/", reverse: true))) == ["e", "dz", "d/", "c", "b/", "a"])
+        #expect(names(try b.list(ListingQuery(limit: 2, marker: "b/", delimiter: "/"))) == ["c", "d/"])
+    }
+
+    @Test func newerRowWinsAndCountersFollow() throws {
+        let (b, dir) = try makeBroker(["x"])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try b.merge([ObjectRecord(name: "x", createdAt: Timestamp(seconds: 5), size: 999, contentType: "t", etag: "old")])
+        #expect(try b.info().bytesUsed == 10)
+        try b.merge([ObjectRecord(name: "x", createdAt: Timestamp(seconds: 50), size: 7, contentType: "t", etag: "new")])
+        #expect(try b.info().bytesUsed == 7)
+        #expect(try b.info().objectCount == 1)
+        try b.merge([ObjectRecord(name: "x", createdAt: Timestamp(seconds: 60), size: 0, contentType: "", etag: "", deleted: true)])
+        #expect(try b.info().objectCount == 0)
+        #expect(try b.info().bytesUsed == 0)
+        #expect(try b.list(ListingQuery()).isEmpty)
+    }
+
+    @Test func metadataMergesByTimestampAndEmptyValueDeletes() throws {
+        let (b, dir) = try makeBroker([])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try b.updateMetadata(["X-Container-Meta-Color": "blue"], at: Timestamp(seconds: 5))
+        try b.updateMetadata(["X-Container-Meta-Color": "red"], at: Timestamp(seconds: 3))
+        #expect(try b.info().metadata.visible.first?.1 == "blue")
+        try b.updateMetadata(["X-Container-Meta-Color": ""], at: Timestamp(seconds: 9))
+        #expect(try b.info().metadata.visible.isEmpty)
+    }
+
+    @Test func deletedContainerRevivesOnNewerPut() throws {
+        let (b, dir) = try makeBroker([])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try b.markDeleted(Timestamp(seconds: 20))
+        #expect(try b.info().isDeleted)
+        try b.updatePutTimestamp(Timestamp(seconds: 30))
+        #expect(try !b.info().isDeleted)
+    }
+}
+
+@Suite struct AccountBrokerTests {
+    @Test func containerReportsSumIntoAccountTotals() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ab-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = "\(dir)/a.db"
+        try AccountBroker.create(path: path, account: "a", putTimestamp: Timestamp(seconds: 1))
+        let b = try AccountBroker(path: path)
+        try b.merge([ContainerRecord(name: "c1", putTimestamp: Timestamp(seconds: 2), deleteTimestamp: .zero, objectCount: 3, bytesUsed: 30),
+                     ContainerRecord(name: "c2", putTimestamp: Timestamp(seconds: 2), deleteTimestamp: .zero, objectCount: 1, bytesUsed: 5)])
+        var info = try b.info()
+        #expect(info.containerCount == 2 && info.objectCount == 4 && info.bytesUsed == 35)
+        try b.merge([ContainerRecord(name: "c2", putTimestamp: Timestamp(seconds: 2), deleteTimestamp: Timestamp(seconds: 3), objectCount: 0, bytesUsed: 0)])
+        info = try b.info()
+        #expect(info.containerCount == 1 && info.objectCount == 3)
+    }
+}

@@ -105,16 +105,10 @@ extension HTTPHeaders {
         return out
     }
 
-    /// Copies user metadata and the metadata-like system headers of `kind` (account/container).
+    /// Copies the headers that set or remove metadata of an account or container.
     mutating func copyMetadata(from other: HTTPHeaders, kind: String) {
-        let extra: Set<String> = kind == "container"
-            ? ["x-container-read", "x-container-write", "x-versions-location", "x-history-location", "x-container-sync-to", "x-container-sync-key"]
-            : ["x-account-access-control"]
-        for (name, value) in other {
-            let l = name.lowercased()
-            if l.hasPrefix("x-\(kind)-meta-") || l.hasPrefix("x-remove-\(kind)-meta-") || extra.contains(l) {
-                add(name: name, value: value)
-            }
+        for (name, value) in other where UserMetadata.isBrokerMetadataHeader(name, kind: kind) && !name.lowercased().contains("sysmeta") {
+            add(name: name, value: value)
         }
     }
 }

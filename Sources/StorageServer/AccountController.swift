@@ -13,16 +13,7 @@ struct AccountController: Sendable {
     let constraints: Constraints
 
     static func metadataUpdates(_ request: HTTPRequest) -> [String: String] {
-        var out: [String: String] = [:]
-        for (name, value) in request.headers {
-            let l = name.lowercased()
-            if l.hasPrefix("x-account-meta-") || l.hasPrefix("x-account-sysmeta-") || l == "x-account-access-control" {
-                out[UserMetadata.titleCase(l)] = value
-            } else if l.hasPrefix("x-remove-account-meta-") {
-                out[UserMetadata.titleCase("x-account-meta-" + l.dropFirst("x-remove-account-meta-".count))] = ""
-            }
-        }
-        return out
+        UserMetadata.brokerUpdates(request.headers.map { (name: $0.name, value: $0.value) }, kind: "account")
     }
 
     func handle(_ request: HTTPRequest, _ p: BackendPath) async throws -> HTTPResponse {

@@ -14,23 +14,8 @@ struct ContainerController: Sendable {
     let constraints: Constraints
     let logger: Logger
 
-    /// Container headers kept as metadata besides `X-Container-Meta-*`.
-    static let storedHeaders: Set<String> = [
-        "x-container-read", "x-container-write", "x-versions-location", "x-history-location",
-        "x-container-sync-to", "x-container-sync-key",
-    ]
-
     static func metadataUpdates(_ request: HTTPRequest) -> [String: String] {
-        var out: [String: String] = [:]
-        for (name, value) in request.headers {
-            let l = name.lowercased()
-            if l.hasPrefix("x-container-meta-") || l.hasPrefix("x-container-sysmeta-") || storedHeaders.contains(l) {
-                out[UserMetadata.titleCase(l)] = value
-            } else if l.hasPrefix("x-remove-container-meta-") {
-                out[UserMetadata.titleCase("x-container-meta-" + l.dropFirst("x-remove-container-meta-".count))] = ""
-            }
-        }
-        return out
+        UserMetadata.brokerUpdates(request.headers.map { (name: $0.name, value: $0.value) }, kind: "container")
     }
 
     func handle(_ request: HTTPRequest, _ p: BackendPath) async throws -> HTTPResponse {

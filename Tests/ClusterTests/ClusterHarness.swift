@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NimbusCore
+import Synchronization
 
 /// An in-process all-in-one cluster (4 nodes, 3 replicas, proxy) on ephemeral loopback ports
 /// in a temp directory, plus a small client for talking to it. Shared by the cluster tests.
@@ -15,17 +16,22 @@ final class ClusterHarness: @unchecked Sendable {
     let root: String
     private var tasks: [Task<Void, Never>] = []
 
-    private init(aio: AllInOne, root: String) {
+    private init(aio: AllInOne, root: String, clock: ShiftedClock) {
         self.aio = aio
         self.root = root
+        self.clock = clock
     }
+
+    /// The cluster's clock: real time plus an offset tests can advance (expiry without sleeping).
+    let clock: ShiftedClock
 
     static func start(layout: AIOLayout = AIOLayout(partPower: 6)) async throws -> ClusterHarness {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("nimbus-cluster-\(UUID().uuidString)").path
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let aio = try await AllInOne.start(dataDir: root, layout: layout, proxyPort: 0, logger: logger)
-        let h = ClusterHarness(aio: aio, root: root)
+        let clock = ShiftedClock()
+        let aio = try await AllInOne.start(dataDir: root, layout: layout, proxyPort: 0, clock: clock, logger: logger)
+        let h = ClusterHarness(aio: aio, root: root, clock: clock)
         for service in aio.services {
             h.tasks.append(Task { try? await service.run() })
         }
@@ -82,6 +88,13 @@ final class ClusterHarness: @unchecked Sendable {
             return (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []
         }
     }
+}
+
+/// Real time plus an adjustable offset.
+final class ShiftedClock: WallClock {
+    private let offset = Mutex<Double>(0)
+    func now() -> Double { Date().timeIntervalSince1970 + offset.withLock { $0 } }
+    func advance(_ seconds: Double) { offset.withLock { $0 += seconds } }
 }
 
 struct HarnessError: Error, CustomStringConvertible {

@@ -52,14 +52,7 @@ public final class AccountBroker {
     /// Creates the DB if missing; returns whether it was created.
     @discardableResult
     public static func create(path: String, account: String, putTimestamp: Timestamp) throws -> Bool {
-        if FileManager.default.fileExists(atPath: path) { return false }
-        let dir = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let tmp = "\(path).\(UInt32.random(in: 0...UInt32.max)).pending"
-        do {
-            let db = try Database(path: tmp, create: true)
-            try db.execute("""
-                PRAGMA journal_mode=WAL;
+        try DatabaseCreation.create(path: path, schema: """
                 CREATE TABLE container (
                     ROWID INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, put_timestamp TEXT NOT NULL,
                     delete_timestamp TEXT NOT NULL, object_count INTEGER NOT NULL, bytes_used INTEGER NOT NULL,
@@ -68,20 +61,11 @@ public final class AccountBroker {
                 CREATE INDEX ix_container_deleted_name ON container (deleted, name);
                 CREATE TABLE account_info (
                     account TEXT, created_at TEXT, put_timestamp TEXT, delete_timestamp TEXT, metadata TEXT, id TEXT);
-                """)
+                """) { db in
             try db.run("INSERT INTO account_info VALUES (?, ?, ?, '0', '{}', ?)",
                        [.text(account), .text(Timestamp.now().internalForm), .text(putTimestamp.internalForm),
                         .text(UUID().uuidString)])
         }
-        if link(tmp, path) != 0 {
-            let e = errno
-            unlink(tmp)
-            if e == EEXIST { return false }
-            throw POSIXFailure("create \(path)", code: e)
-        }
-        unlink(tmp)
-        AtomicFile.fsyncDirectory(dir)
-        return true
     }
 
     /// The account's summary; usage is summed over live containers.

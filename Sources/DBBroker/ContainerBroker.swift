@@ -55,15 +55,7 @@ public final class ContainerBroker {
     /// Creates the DB (and its directory) if missing, recording `putTimestamp`; returns whether it was created.
     @discardableResult
     public static func create(path: String, account: String, container: String, putTimestamp: Timestamp) throws -> Bool {
-        if FileManager.default.fileExists(atPath: path) { return false }
-        let dir = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        // Build in a temp file and rename, so no half-initialised DB is ever visible.
-        let tmp = "\(path).\(UInt32.random(in: 0...UInt32.max)).pending"
-        do {
-            let db = try Database(path: tmp, create: true)
-            try db.execute("""
-                PRAGMA journal_mode=WAL;
+        try DatabaseCreation.create(path: path, schema: """
                 CREATE TABLE object (
                     ROWID INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, created_at TEXT NOT NULL,
                     size INTEGER NOT NULL, content_type TEXT NOT NULL, etag TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);
@@ -72,21 +64,12 @@ public final class ContainerBroker {
                 CREATE TABLE container_info (
                     account TEXT, container TEXT, created_at TEXT, put_timestamp TEXT, delete_timestamp TEXT,
                     object_count INTEGER, bytes_used INTEGER, metadata TEXT, id TEXT);
-                """)
+                """) { db in
             let now = Timestamp.now().internalForm
             try db.run("INSERT INTO container_info VALUES (?, ?, ?, ?, ?, 0, 0, '{}', ?)",
                        [.text(account), .text(container), .text(now), .text(putTimestamp.internalForm), .text("0"),
                         .text(UUID().uuidString)])
         }
-        if link(tmp, path) != 0 {
-            let e = errno
-            unlink(tmp)
-            if e == EEXIST { return false }
-            throw POSIXFailure("create \(path)", code: e)
-        }
-        unlink(tmp)
-        AtomicFile.fsyncDirectory(dir)
-        return true
     }
 
     /// The container's summary.

@@ -60,15 +60,20 @@ struct AccountProxy {
 
     /// Creates the account on its replicas if it does not exist yet.
     func ensureAccount(_ account: String, txid: String) async throws {
+        if context.accounts.get(account) == true { return }
         let (part, _) = context.rings.account.nodes(account: account)
         let head = await context.fanout.read(ring: context.rings.account, partition: part, method: "HEAD",
                                              path: "/\(account)", headers: context.backendHeaders(txid: txid))
-        if let s = head?.status, (200..<300).contains(s) { return }
+        if let s = head?.status, (200..<300).contains(s) {
+            context.accounts.set(account, true)
+            return
+        }
         let h = context.backendHeaders(txid: txid, timestamp: context.timestamp())
         let replies = await context.fanout.write(ring: context.rings.account, partition: part, method: "PUT",
                                                  path: "/\(account)", headers: { _ in h })
         let status = BestResponse.status(replies.map(\.status), replicas: replies.count)
         guard (200..<300).contains(status) else { throw HTTPError.serviceUnavailable("Could not create account \(account)") }
+        context.accounts.set(account, true)
     }
 }
 

@@ -85,25 +85,33 @@ extension ObjectProxy {
             throw HTTPError.serviceUnavailable("Service Unavailable: only \(live.count) of \(ring.replicas) object servers accepted the upload")
         }
 
-        // 2. Stream the body to every replica; a replica that fails is dropped.
+        // 2. Stream the body to every replica; a replica that fails is dropped. The writes of
+        //    one chunk are in flight while the next chunk is read from the client.
         var sent: Int64 = 0
+        var inflight: [(PutStream, EventLoopFuture<Void>)] = []
+        func settle() async throws {
+            guard !inflight.isEmpty else { return }
+            var stillLive: [PutStream] = []
+            for (s, f) in inflight {
+                do {
+                    try await f.get()
+                    stillLive.append(s)
+                } catch {
+                    s.conn.close()
+                }
+            }
+            inflight = []
+            live = stillLive
+            if live.count < quorum { throw HTTPError.serviceUnavailable("Service Unavailable: lost object servers during upload") }
+        }
         do {
             for try await chunk in request.body {
                 sent += Int64(chunk.readableBytes)
                 if sent > constraints.maxFileSize { throw HTTPError(413, "Your request is too large.") }
-                let futures = live.map { $0.conn.sendBodyFuture(chunk) }
-                var stillLive: [PutStream] = []
-                for (s, f) in zip(live, futures) {
-                    do {
-                        try await f.get()
-                        stillLive.append(s)
-                    } catch {
-                        s.conn.close()
-                    }
-                }
-                live = stillLive
-                if live.count < quorum { throw HTTPError.serviceUnavailable("Service Unavailable: lost object servers during upload") }
+                try await settle()
+                inflight = live.map { ($0, $0.conn.sendBodyFuture(chunk)) }
             }
+            try await settle()
             if let length, sent != length { throw HTTPError(499, "Client disconnected") }
         } catch {
             // Closing the backend connections mid-body makes every object server throw its

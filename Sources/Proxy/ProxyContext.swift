@@ -12,7 +12,9 @@ struct ProxyContext: Sendable {
     let client: BackendClient
     let fanout: BackendFanout
     let auth: TempAuth
-    let containers: ContainerInfoCache
+    let containers: InfoCache<ContainerInfo>
+    /// Accounts known to exist (so container PUTs skip the account HEAD).
+    let accounts: InfoCache<Bool>
     let clock: any WallClock
     let logger: Logger
 

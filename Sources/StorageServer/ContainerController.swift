@@ -11,6 +11,7 @@ struct ContainerController: Sendable {
     let paths: StoragePaths
     let pools: DevicePools
     let reporter: ContainerReporter
+    let rows: ContainerRowBatcher
     let constraints: Constraints
     let logger: Logger
 
@@ -38,6 +39,13 @@ struct ContainerController: Sendable {
         }
     }
 
+    static func accountTarget(_ request: HTTPRequest) -> ContainerReporter.AccountTarget? {
+        guard let host = request.header("x-account-host"), let device = request.header("x-account-device"),
+              let partition = request.header("x-account-partition"),
+              let (h, port) = ContainerUpdateSender.splitHost(host) else { return nil }
+        return ContainerReporter.AccountTarget(host: h, port: port, device: device, partition: partition)
+    }
+
     func put(_ request: HTTPRequest, _ p: BackendPath, db: String) async throws -> HTTPResponse {
         let ts = try request.requiredTimestamp()
         let updates = Self.metadataUpdates(request)
@@ -49,7 +57,7 @@ struct ContainerController: Sendable {
             try broker.updateMetadata(updates, at: ts)
             return (created || wasDeleted ? 201 : 202, try broker.info())
         }
-        await reporter.report(info: info, txid: request.transactionID)
+        await reporter.report(info: info, db: db, txid: request.transactionID, target: Self.accountTarget(request))
         return HTTPResponse(status: status)
     }
 
@@ -63,7 +71,7 @@ struct ContainerController: Sendable {
             try broker.markDeleted(ts)
             return (204, try broker.info())
         }
-        if let info { await reporter.report(info: info, txid: request.transactionID) }
+        if let info { await reporter.report(info: info, db: db, txid: request.transactionID, target: Self.accountTarget(request)) }
         if status == 409 { return .text(409, "There was a conflict when trying to complete your request.\n") }
         return HTTPResponse(status: status)
     }
@@ -81,10 +89,7 @@ struct ContainerController: Sendable {
         default:
             throw HTTPError(405, "Method not allowed")
         }
-        try await pools.run(p.device) {
-            let broker = try ContainerBroker(path: db)
-            try broker.merge([record])
-        }
+        try await rows.merge(record, db: db, device: p.device)
         await reporter.markDirty(db: db, account: p.account, container: p.container!)
         return HTTPResponse(status: request.method == "PUT" ? 201 : 204)
     }

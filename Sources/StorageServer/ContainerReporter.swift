@@ -39,9 +39,21 @@ public actor ContainerReporter {
         dirty[db] = Target(db: db, device: device)
     }
 
-    /// Reports a container's state now (after a container PUT or DELETE).
-    func report(info: ContainerInfo, txid: String) async {
-        await send(info, txid: txid)
+    /// Where a container server reports a container PUT/DELETE: the account replica the
+    /// proxy paired with it (`X-Account-Host/-Device/-Partition`).
+    struct AccountTarget: Sendable {
+        let host: String
+        let port: Int
+        let device: String
+        let partition: String
+    }
+
+    /// Reports a container's state now (after a container PUT or DELETE) to the paired account
+    /// replica; if there is none or it fails, the container is reported to every account
+    /// replica on the next pass.
+    func report(info: ContainerInfo, db: String, txid: String, target: AccountTarget?) async {
+        if let target, await sendOne(info, to: target, txid: txid) { return }
+        markDirty(db: db, account: info.account, container: info.container)
     }
 
     /// Reports every dirty container once; failures stay dirty for the next pass.
@@ -66,10 +78,7 @@ public actor ContainerReporter {
         }
     }
 
-    @discardableResult
-    private func send(_ info: ContainerInfo, txid: String) async -> Bool {
-        guard let ring = accountRing else { return false }
-        let (part, nodes) = ring.nodes(account: info.account)
+    func headers(_ info: ContainerInfo, txid: String) -> HTTPHeaders {
         var headers = HTTPHeaders()
         headers.add(name: "X-Put-Timestamp", value: info.putTimestamp.internalForm)
         headers.add(name: "X-Delete-Timestamp", value: info.deleteTimestamp.internalForm)
@@ -78,19 +87,26 @@ public actor ContainerReporter {
         headers.add(name: "X-Timestamp", value: Timestamp.now().internalForm)
         headers.add(name: "X-Trans-Id", value: txid)
         headers.add(name: "X-Backend-Server", value: "account")
-        let h = headers
+        return headers
+    }
+
+    private func sendOne(_ info: ContainerInfo, to target: AccountTarget, txid: String) async -> Bool {
+        let uri = "/\(PercentCoding.encodePath(target.device))/\(target.partition)"
+            + PercentCoding.encodePath("/\(info.account)/\(info.container)")
+        let r = try? await client.request(host: target.host, port: target.port, method: "PUT", uri: uri,
+                                          headers: headers(info, txid: txid), timeout: timeout)
+        return r.map { (200..<300).contains($0.status) } ?? false
+    }
+
+    /// Reports to every account replica; true when all took it.
+    @discardableResult
+    private func send(_ info: ContainerInfo, txid: String) async -> Bool {
+        guard let ring = accountRing else { return false }
+        let (part, nodes) = ring.nodes(account: info.account)
         var successes = 0
-        await withTaskGroup(of: Bool.self) { group in
-            for node in nodes {
-                let nodeURI = "/\(PercentCoding.encodePath(node.device))/\(part)"
-                    + PercentCoding.encodePath("/\(info.account)/\(info.container)")
-                group.addTask { [client, timeout] in
-                    let r = try? await client.request(host: node.ip, port: node.port, method: "PUT", uri: nodeURI,
-                                                      headers: h, timeout: timeout)
-                    return r.map { (200..<300).contains($0.status) } ?? false
-                }
-            }
-            for await ok in group where ok { successes += 1 }
+        for node in nodes {
+            let target = AccountTarget(host: node.ip, port: node.port, device: node.device, partition: String(part))
+            if await sendOne(info, to: target, txid: txid) { successes += 1 }
         }
         return successes == nodes.count
     }

@@ -16,7 +16,10 @@ struct ObjectController: Sendable {
     let clock: any WallClock
     let logger: Logger
 
-    static let chunkSize = 64 * 1024
+    /// Bytes per disk read of a GET.
+    static let chunkSize = 256 * 1024
+    /// Bytes gathered from the network before each disk write of a PUT.
+    static let writeBatch = 256 * 1024
 
     func diskFile(_ p: BackendPath) -> DiskFile {
         DiskFile(devicePath: paths.devicePath(p.device), partition: p.partition,
@@ -44,16 +47,33 @@ struct ObjectController: Sendable {
         let file = diskFile(p)
 
         // Last write wins: refuse an older or equal timestamp before reading a byte of the body.
-        if let (existing, _) = try await pools.run(p.device, { file.newestTimestamp() }), existing >= ts {
-            return HTTPResponse(status: 409, headers: ["X-Backend-Timestamp": existing.internalForm])
+        let opened: OpenedWrite = try await pools.run(p.device) {
+            if let (existing, _) = file.newestTimestamp(), existing >= ts { return .conflict(existing) }
+            return .writer(try WriterBox(file.writer()))
         }
-        let writer = try await pools.run(p.device) { try WriterBox(file.writer()) }
+        let writer: WriterBox
+        switch opened {
+        case .conflict(let existing): return HTTPResponse(status: 409, headers: ["X-Backend-Timestamp": existing.internalForm])
+        case .writer(let w): writer = w
+        }
         do {
+            // Network chunks are small; gather them so each trip to the disk pool moves ~256 KiB.
+            var pending = ByteBuffer()
+            var received: Int64 = 0
             for try await chunk in request.body {
-                if writer.bytesWritten + Int64(chunk.readableBytes) > constraints.maxFileSize {
-                    throw HTTPError(413, "Your request is too large.")
+                received += Int64(chunk.readableBytes)
+                if received > constraints.maxFileSize { throw HTTPError(413, "Your request is too large.") }
+                var c = chunk
+                pending.writeBuffer(&c)
+                if pending.readableBytes >= Self.writeBatch {
+                    let batch = pending
+                    pending = ByteBuffer()
+                    try await pools.run(p.device) { try batch.withUnsafeReadableBytes { try writer.write($0) } }
                 }
-                try await pools.run(p.device) { try chunk.withUnsafeReadableBytes { try writer.write($0) } }
+            }
+            if pending.readableBytes > 0 {
+                let batch = pending
+                try await pools.run(p.device) { try batch.withUnsafeReadableBytes { try writer.write($0) } }
             }
             let written = writer.bytesWritten
             if let len = request.contentLength, written != len {
@@ -153,6 +173,12 @@ struct ObjectController: Sendable {
         guard let v = meta["X-Delete-At"], let at = Double(v) else { return false }
         return at <= now
     }
+}
+
+/// The outcome of opening a PUT: a newer version exists, or a writer for the new one.
+enum OpenedWrite: Sendable {
+    case conflict(Timestamp)
+    case writer(WriterBox)
 }
 
 /// Owns a `DiskFileWriter` while it moves between the request task and the device pool.

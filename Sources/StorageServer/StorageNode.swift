@@ -51,7 +51,8 @@ public final class StorageNode: Service, Sendable {
             objects: ObjectController(paths: paths, pools: pools,
                                       updater: ContainerUpdateSender(client: client, paths: paths, timeout: timeout, logger: logger),
                                       constraints: constraints, clock: clock, logger: logger),
-            containers: ContainerController(paths: paths, pools: pools, reporter: reporter, constraints: constraints, logger: logger),
+            containers: ContainerController(paths: paths, pools: pools, reporter: reporter, rows: ContainerRowBatcher(pools: pools),
+                                            constraints: constraints, logger: logger),
             accounts: AccountController(paths: paths, pools: pools, constraints: constraints),
             paths: paths, devices: Set(config.devices))
         let server = try await HTTPServer.bind(host: config.host, port: config.port, handler: handler, logger: logger)

@@ -11,19 +11,20 @@ struct ContainerInfo: Sendable {
     let write: String?
 }
 
-/// A short-lived cache of container lookups (OpenStack Swift keeps these in memcache for
-/// `recheck_container_existence` seconds), so object PUTs do not HEAD the container each time.
-final class ContainerInfoCache: Sendable {
+/// A short-lived cache of account and container lookups (OpenStack Swift keeps these in
+/// memcache for `recheck_container_existence` seconds), so object PUTs do not HEAD the
+/// container and container PUTs do not HEAD the account each time.
+final class InfoCache<Value: Sendable>: Sendable {
     private let ttl: Double
     private let clock: any WallClock
-    private let entries = NIOLockedValueBox([String: (ContainerInfo, Double)]())
+    private let entries = NIOLockedValueBox([String: (Value, Double)]())
 
     init(ttl: Double, clock: any WallClock) {
         self.ttl = ttl
         self.clock = clock
     }
 
-    func get(_ key: String) -> ContainerInfo? {
+    func get(_ key: String) -> Value? {
         let now = clock.now()
         return entries.withLockedValue { e in
             guard let (info, until) = e[key], until > now else { return nil }
@@ -31,7 +32,7 @@ final class ContainerInfoCache: Sendable {
         }
     }
 
-    func set(_ key: String, _ info: ContainerInfo) {
+    func set(_ key: String, _ info: Value) {
         let until = clock.now() + ttl
         entries.withLockedValue { e in
             if e.count > 100_000 { e.removeAll() }

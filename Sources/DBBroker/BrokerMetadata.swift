@@ -49,6 +49,19 @@ public struct BrokerMetadata: Sendable, Equatable {
         return changed
     }
 
+    /// Throws 400 when the user metadata (keys starting with `prefix`) would exceed the
+    /// limits once merged, as OpenStack Swift checks the aggregate on the backend.
+    public func checkLimits(prefix: String, maxCount: Int, maxSize: Int) throws {
+        var count = 0
+        var size = 0
+        for (k, v) in entries where !v.value.isEmpty && k.lowercased().hasPrefix(prefix) {
+            count += 1
+            size += k.utf8.count - prefix.utf8.count + v.value.utf8.count
+        }
+        if count > maxCount { throw HTTPError.badRequest("Too many metadata items; max \(maxCount)") }
+        if size > maxSize { throw HTTPError.badRequest("Total metadata too large; max \(maxSize)") }
+    }
+
     /// Keys with non-empty values (what HEAD shows).
     public var visible: [(String, String)] {
         entries.filter { !$0.value.value.isEmpty }.map { ($0.key, $0.value.value) }.sorted { $0.0 < $1.0 }

@@ -104,11 +104,13 @@ public final class ContainerBroker {
     }
 
     /// Merges metadata updates (POST or PUT headers).
-    public func updateMetadata(_ updates: [String: String], at ts: Timestamp) throws {
+    public func updateMetadata(_ updates: [String: String], at ts: Timestamp, constraints: Constraints = Constraints()) throws {
         guard !updates.isEmpty else { return }
         try db.transaction {
             var meta = try self.info().metadata
             if meta.merge(updates, at: ts) {
+                try meta.checkLimits(prefix: "x-container-meta-", maxCount: constraints.maxMetaCount,
+                                     maxSize: constraints.maxMetaOverallSize)
                 try db.run("UPDATE container_info SET metadata = ?", [.text(meta.json)])
             }
         }

@@ -8,6 +8,8 @@ public struct ListingQuery: Sendable {
     public var prefix: String
     public var delimiter: String?
     public var reverse: Bool
+    /// Swift's `path=` listing: only the items directly under `prefix`, no `subdir` rows.
+    public var path: String?
 
     public init(limit: Int = 10_000, marker: String = "", endMarker: String = "", prefix: String = "",
                 delimiter: String? = nil, reverse: Bool = false) {
@@ -65,7 +67,26 @@ enum DelimitedListing {
                     if q.reverse { bound = n; inclusive = false; continue }
                     return results
                 }
-                if let delimiter {
+                if q.path != nil {
+                    // The directory marker object itself (`dir/`) is not its own child.
+                    if n == q.prefix { bound = n; inclusive = false; continue }
+                    let rest = n.dropFirst(q.prefix.count)
+                    if let slash = rest.firstIndex(of: "/"), rest.index(after: slash) != rest.endIndex {
+                        // Deeper than one level: skip everything under this directory.
+                        let dir = String(n[...slash])
+                        if q.reverse {
+                            bound = dir
+                            inclusive = true
+                        } else if let next = ListingQuery.upperBound(ofPrefix: dir) {
+                            bound = next
+                            inclusive = true
+                        } else {
+                            return results
+                        }
+                        jumped = true
+                        break
+                    }
+                } else if let delimiter {
                     let rest = n.dropFirst(q.prefix.count)
                     if let range = rest.range(of: delimiter) {
                         let dir = String(n[..<range.upperBound])

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NimbusCore
 
 /// What a handler answers: status, headers and a body that is either in memory or streamed.
 public struct HTTPResponse: Sendable {
@@ -21,7 +22,14 @@ public struct HTTPResponse: Sendable {
         self.body = body
     }
 
-    /// A response with a short text body, as Swift sends for errors (`<h1>Not Found</h1>…`).
+    /// OpenStack Swift's standard error response for a status (`<html><h1>Not Found</h1>…`).
+    public static func error(_ status: Int, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var h = headers
+        h.replaceOrAdd(name: "Content-Type", value: "text/html; charset=UTF-8")
+        return HTTPResponse(status: status, headers: h, body: .bytes(ByteBuffer(string: HTTPStatusText.swiftBody(status))))
+    }
+
+    /// A response with a short text body.
     public static func text(_ status: Int, _ text: String, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
         var h = headers
         if !h.contains(name: "content-type") { h.replaceOrAdd(name: "Content-Type", value: "text/plain; charset=utf-8") }

@@ -114,12 +114,14 @@ public final class HTTPServer: Sendable {
                         metadata: ["txid": "\(txid)"])
             throw error
         } catch let error as HTTPError {
+            logger.info("\(head.method.rawValue) \(uri) refused: \(error.status) \(error.reason)", metadata: ["txid": "\(txid)"])
             var h = HTTPHeaders()
             for (k, v) in error.headers { h.add(name: k, value: v) }
-            response = .text(error.status, "\(error.reason)\n", headers: h)
+            h.replaceOrAdd(name: "Content-Type", value: "text/html; charset=UTF-8")
+            response = HTTPResponse(status: error.status, headers: h, body: .bytes(ByteBuffer(string: error.reason)))
         } catch {
             logger.error("unhandled error: \(error)", metadata: ["txid": "\(txid)"])
-            response = .text(500, "An error occurred: \(error)\n")
+            response = .error(500)
         }
 
         var keepAlive = head.isKeepAlive && !connections.isShuttingDown
@@ -140,6 +142,7 @@ public final class HTTPServer: Sendable {
         var headers = response.headers
         headers.replaceOrAdd(name: "X-Trans-Id", value: txid)
         headers.replaceOrAdd(name: "X-Openstack-Request-Id", value: txid)
+        if !headers.contains(name: "content-type") { headers.add(name: "Content-Type", value: "text/html; charset=UTF-8") }
         if !headers.contains(name: "date") { headers.add(name: "Date", value: HTTPDate.format(Int64(Date().timeIntervalSince1970))) }
         let bodyless = response.status == 204 || response.status == 304 || response.status < 200
         switch response.body {
@@ -153,7 +156,11 @@ public final class HTTPServer: Sendable {
             break
         }
         if bodyless { headers.remove(name: "content-length") }
-        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+        if !keepAlive {
+            headers.replaceOrAdd(name: "Connection", value: "close")
+        } else if head.headers.first(name: "connection")?.lowercased() == "keep-alive" {
+            headers.replaceOrAdd(name: "Connection", value: "keep-alive")
+        }
 
         var status = HTTPResponseStatus(statusCode: response.status)
         if status.reasonPhrase.isEmpty || status.reasonPhrase == "" {

@@ -38,6 +38,14 @@ public struct Constraints: Sendable, Codable, Equatable {
         ]
     }
 
+    /// Bytes a header text had on the wire: the HTTP layer turns each byte that was not
+    /// UTF-8 into U+FFFD (3 bytes), so count those as the single byte they were.
+    static func wireLength(_ s: String) -> Int {
+        var n = 0
+        for scalar in s.unicodeScalars { n += scalar == "\u{FFFD}" ? 1 : String(scalar).utf8.count }
+        return n
+    }
+
     /// Checks user metadata headers (`X-<kind>-Meta-*`) as Swift's `check_metadata` does.
     /// - Parameter kind: `object`, `container` or `account`.
     public func checkMetadata(_ headers: [(String, String)], kind: String) throws(HTTPError) {
@@ -51,7 +59,7 @@ public struct Constraints: Sendable, Codable, Equatable {
             if key.isEmpty { throw .badRequest("Metadata name cannot be empty") }
             if kind != "object" && value.isEmpty { continue } // an empty value deletes the key
             count += 1
-            size += key.utf8.count + value.utf8.count
+            size += Self.wireLength(key) + Self.wireLength(value)
             if key.utf8.count > maxMetaNameLength {
                 throw .badRequest("Metadata name too long: \(key.prefix(64)); max \(maxMetaNameLength)")
             }

@@ -17,10 +17,14 @@ public enum HTTPDate {
             + "\(two(tmv.tm_hour)):\(two(tmv.tm_min)):\(two(tmv.tm_sec)) GMT"
     }
 
-    /// Parses IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) and RFC 850
-    /// (`Sunday, 06-Nov-94 08:49:37 GMT`); nil when unparseable.
+    /// Parses IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850
+    /// (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
     public static func parse(_ text: String) -> Int64? {
         var fields = text.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "-" }).map(String.init)
+        if fields.count == 5, months.contains(fields[1]) {
+            // asctime: `Sun Nov  6 08:49:37 1994`
+            fields = [fields[0], fields[2], fields[1], fields[4], fields[3], "GMT"]
+        }
         guard fields.count == 6, fields[5] == "GMT" else { return nil }
         fields.removeFirst() // weekday
         guard let day = Int32(fields[0]), let month = months.firstIndex(of: fields[1]), var year = Int32(fields[2]) else {

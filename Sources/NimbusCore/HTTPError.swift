@@ -15,10 +15,15 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(status) \(reason)" }
 
+    /// An error with OpenStack Swift's standard HTML body for the status.
+    public static func standard(_ status: Int, headers: [(String, String)] = []) -> HTTPError {
+        HTTPError(status, HTTPStatusText.swiftBody(status), headers: headers)
+    }
+
     public static func badRequest(_ reason: String) -> HTTPError { HTTPError(400, reason) }
-    public static func notFound(_ reason: String = "Not Found") -> HTTPError { HTTPError(404, reason) }
-    public static let unauthorized = HTTPError(401, "Unauthorized: this server could not verify that you are authorized to access the document you requested.")
-    public static let forbidden = HTTPError(403, "Forbidden: access was denied to this resource.")
+    public static func notFound() -> HTTPError { .standard(404) }
+    public static let unauthorized = HTTPError.standard(401)
+    public static let forbidden = HTTPError.standard(403)
     public static func conflict(_ reason: String) -> HTTPError { HTTPError(409, reason) }
     public static func preconditionFailed(_ reason: String) -> HTTPError { HTTPError(412, reason) }
     public static func serviceUnavailable(_ reason: String) -> HTTPError { HTTPError(503, reason) }
@@ -26,6 +31,30 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
 
 /// Standard reason phrases for the statuses Swift uses.
 public enum HTTPStatusText {
+    /// The HTML body OpenStack Swift sends with an error status (clients and tests compare it).
+    public static func swiftBody(_ code: Int) -> String {
+        let explanation: String
+        switch code {
+        case 400: explanation = "The server could not comply with the request since it is either malformed or otherwise incorrect."
+        case 401: explanation = "This server could not verify that you are authorized to access the document you requested."
+        case 403: explanation = "Access was denied to this resource."
+        case 404: explanation = "The resource could not be found."
+        case 405: explanation = "The method is not allowed for this resource."
+        case 409: explanation = "There was a conflict when trying to complete your request."
+        case 411: explanation = "Content-Length header required."
+        case 412: explanation = "A precondition for this request was not met."
+        case 413: explanation = "The body of your request was too large for this server."
+        case 416: explanation = "The Range requested is not available."
+        case 422: explanation = "Unable to process the contained instructions"
+        case 499: explanation = "The client disconnected during request."
+        case 501: explanation = "The server could not process the request because the method is not implemented."
+        case 503: explanation = "The server is currently unavailable. Please try again at a later time."
+        case 507: explanation = "There was not enough space to save the resource. Drive: unknown"
+        default: explanation = phrase(code)
+        }
+        return "<html><h1>\(phrase(code))</h1><p>\(explanation)</p></html>"
+    }
+
     public static func phrase(_ code: Int) -> String {
         switch code {
         case 100: return "Continue"

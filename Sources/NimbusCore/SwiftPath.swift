@@ -20,11 +20,14 @@ public struct SwiftPath: Sendable, Equatable {
     public static func parse(_ rawPath: String, constraints: Constraints = Constraints()) throws(HTTPError) -> SwiftPath {
         var rest = Substring(rawPath)
         guard rest.hasPrefix("/") else { throw .badRequest("Invalid path") }
+        // The HTTP layer turns raw bytes that are not UTF-8 into U+FFFD; a client that means
+        // U+FFFD percent-encodes it, so a raw one marks an invalid name.
+        if rawPath.unicodeScalars.contains("\u{FFFD}") { throw .preconditionFailed("Invalid UTF8 or contains NULL") }
         rest = rest.dropFirst()
         let parts = rest.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
-        guard parts.count >= 2 else { throw .notFound("Invalid path") }
         let version = try PercentCoding.decodeUTF8(parts[0])
-        guard version == "v1" || version == "v1.0" else { throw .notFound("Invalid API version") }
+        guard version == "v1" || version == "v1.0" else { throw .standard(404) }
+        guard parts.count >= 2, !parts[1].isEmpty || parts.count > 2 else { throw .preconditionFailed("Bad URL") }
         let account = try PercentCoding.decodeUTF8(parts[1])
         guard !account.isEmpty else { throw .badRequest("Account name required") }
         if account.utf8.count > constraints.maxAccountNameLength {
@@ -68,9 +71,9 @@ public struct SwiftPath: Sendable, Equatable {
 public enum PercentCoding {
     /// Decodes `%XX` escapes (and, in queries, `+` as space) and requires valid UTF-8 without NUL;
     /// Swift answers 412 for names that are not.
-    public static func decodeUTF8(_ text: some StringProtocol, plusAsSpace: Bool = false) throws(HTTPError) -> String {
+    public static func decodeUTF8(_ text: some StringProtocol, plusAsSpace: Bool = false, allowNUL: Bool = false) throws(HTTPError) -> String {
         guard let bytes = decode(text, plusAsSpace: plusAsSpace) else { throw .badRequest("Invalid percent-encoding") }
-        guard !bytes.contains(0), let s = String(validating: bytes, as: UTF8.self) else {
+        guard allowNUL || !bytes.contains(0), let s = String(validating: bytes, as: UTF8.self) else {
             throw .preconditionFailed("Invalid UTF8 or contains NULL")
         }
         return s
@@ -133,7 +136,7 @@ public enum PercentCoding {
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let key = try decodeUTF8(kv[0], plusAsSpace: true)
-            let value = kv.count > 1 ? try decodeUTF8(kv[1], plusAsSpace: true) : ""
+            let value = kv.count > 1 ? try decodeUTF8(kv[1], plusAsSpace: true, allowNUL: true) : ""
             out.append((key, value))
         }
         return out

@@ -19,11 +19,14 @@ struct ContainerProxy {
                                                   path: backendPath, query: request.query,
                                                   headers: context.backendHeaders(txid: request.transactionID).adding(request.headers, only: ["accept"]))
             guard let r = reply?.response else { throw HTTPError.serviceUnavailable("Container servers unavailable") }
-            if r.status == 404 { return .text(404, "Not Found\n") }
+            if r.status == 404 { return .error(404) }
             return HTTPResponse(status: r.status, headers: HeaderFilter.clientHeaders(r.headers),
                                 body: request.method == "GET" && r.body.readableBytes > 0 ? .bytes(r.body) : .empty)
         case "PUT":
             try context.constraints.checkMetadata(request.headers.pairs, kind: "container")
+            if let policy = request.header("x-storage-policy"), !policy.isEmpty, policy.lowercased() != "policy-0" {
+                throw HTTPError.badRequest("Invalid X-Storage-Policy \(policy)")
+            }
             try await AccountProxy(context: context).ensureAccount(account, txid: request.transactionID)
             let status = try await write(request, method: "PUT", account: account, container: container, partition: part)
             context.containers.invalidate(cacheKey)
@@ -32,13 +35,13 @@ struct ContainerProxy {
             try context.constraints.checkMetadata(request.headers.pairs, kind: "container")
             let status = try await write(request, method: "POST", account: account, container: container, partition: part)
             context.containers.invalidate(cacheKey)
-            return status == 404 ? .text(404, "Not Found\n") : HTTPResponse(status: status)
+            return status == 404 ? .error(404) : HTTPResponse(status: status)
         case "DELETE":
             let status = try await write(request, method: "DELETE", account: account, container: container, partition: part)
             context.containers.invalidate(cacheKey)
             switch status {
-            case 404: return .text(404, "Not Found\n")
-            case 409: return .text(409, "Conflict: there was a conflict when trying to complete your request (container not empty).\n")
+            case 404: return .error(404)
+            case 409: return .error(409)
             default: return HTTPResponse(status: status)
             }
         default:

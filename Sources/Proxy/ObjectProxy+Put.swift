@@ -22,6 +22,10 @@ extension ObjectProxy {
     func put(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
         let constraints = context.constraints
         if request.header("x-copy-from") != nil { throw HTTPError(501, "Not Implemented: X-Copy-From") }
+        if let te = request.header("transfer-encoding"), te.lowercased() != "chunked" {
+            throw HTTPError(501, "Not Implemented: Transfer-Encoding \(te)")
+        }
+        if let cl = request.header("content-length"), Int64(cl) == nil { throw HTTPError.badRequest("Invalid Content-Length") }
         let length = request.contentLength
         if let length {
             guard length >= 0 else { throw HTTPError.badRequest("Invalid Content-Length") }
@@ -32,7 +36,7 @@ extension ObjectProxy {
         try constraints.checkMetadata(request.headers.pairs, kind: "object")
         let expiry = try deleteAt(request)
         let info = await context.containerInfo(account: path.account, container: path.container!, txid: request.transactionID)
-        guard info.exists else { return .text(404, "Not Found: container \(path.container!) does not exist\n") }
+        guard info.exists else { return .error(404) }
 
         var contentType = request.header("content-type") ?? ""
         if contentType.isEmpty || request.header("x-detect-content-type")?.lowercased() == "true" {
@@ -43,36 +47,46 @@ extension ObjectProxy {
         base.add(name: "Content-Type", value: contentType)
         if let length { base.add(name: "Content-Length", value: String(length)) } else { base.add(name: "Transfer-Encoding", value: "chunked") }
         if let etag = request.header("etag") { base.add(name: "ETag", value: etag) }
+        if let inm = request.header("if-none-match") {
+            guard inm.trimmingCharacters(in: .whitespaces) == "*" else { throw HTTPError.badRequest("If-None-Match only supports *") }
+            base.add(name: "If-None-Match", value: "*")
+        }
         for (k, v) in storedHeaders(request) where k.lowercased() != "content-type" { base.add(name: k, value: v) }
         if let expiry { base.add(name: "X-Delete-At", value: String(expiry)) }
-        let expects = (length ?? 1) > 0
+        // 100-continue also lets a node refuse before the body: If-None-Match needs it even at 0 bytes.
+        let expects = (length ?? 1) > 0 || request.header("if-none-match") != nil
         if expects { base.add(name: "Expect", value: "100-continue") }
 
         let ring = context.rings.object
         let (part, primaries) = ring.nodes(account: path.account, container: path.container, object: path.object)
         let uriPath = objectPath(path)
         let ctx = context
-        let common = base
+        let replicaHeaders = context.withContainerUpdates(base, account: path.account, container: path.container!)
         let headersFor: @Sendable (Int, RingDevice) -> HTTPHeaders = { i, node in
-            var h = common
+            var h = replicaHeaders(i)
             h.add(name: "Host", value: node.address)
-            for (k, v) in ctx.containerUpdateHeaders(account: path.account, container: path.container!, index: i) { h.add(name: k, value: v) }
             return h
         }
 
         // 1. Connect to all primaries at once; then give failed slots to handoffs, in order.
-        var streams = await withTaskGroup(of: (Int, PutStream?).self) { group -> [PutStream?] in
+        let outcomes = await withTaskGroup(of: (Int, OpenOutcome).self) { group -> [OpenOutcome] in
             for (i, node) in primaries.enumerated() {
                 group.addTask { (i, await self.open(node, partition: part, path: uriPath, headers: headersFor(i, node), expects: expects)) }
             }
-            var out = [PutStream?](repeating: nil, count: primaries.count)
+            var out = [OpenOutcome](repeating: .unreachable, count: primaries.count)
             for await (i, s) in group { out[i] = s }
             return out
+        }
+        var streams = outcomes.map(\.stream)
+        if outcomes.contains(where: { $0.refusal == 412 }) {
+            // If-None-Match: * and the object exists.
+            for s in streams.compactMap({ $0 }) { s.conn.close() }
+            return .error(412)
         }
         var handoffs = ring.handoffs(partition: part).makeIterator()
         for i in streams.indices where streams[i] == nil {
             while let node = handoffs.next() {
-                if let s = await open(node, partition: part, path: uriPath, headers: headersFor(i, node), expects: expects) {
+                if let s = await open(node, partition: part, path: uriPath, headers: headersFor(i, node), expects: expects).stream {
                     streams[i] = s
                     break
                 }
@@ -147,7 +161,7 @@ extension ObjectProxy {
         guard status == 201 else {
             if status == 422 { throw HTTPError(422, "Unprocessable Entity: the ETag does not match the MD5 of the uploaded data") }
             if status == 503 { throw HTTPError.serviceUnavailable("Service Unavailable: no quorum of object servers stored the object") }
-            return .text(status, HTTPStatusText.phrase(status) + "\n")
+            return .error(status)
         }
         let etags = Set(replies.filter { $0.0 == 201 }.compactMap(\.1))
         guard etags.count == 1, let etag = etags.first else {
@@ -160,15 +174,26 @@ extension ObjectProxy {
         return HTTPResponse(status: 201, headers: out)
     }
 
+    /// How opening one replica's PUT went.
+    enum OpenOutcome: Sendable {
+        case stream(PutStream)
+        /// The node answered with a final status instead of `100 Continue`.
+        case refused(Int)
+        case unreachable
+
+        var stream: PutStream? { if case .stream(let s) = self { return s } else { return nil } }
+        var refusal: Int? { if case .refused(let s) = self { return s } else { return nil } }
+    }
+
     /// Opens one replica's PUT: connect, send the head and wait for `100 Continue`.
-    /// Returns nil when the node is down or refuses (507, 409…), so a handoff is tried.
-    func open(_ node: RingDevice, partition: Int, path: String, headers: HTTPHeaders, expects: Bool) async -> PutStream? {
+    /// A node that is down or refuses (507, 409…) gets no stream, so a handoff is tried.
+    func open(_ node: RingDevice, partition: Int, path: String, headers: HTTPHeaders, expects: Bool) async -> OpenOutcome {
         let conn: BackendConnection
         do {
             conn = try await context.client.connect(host: node.ip, port: node.port)
         } catch {
             context.logger.info("object server \(node.address) unreachable: \(error)")
-            return nil
+            return .unreachable
         }
         let deadline = conn.closeAfter(context.nodeTimeout)
         defer { deadline.cancel() }
@@ -178,12 +203,12 @@ extension ObjectProxy {
             if expects, let early = try await conn.awaitContinue() {
                 context.logger.info("object server \(node.address)/\(node.device) refused PUT: \(early.status.code)")
                 conn.close()
-                return nil
+                return .refused(Int(early.status.code))
             }
-            return PutStream(node: node, conn: conn)
+            return .stream(PutStream(node: node, conn: conn))
         } catch {
             conn.close()
-            return nil
+            return .unreachable
         }
     }
 }

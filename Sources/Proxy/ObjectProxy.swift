@@ -26,16 +26,22 @@ struct ObjectProxy {
     func deleteAt(_ request: HTTPRequest) throws -> Int64? {
         let now = context.clock.now()
         if let after = request.header("x-delete-after") {
-            guard let secs = Int64(after), secs >= 0 else { throw HTTPError.badRequest("Non-integer X-Delete-After") }
-            return Int64(now) + secs
+            guard let secs = Int64(after) else { throw HTTPError.badRequest("Non-integer X-Delete-After") }
+            guard secs >= 0 else { throw HTTPError.badRequest("X-Delete-After in past") }
+            return Self.clampDeleteAt(now + Double(secs))
         }
         if let at = request.header("x-delete-at") {
-            guard let t = Int64(at) else { throw HTTPError.badRequest("Non-integer X-Delete-At") }
-            guard Double(t) > now else { throw HTTPError.badRequest("X-Delete-At in past") }
-            return t
+            guard let t = Double(at), t.isFinite, at.allSatisfy({ $0.isNumber || $0 == "." }) else {
+                throw HTTPError.badRequest("Non-integer X-Delete-At")
+            }
+            guard t > now else { throw HTTPError.badRequest("X-Delete-At in past") }
+            return Self.clampDeleteAt(t)
         }
         return nil
     }
+
+    /// Swift keeps expiry times within ten digits (`normalize_delete_at_timestamp`).
+    static func clampDeleteAt(_ t: Double) -> Int64 { Int64(min(max(0, t), 9_999_999_999)) }
 
     /// Object metadata headers a client may set, to be stored with the object.
     func storedHeaders(_ request: HTTPRequest) -> [(String, String)] {
@@ -55,29 +61,28 @@ struct ObjectProxy {
         for (k, v) in storedHeaders(request) { base.add(name: k, value: v) }
         if let ct = request.header("content-type") { base.add(name: "Content-Type", value: ct) }
         if let expiry { base.add(name: "X-Delete-At", value: String(expiry)) }
-        let headers = base
         let (part, _) = context.rings.object.nodes(account: path.account, container: path.container, object: path.object)
-        let replies = await context.fanout.write(ring: context.rings.object, partition: part, method: "POST",
-                                                 path: objectPath(path), headers: { _ in headers })
+        // A new Content-Type must reach the container listing too, hence the update headers.
+        let replies = await context.fanout.write(ring: context.rings.object, partition: part, method: "POST", path: objectPath(path),
+                                                 headers: context.withContainerUpdates(base, account: path.account, container: path.container!))
         let status = BestResponse.status(replies.map(\.status), replicas: replies.count)
-        return status == 404 ? .text(404, "Not Found\n") : HTTPResponse(status: status)
+        return status == 404 ? .error(404) : HTTPResponse(status: status)
     }
 
     func delete(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
         let info = await context.containerInfo(account: path.account, container: path.container!, txid: request.transactionID)
-        guard info.exists else { return .text(404, "Not Found\n") }
+        guard info.exists else { return .error(404) }
         let ts = context.timestamp()
-        let base = context.backendHeaders(txid: request.transactionID, timestamp: ts)
-        let ctx = context
-        let (part, _) = context.rings.object.nodes(account: path.account, container: path.container, object: path.object)
-        let replies = await context.fanout.write(ring: context.rings.object, partition: part, method: "DELETE",
-                                                 path: objectPath(path)) { i in
-            var h = base
-            for (k, v) in ctx.containerUpdateHeaders(account: path.account, container: path.container!, index: i) { h.add(name: k, value: v) }
-            return h
+        var base = context.backendHeaders(txid: request.transactionID, timestamp: ts)
+        if let ifDeleteAt = request.header("x-if-delete-at") {
+            guard Int64(ifDeleteAt) != nil else { throw HTTPError.badRequest("Bad X-If-Delete-At header value") }
+            base.add(name: "X-If-Delete-At", value: ifDeleteAt)
         }
+        let (part, _) = context.rings.object.nodes(account: path.account, container: path.container, object: path.object)
+        let replies = await context.fanout.write(ring: context.rings.object, partition: part, method: "DELETE", path: objectPath(path),
+                                                 headers: context.withContainerUpdates(base, account: path.account, container: path.container!))
         let status = BestResponse.status(replies.map(\.status), replicas: replies.count)
-        return status == 404 ? .text(404, "Not Found\n") : HTTPResponse(status: status)
+        return status == 404 ? .error(404) : HTTPResponse(status: status)
     }
 
     // MARK: GET / HEAD
@@ -136,7 +141,7 @@ struct ObjectProxy {
                 }
             })
         }
-        if sawNotFound { return .text(404, "Not Found\n") }
+        if sawNotFound { return .error(404) }
         throw HTTPError.serviceUnavailable("No object server could be reached")
     }
 }

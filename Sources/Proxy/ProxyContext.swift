@@ -53,6 +53,16 @@ struct ProxyContext: Sendable {
         return info
     }
 
+    /// Per-replica headers of an object write: `base` plus the container replica to update.
+    func withContainerUpdates(_ base: HTTPHeaders, account: String, container: String) -> @Sendable (Int) -> HTTPHeaders {
+        let ctx = self
+        return { i in
+            var h = base
+            for (k, v) in ctx.containerUpdateHeaders(account: account, container: container, index: i) { h.add(name: k, value: v) }
+            return h
+        }
+    }
+
     /// Headers telling replica `index` of a write which container replica to update
     /// (object replica i updates container replica i, as OpenStack Swift pairs them).
     func containerUpdateHeaders(account: String, container: String, index: Int) -> [(String, String)] {

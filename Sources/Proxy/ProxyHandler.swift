@@ -28,8 +28,7 @@ struct ProxyHandler: HTTPHandler {
     }
 
     func unauthorized(_ account: String) -> HTTPError {
-        HTTPError(401, "Unauthorized: this server could not verify that you are authorized to access the document you requested.",
-                  headers: [("WWW-Authenticate", "Swift realm=\"\(account)\"")])
+        HTTPError.standard(401, headers: [("WWW-Authenticate", "Swift realm=\"\(PercentCoding.encodePath(account))\"")])
     }
 
     /// `GET /auth/v1.0` with `X-Auth-User`/`X-Auth-Key` (or `X-Storage-User`/`X-Storage-Pass`).

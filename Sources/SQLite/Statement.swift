@@ -49,7 +49,11 @@ public final class Statement {
             case .null: rc = sqlite3_bind_null(handle, idx)
             case .int(let x): rc = sqlite3_bind_int64(handle, idx, x)
             case .double(let d): rc = sqlite3_bind_double(handle, idx, d)
-            case .text(let t): rc = sqlite3_bind_text(handle, idx, t, -1, sqliteTransient)
+            case .text(let t):
+                // Bound with its byte length: names may hold NUL (a listing marker of `x\0`
+                // must compare after `x`, not be cut at the NUL).
+                var s = t
+                rc = s.withUTF8 { sqlite3_bind_text(handle, idx, $0.baseAddress, Int32($0.count), sqliteTransient) }
             }
             guard rc == SQLITE_OK else { throw db.error(rc) }
         }
@@ -75,15 +79,15 @@ public final class Statement {
         case SQLITE_FLOAT: return .double(sqlite3_column_double(handle, i))
         case SQLITE_NULL: return .null
         default:
-            guard let p = sqlite3_column_text(handle, i) else { return .null }
-            return .text(String(cString: p))
+            return .text(text(i))
         }
     }
 
     /// Text of a column ("" for NULL).
     public func text(_ i: Int32) -> String {
         guard let p = sqlite3_column_text(handle, i) else { return "" }
-        return String(cString: p)
+        let n = Int(sqlite3_column_bytes(handle, i))
+        return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
     }
 
     /// Integer of a column.

@@ -28,7 +28,7 @@ struct AccountController: Sendable {
                 let broker = try AccountBroker(path: db)
                 let wasDeleted = try broker.info().isDeleted
                 if !created { try broker.updatePutTimestamp(ts) }
-                try broker.updateMetadata(updates, at: ts)
+                try broker.updateMetadata(updates, at: ts, constraints: constraints)
                 return HTTPResponse(status: created || wasDeleted ? 201 : 202)
             }
         case "POST":
@@ -37,7 +37,7 @@ struct AccountController: Sendable {
             return try await pools.run(p.device) {
                 let broker = try AccountBroker(path: db)
                 if try broker.info().isDeleted { return HTTPResponse(status: 404) }
-                try broker.updateMetadata(updates, at: ts)
+                try broker.updateMetadata(updates, at: ts, constraints: constraints)
                 return HTTPResponse(status: 204)
             }
         case "DELETE":

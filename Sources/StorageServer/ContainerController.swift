@@ -31,7 +31,9 @@ struct ContainerController: Sendable {
             return try await pools.run(p.device) {
                 let broker = try ContainerBroker(path: db)
                 if try broker.info().isDeleted { return HTTPResponse(status: 404) }
-                try broker.updateMetadata(updates, at: ts)
+                try broker.updateMetadata(updates, at: ts, constraints: constraints)
+                // A POST moves the container's Last-Modified, as in OpenStack Swift.
+                try broker.updatePutTimestamp(ts)
                 return HTTPResponse(status: 204)
             }
         case "HEAD", "GET": return try await read(request, p, db: db)
@@ -54,7 +56,7 @@ struct ContainerController: Sendable {
             let broker = try ContainerBroker(path: db)
             let wasDeleted = try broker.info().isDeleted
             if !created { try broker.updatePutTimestamp(ts) }
-            try broker.updateMetadata(updates, at: ts)
+            try broker.updateMetadata(updates, at: ts, constraints: constraints)
             return (created || wasDeleted ? 201 : 202, try broker.info())
         }
         await reporter.report(info: info, db: db, txid: request.transactionID, target: Self.accountTarget(request))
@@ -72,7 +74,7 @@ struct ContainerController: Sendable {
             return (204, try broker.info())
         }
         if let info { await reporter.report(info: info, db: db, txid: request.transactionID, target: Self.accountTarget(request)) }
-        if status == 409 { return .text(409, "There was a conflict when trying to complete your request.\n") }
+        if status == 409 { return .error(409) }
         return HTTPResponse(status: status)
     }
 

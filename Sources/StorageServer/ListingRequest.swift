@@ -9,7 +9,8 @@ enum ListingRequest {
         func value(_ k: String) -> String? { items.first { $0.0 == k }?.1 }
         var q = ListingQuery(limit: maxLimit)
         if let l = value("limit") {
-            guard let n = Int(l), n >= 0 else { throw HTTPError(412, "Value of limit must be a non-negative integer") }
+            guard let d = Double(l), d >= 0, d.isFinite else { throw HTTPError(412, "Value of limit must be a non-negative integer") }
+            let n = Int(d)
             guard n <= maxLimit else { throw HTTPError(412, "Maximum limit is \(maxLimit)") }
             q.limit = n
         }
@@ -20,10 +21,12 @@ enum ListingRequest {
         if let d = q.delimiter, d.isEmpty { q.delimiter = nil }
         if let r = value("reverse")?.lowercased() { q.reverse = ["true", "1", "yes", "on", "t", "y"].contains(r) }
         if let path = value("path") {
-            // `path=p` lists what sits directly under `p/`.
-            let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
-            q.prefix = trimmed.isEmpty ? "" : trimmed + "/"
-            q.delimiter = "/"
+            // `path=p` lists the objects directly under `p/` (Swift's pseudo-directories).
+            var trimmed = Substring(path)
+            while trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+            q.prefix = path.isEmpty ? "" : trimmed + "/"
+            q.delimiter = nil
+            q.path = path
         }
         let format = ListingFormat.from(query: value("format"), accept: request.header("accept"))
         return (q, format)

@@ -87,7 +87,7 @@ extension ObjectController {
            let since = HTTPDate.parse(ims), lastModified <= since {
             return 304
         }
-        if request.header("if-match") == nil, let ius = request.header("if-unmodified-since"),
+        if let ius = request.header("if-unmodified-since"),
            let since = HTTPDate.parse(ius), lastModified > since {
             return 412
         }

@@ -47,13 +47,17 @@ struct ObjectController: Sendable {
         let file = diskFile(p)
 
         // Last write wins: refuse an older or equal timestamp before reading a byte of the body.
+        let ifNoneMatch = request.header("if-none-match") == "*"
+        let now = clock.now()
         let opened: OpenedWrite = try await pools.run(p.device) {
             if let (existing, _) = file.newestTimestamp(), existing >= ts { return .conflict(existing) }
+            if ifNoneMatch, case .present(let r) = try file.open(), !Self.isExpired(r.metadata, now: now) { return .exists }
             return .writer(try WriterBox(file.writer()))
         }
         let writer: WriterBox
         switch opened {
         case .conflict(let existing): return HTTPResponse(status: 409, headers: ["X-Backend-Timestamp": existing.internalForm])
+        case .exists: return HTTPResponse(status: 412)
         case .writer(let w): writer = w
         }
         do {
@@ -130,17 +134,23 @@ struct ObjectController: Sendable {
         if let deleteAt { meta["X-Delete-At"] = String(deleteAt) }
         let now = clock.now()
         let postMeta = meta
-        return try await pools.run(p.device) {
+        let contentTypeChanged = meta["Content-Type"] != nil
+        let (response, listing): (HTTPResponse, [String: String]?) = try await pools.run(p.device) {
             var meta = postMeta
             guard case .present(let reader) = try file.open(), !Self.isExpired(reader.metadata, now: now) else {
-                return HTTPResponse(status: 404)
+                return (HTTPResponse(status: 404), nil)
             }
             let newest = max(reader.dataTimestamp, reader.metadata["X-Meta-Timestamp"].flatMap { Timestamp($0) } ?? .zero)
-            if newest >= ts { return HTTPResponse(status: 409, headers: ["X-Backend-Timestamp": newest.internalForm]) }
+            if newest >= ts { return (HTTPResponse(status: 409, headers: ["X-Backend-Timestamp": newest.internalForm]), nil) }
             if meta["Content-Type"] == nil { meta["Content-Type"] = reader.metadata["Content-Type"] }
             try file.post(metadata: meta, at: ts)
-            return HTTPResponse(status: 202)
+            let row = ["X-Size": String(reader.contentLength), "X-Etag": reader.etag, "X-Content-Type": meta["Content-Type"] ?? ""]
+            return (HTTPResponse(status: 202), contentTypeChanged ? row : nil)
         }
+        if let listing {
+            await updater.send(request: request, path: p, method: "PUT", timestamp: ts, extra: listing)
+        }
+        return response
     }
 
     // MARK: DELETE
@@ -150,16 +160,19 @@ struct ObjectController: Sendable {
         let file = diskFile(p)
         let name = "/\(p.account)/\(p.container!)/\(p.object!)"
         let now = clock.now()
+        let ifDeleteAt = request.header("x-if-delete-at")
         let status: Int = try await pools.run(p.device) {
             var existed = false
             switch try file.open() {
             case .present(let r):
                 if r.dataTimestamp >= ts { return -Int(409) }
                 existed = !Self.isExpired(r.metadata, now: now)
+                if let ifDeleteAt, r.metadata["X-Delete-At"] != ifDeleteAt { return -412 }
             case .deleted(let t):
                 if t >= ts { return -Int(409) }
+                if ifDeleteAt != nil { return -404 }
             case .missing:
-                break
+                if ifDeleteAt != nil { return -404 }
             }
             try file.delete(at: ts, name: name)
             return existed ? 204 : 404
@@ -178,6 +191,8 @@ struct ObjectController: Sendable {
 /// The outcome of opening a PUT: a newer version exists, or a writer for the new one.
 enum OpenedWrite: Sendable {
     case conflict(Timestamp)
+    /// `If-None-Match: *` and the object exists.
+    case exists
     case writer(WriterBox)
 }
 

@@ -5,9 +5,10 @@ public enum RangeSpec {
     ///   does); an empty array when no range is satisfiable (416); otherwise inclusive ranges.
     public static func resolve(_ header: String?, length: Int64) -> [ClosedRange<Int64>]? {
         guard let header else { return nil }
-        let trimmed = header.trimmingCharacters(in: .whitespaces)
-        guard trimmed.lowercased().hasPrefix("bytes=") else { return nil }
-        let specs = trimmed.dropFirst(6).split(separator: ",", omittingEmptySubsequences: false)
+        // Whitespace is allowed around every token: `bytes = 1-2 , 5-`.
+        let compact = header.filter { $0 != " " && $0 != "\t" }
+        guard compact.lowercased().hasPrefix("bytes=") else { return nil }
+        let specs = compact.dropFirst(6).split(separator: ",", omittingEmptySubsequences: false)
         guard !specs.isEmpty, specs.count <= 100 else { return nil }
         var out: [ClosedRange<Int64>] = []
         for raw in specs {

@@ -18,7 +18,7 @@ struct StorageHandler: HTTPHandler {
         if request.path == "/healthcheck" { return .text(200, "OK") }
         let p = try BackendPath.parse(request.path)
         guard devices.contains(p.device), FileManager.default.fileExists(atPath: paths.devicePath(p.device)) else {
-            return .text(507, "Insufficient Storage: device \(p.device) is not available\n")
+            return .error(507)
         }
         switch request.header("x-backend-server")?.lowercased() {
         case "container" where p.container != nil: return try await containers.handle(request, p)

@@ -72,7 +72,8 @@ public final class HTTPServer: Sendable {
         let remote = connection.channel.remoteAddress?.ipAddress ?? "-"
         let id = ObjectIdentifier(connection.channel)
         guard connections.register(id, connection.channel) else {
-            connection.channel.close(promise: nil)
+            // Shutting down: close through the async channel so its writer is finished properly.
+            try? await connection.executeThenClose { _, _ in }
             return
         }
         defer { connections.remove(id) }

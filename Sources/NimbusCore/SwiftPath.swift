@@ -58,6 +58,16 @@ public struct SwiftPath: Sendable, Equatable {
         return path
     }
 
+    /// Checks the name limits of a path built from headers (copy destinations).
+    public static func validate(_ p: SwiftPath, constraints: Constraints) throws(HTTPError) {
+        if let c = p.container, c.utf8.count > constraints.maxContainerNameLength {
+            throw .badRequest("Container name length of \(c.utf8.count) longer than \(constraints.maxContainerNameLength)")
+        }
+        if let o = p.object, o.utf8.count > constraints.maxObjectNameLength {
+            throw .badRequest("Object name length of \(o.utf8.count) longer than \(constraints.maxObjectNameLength)")
+        }
+    }
+
     /// The account-relative path in Swift's `/a/c/o` form (unencoded).
     public var joined: String {
         var s = "/" + account

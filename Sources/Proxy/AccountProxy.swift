@@ -7,8 +7,9 @@ import NimbusCore
 /// use (`account_autocreate`); PUT and DELETE of accounts are not offered to users.
 struct AccountProxy {
     let context: ProxyContext
+    let access: Access
 
-    func handle(_ request: HTTPRequest, _ path: SwiftPath, identity: Identity) async throws -> HTTPResponse {
+    func handle(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
         let account = path.account
         let (part, _) = context.rings.account.nodes(account: account)
         switch request.method {
@@ -18,7 +19,9 @@ struct AccountProxy {
                                                   headers: context.backendHeaders(txid: request.transactionID).adding(request.headers, only: ["accept"]))
             guard let r = reply?.response else { throw HTTPError.serviceUnavailable("Account servers unavailable") }
             if r.status == 404 { return try autocreatedResponse(request) }
-            return HTTPResponse(status: r.status, headers: HeaderFilter.clientHeaders(r.headers),
+            var headers = HeaderFilter.clientHeaders(r.headers)
+            if !access.isOwner { headers.removeOwnerHeaders() }
+            return HTTPResponse(status: r.status, headers: headers,
                                 body: request.method == "GET" && r.body.readableBytes > 0 ? .bytes(r.body) : .empty)
         case "POST":
             try context.constraints.checkMetadata(request.headers.pairs, kind: "account")
@@ -26,6 +29,11 @@ struct AccountProxy {
             let ts = context.timestamp()
             var headers = context.backendHeaders(txid: request.transactionID, timestamp: ts)
             headers.copyMetadata(from: request.headers, kind: "account")
+            if !access.isOwner { headers.removeOwnerHeaders() }
+            if let acl = request.header("x-account-access-control"), access.isOwner {
+                headers.replaceOrAdd(name: "X-Account-Access-Control", value: try AccountACL.normalize(acl))
+            }
+            context.accountACLs.invalidate(account)
             let h = headers
             let replies = await context.fanout.write(ring: context.rings.account, partition: part, method: "POST",
                                                      path: "/\(account)", headers: { _ in h })

@@ -6,6 +6,7 @@ import NimbusCore
 /// Container requests: PUT (creating the account on first use), POST, DELETE, HEAD and GET.
 struct ContainerProxy {
     let context: ProxyContext
+    let access: Access
 
     func handle(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
         let account = path.account
@@ -20,14 +21,16 @@ struct ContainerProxy {
                                                   headers: context.backendHeaders(txid: request.transactionID).adding(request.headers, only: ["accept"]))
             guard let r = reply?.response else { throw HTTPError.serviceUnavailable("Container servers unavailable") }
             if r.status == 404 { return .error(404) }
-            return HTTPResponse(status: r.status, headers: HeaderFilter.clientHeaders(r.headers),
+            var headers = HeaderFilter.clientHeaders(r.headers)
+            if !access.isOwner { headers.removeOwnerHeaders() }
+            return HTTPResponse(status: r.status, headers: headers,
                                 body: request.method == "GET" && r.body.readableBytes > 0 ? .bytes(r.body) : .empty)
         case "PUT":
             try context.constraints.checkMetadata(request.headers.pairs, kind: "container")
             if let policy = request.header("x-storage-policy"), !policy.isEmpty, policy.lowercased() != "policy-0" {
                 throw HTTPError.badRequest("Invalid X-Storage-Policy \(policy)")
             }
-            try await AccountProxy(context: context).ensureAccount(account, txid: request.transactionID)
+            try await AccountProxy(context: context, access: access).ensureAccount(account, txid: request.transactionID)
             let status = try await write(request, method: "PUT", account: account, container: container, partition: part)
             context.containers.invalidate(cacheKey)
             return HTTPResponse(status: status)
@@ -53,7 +56,13 @@ struct ContainerProxy {
     func write(_ request: HTTPRequest, method: String, account: String, container: String, partition: Int) async throws -> Int {
         let ts = context.timestamp()
         var base = context.backendHeaders(txid: request.transactionID, timestamp: ts)
-        if method != "DELETE" { base.copyMetadata(from: request.headers, kind: "container") }
+        if method != "DELETE" {
+            base.copyMetadata(from: request.headers, kind: "container")
+            if !access.isOwner { base.removeOwnerHeaders() }
+            for name in ["x-container-read", "x-container-write"] {
+                if let v = base.first(name: name) { _ = try ContainerACL(v) }
+            }
+        }
         let (accountPart, accountNodes) = context.rings.account.nodes(account: account)
         let headers = base
         let replies = await context.fanout.write(ring: context.rings.container, partition: partition, method: method,

@@ -21,7 +21,7 @@ extension ObjectProxy {
     /// at once, and answer 201 when a quorum stored it.
     func put(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
         let constraints = context.constraints
-        if request.header("x-copy-from") != nil { throw HTTPError(501, "Not Implemented: X-Copy-From") }
+        if request.header("x-copy-from") != nil { return try await copy(request, to: path) }
         if let te = request.header("transfer-encoding"), te.lowercased() != "chunked" {
             throw HTTPError(501, "Not Implemented: Transfer-Encoding \(te)")
         }
@@ -33,28 +33,46 @@ extension ObjectProxy {
         } else if !request.isChunked {
             throw HTTPError(411, "Length Required: missing Content-Length or Transfer-Encoding: chunked")
         }
-        try constraints.checkMetadata(request.headers.pairs, kind: "object")
-        let expiry = try deleteAt(request)
-        let info = await context.containerInfo(account: path.account, container: path.container!, txid: request.transactionID)
+        let body = request.body
+        return try await store(path, headers: request.headers, length: length, txid: request.transactionID) {
+            try await body.next()
+        }
+    }
+
+    /// Stores an object whose bytes come from `next` (the client's body, or a copy source):
+    /// metadata and conditions come from `headers` as a client would send them.
+    func store(_ path: SwiftPath, headers clientHeaders: HTTPHeaders, length: Int64?, txid: String,
+               next: () async throws -> ByteBuffer?) async throws -> HTTPResponse {
+        let constraints = context.constraints
+        try constraints.checkMetadata(clientHeaders.pairs, kind: "object")
+        if let manifest = clientHeaders.first(name: "x-object-manifest") {
+            let decoded = try PercentCoding.decodeUTF8(manifest)
+            guard let slash = decoded.firstIndex(of: "/"), slash != decoded.startIndex else {
+                throw HTTPError.badRequest("X-Object-Manifest must be in the format container/prefix")
+            }
+        }
+        let expiry = try deleteAt(clientHeaders)
+        let info = await context.containerInfo(account: path.account, container: path.container!, txid: txid)
         guard info.exists else { return .error(404) }
 
-        var contentType = request.header("content-type") ?? ""
-        if contentType.isEmpty || request.header("x-detect-content-type")?.lowercased() == "true" {
+        var contentType = clientHeaders.first(name: "content-type") ?? ""
+        if contentType.isEmpty || clientHeaders.first(name: "x-detect-content-type")?.lowercased() == "true" {
             contentType = ContentTypes.guess(path.object!)
         }
         let ts = context.timestamp()
-        var base = context.backendHeaders(txid: request.transactionID, timestamp: ts)
+        var base = context.backendHeaders(txid: txid, timestamp: ts)
         base.add(name: "Content-Type", value: contentType)
         if let length { base.add(name: "Content-Length", value: String(length)) } else { base.add(name: "Transfer-Encoding", value: "chunked") }
-        if let etag = request.header("etag") { base.add(name: "ETag", value: etag) }
-        if let inm = request.header("if-none-match") {
+        if let etag = clientHeaders.first(name: "etag") { base.add(name: "ETag", value: etag) }
+        let ifNoneMatch = clientHeaders.first(name: "if-none-match")
+        if let inm = ifNoneMatch {
             guard inm.trimmingCharacters(in: .whitespaces) == "*" else { throw HTTPError.badRequest("If-None-Match only supports *") }
             base.add(name: "If-None-Match", value: "*")
         }
-        for (k, v) in storedHeaders(request) where k.lowercased() != "content-type" { base.add(name: k, value: v) }
+        for (k, v) in storedHeaders(clientHeaders) where k.lowercased() != "content-type" { base.add(name: k, value: v) }
         if let expiry { base.add(name: "X-Delete-At", value: String(expiry)) }
         // 100-continue also lets a node refuse before the body: If-None-Match needs it even at 0 bytes.
-        let expects = (length ?? 1) > 0 || request.header("if-none-match") != nil
+        let expects = (length ?? 1) > 0 || ifNoneMatch != nil
         if expects { base.add(name: "Expect", value: "100-continue") }
 
         let ring = context.rings.object
@@ -119,7 +137,7 @@ extension ObjectProxy {
             if live.count < quorum { throw HTTPError.serviceUnavailable("Service Unavailable: lost object servers during upload") }
         }
         do {
-            for try await chunk in request.body {
+            while let chunk = try await next() {
                 sent += Int64(chunk.readableBytes)
                 if sent > constraints.maxFileSize { throw HTTPError(413, "Your request is too large.") }
                 try await settle()

@@ -9,6 +9,8 @@ import Ring
 /// object; GET/HEAD read from the first replica that has it; POST and DELETE fan out.
 struct ObjectProxy {
     let context: ProxyContext
+    /// The requester (nil for anonymous requests allowed by an ACL).
+    let identity: Identity?
 
     func handle(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
         switch request.method {
@@ -16,6 +18,7 @@ struct ObjectProxy {
         case "GET", "HEAD": return try await read(request, path)
         case "POST": return try await post(request, path)
         case "DELETE": return try await delete(request, path)
+        case "COPY": return try await copyMethod(request, path)
         default: throw HTTPError(405, "Method Not Allowed")
         }
     }
@@ -23,14 +26,14 @@ struct ObjectProxy {
     var objectPath: (SwiftPath) -> String { { "/\($0.account)/\($0.container!)/\($0.object!)" } }
 
     /// Validates `X-Delete-At` / `X-Delete-After` and returns the absolute expiry, if any.
-    func deleteAt(_ request: HTTPRequest) throws -> Int64? {
+    func deleteAt(_ headers: HTTPHeaders) throws -> Int64? {
         let now = context.clock.now()
-        if let after = request.header("x-delete-after") {
+        if let after = headers.first(name: "x-delete-after") {
             guard let secs = Int64(after) else { throw HTTPError.badRequest("Non-integer X-Delete-After") }
             guard secs >= 0 else { throw HTTPError.badRequest("X-Delete-After in past") }
             return Self.clampDeleteAt(now + Double(secs))
         }
-        if let at = request.header("x-delete-at") {
+        if let at = headers.first(name: "x-delete-at") {
             guard let t = Double(at), t.isFinite, at.allSatisfy({ $0.isNumber || $0 == "." }) else {
                 throw HTTPError.badRequest("Non-integer X-Delete-At")
             }
@@ -44,8 +47,8 @@ struct ObjectProxy {
     static func clampDeleteAt(_ t: Double) -> Int64 { Int64(min(max(0, t), 9_999_999_999)) }
 
     /// Object metadata headers a client may set, to be stored with the object.
-    func storedHeaders(_ request: HTTPRequest) -> [(String, String)] {
-        request.headers.filter { name, _ in
+    func storedHeaders(_ headers: HTTPHeaders) -> [(String, String)] {
+        headers.filter { name, _ in
             let l = name.lowercased()
             return UserMetadata.isStoredObjectHeader(l) && l != "x-delete-at" && !l.contains("sysmeta")
         }.map { ($0.name, $0.value) }
@@ -55,10 +58,10 @@ struct ObjectProxy {
 
     func post(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
         try context.constraints.checkMetadata(request.headers.pairs, kind: "object")
-        let expiry = try deleteAt(request)
+        let expiry = try deleteAt(request.headers)
         let ts = context.timestamp()
         var base = context.backendHeaders(txid: request.transactionID, timestamp: ts)
-        for (k, v) in storedHeaders(request) { base.add(name: k, value: v) }
+        for (k, v) in storedHeaders(request.headers) { base.add(name: k, value: v) }
         if let ct = request.header("content-type") { base.add(name: "Content-Type", value: ct) }
         if let expiry { base.add(name: "X-Delete-At", value: String(expiry)) }
         let (part, _) = context.rings.object.nodes(account: path.account, container: path.container, object: path.object)
@@ -87,13 +90,18 @@ struct ObjectProxy {
 
     // MARK: GET / HEAD
 
-    func read(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
+    /// What reading an object from its replicas found.
+    enum SourceRead {
+        /// A replica answered (200, 206, 304, 412, 416…); its body is still to be read from `conn`.
+        case found(HTTPResponseHead, BackendConnection)
+        case notFound
+        case unavailable
+    }
+
+    /// Asks the object's primaries, then handoffs, until one has it.
+    func openRead(_ path: SwiftPath, method: String, headers: HTTPHeaders) async -> SourceRead {
         let ring = context.rings.object
         let (part, primaries) = ring.nodes(account: path.account, container: path.container, object: path.object)
-        var headers = context.backendHeaders(txid: request.transactionID)
-        for name in ["range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"] {
-            for v in request.headers[name] { headers.add(name: name, value: v) }
-        }
         let uriPath = objectPath(path)
         var sawNotFound = false
         for node in primaries + Array(ring.handoffs(partition: part).prefix(ring.replicas)) {
@@ -108,7 +116,7 @@ struct ObjectProxy {
             do {
                 var h = headers
                 h.add(name: "Host", value: node.address)
-                try await conn.sendHead(method: request.method, uri: BackendFanout.uri(device: node.device, partition: part, path: uriPath), headers: h)
+                try await conn.sendHead(method: method, uri: BackendFanout.uri(device: node.device, partition: part, path: uriPath), headers: h)
                 try await conn.sendEnd()
                 head = try await conn.readHead()
             } catch {
@@ -124,6 +132,28 @@ struct ObjectProxy {
                 context.client.release(conn)
                 continue
             }
+            return .found(head, conn)
+        }
+        return sawNotFound ? .notFound : .unavailable
+    }
+
+    func read(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
+        var headers = context.backendHeaders(txid: request.transactionID)
+        for name in ["range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"] {
+            for v in request.headers[name] { headers.add(name: name, value: v) }
+        }
+        switch await openRead(path, method: request.method, headers: headers) {
+        case .notFound:
+            return .error(404)
+        case .unavailable:
+            throw HTTPError.serviceUnavailable("No object server could be reached")
+        case .found(let head, let conn):
+            if let manifest = head.headers.first(name: "x-object-manifest"), !Self.wantsManifest(request) {
+                _ = try? await conn.readFullBody()
+                context.client.release(conn)
+                return try await readDLO(request, path, manifest: manifest, manifestHead: head)
+            }
+            let status = Int(head.status.code)
             let clientHeaders = HeaderFilter.clientHeaders(head.headers)
             if request.method == "HEAD" || status == 304 || status == 412 {
                 _ = try? await conn.readFullBody()
@@ -141,7 +171,5 @@ struct ObjectProxy {
                 }
             })
         }
-        if sawNotFound { return .error(404) }
-        throw HTTPError.serviceUnavailable("No object server could be reached")
     }
 }

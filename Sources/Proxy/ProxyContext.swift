@@ -15,6 +15,8 @@ struct ProxyContext: Sendable {
     let containers: InfoCache<ContainerInfo>
     /// Accounts known to exist (so container PUTs skip the account HEAD).
     let accounts: InfoCache<Bool>
+    /// Account ACLs, for requests by non-owners.
+    let accountACLs: InfoCache<AccountACL>
     let clock: any WallClock
     let logger: Logger
 

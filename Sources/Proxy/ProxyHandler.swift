@@ -17,14 +17,16 @@ struct ProxyHandler: HTTPHandler {
         default: break
         }
         let path = try SwiftPath.parse(request.path, constraints: context.constraints)
-        guard let token = request.header("x-auth-token") ?? request.header("x-storage-token") else {
-            throw unauthorized(path.account)
+        var identity: Identity?
+        if let token = request.header("x-auth-token") ?? request.header("x-storage-token") {
+            guard let id = context.auth.validate(token) else { throw unauthorized(path.account) }
+            identity = id
         }
-        guard let identity = context.auth.validate(token) else { throw unauthorized(path.account) }
-        guard context.auth.isOwner(identity, of: path.account) else { throw HTTPError.forbidden }
-        if path.object != nil { return try await ObjectProxy(context: context).handle(request, path) }
-        if path.container != nil { return try await ContainerProxy(context: context).handle(request, path) }
-        return try await AccountProxy(context: context).handle(request, path, identity: identity)
+        let access = try await Authorizer(context: context).authorize(identity, method: request.method, path: path,
+                                                                       referer: request.header("referer"), txid: request.transactionID)
+        if path.object != nil { return try await ObjectProxy(context: context, identity: identity).handle(request, path) }
+        if path.container != nil { return try await ContainerProxy(context: context, access: access).handle(request, path) }
+        return try await AccountProxy(context: context, access: access).handle(request, path)
     }
 
     func unauthorized(_ account: String) -> HTTPError {

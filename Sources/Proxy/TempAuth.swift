@@ -65,12 +65,6 @@ public final class TempAuth: Sendable {
         }
     }
 
-    /// Whether `identity` may act on `account` as owner (ACLs are checked elsewhere).
-    public func isOwner(_ identity: Identity, of account: String) -> Bool {
-        if identity.isResellerAdmin { return true }
-        return identity.groups.contains(account)
-    }
-
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)
         guard x.count == y.count else { return false }

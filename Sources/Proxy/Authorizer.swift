@@ -1,0 +1,83 @@
+import HTTPServerKit
+import NIOHTTP1
+import NimbusCore
+
+/// The outcome of tempauth's `authorize` for one request.
+struct Access: Sendable {
+    /// Owner rights (`swift_owner`): may see and set ACLs and other owner-only headers.
+    let isOwner: Bool
+    /// The requester's groups (empty for anonymous requests).
+    let groups: Set<String>
+}
+
+/// Decides who may do what, as OpenStack Swift's tempauth does: reseller admins and account
+/// admins own an account; others need a container ACL (referrer or group) or an account ACL.
+struct Authorizer {
+    let context: ProxyContext
+
+    /// Headers only owners may set or see.
+    static let ownerHeaders: Set<String> = [
+        "x-container-read", "x-container-write", "x-container-sync-key", "x-container-sync-to",
+        "x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2", "x-container-meta-temp-url-key",
+        "x-container-meta-temp-url-key-2", "x-account-access-control",
+    ]
+
+    /// Authorizes `method` on `path`; throws 401 (anonymous) or 403 (authenticated) when denied.
+    func authorize(_ identity: Identity?, method: String, path: SwiftPath, referer: String?, txid: String) async throws -> Access {
+        let groups = identity?.groups ?? []
+        if identity?.isResellerAdmin == true { return Access(isOwner: true, groups: groups) }
+        if groups.contains(path.account) && (!["PUT", "DELETE"].contains(method) || path.container != nil) {
+            return Access(isOwner: true, groups: groups)
+        }
+        if method == "OPTIONS" { return Access(isOwner: false, groups: groups) }
+
+        if let container = path.container {
+            let info = await context.containerInfo(account: path.account, container: container, txid: txid)
+            let aclText: String?
+            if path.object != nil {
+                aclText = ["GET", "HEAD"].contains(method) ? info.read : info.write
+            } else {
+                aclText = ["GET", "HEAD"].contains(method) ? info.read : nil
+            }
+            if let acl = try? ContainerACL(aclText) {
+                if acl.referrerAllowed(referer) && (path.object != nil || acl.groups.contains(".rlistings")) {
+                    return Access(isOwner: false, groups: groups)
+                }
+                if !groups.isDisjoint(with: acl.groups) { return Access(isOwner: false, groups: groups) }
+            }
+        }
+
+        if !groups.isEmpty, let acl = await accountACL(path.account, txid: txid) {
+            if !groups.isDisjoint(with: acl.admin) { return Access(isOwner: true, groups: groups) }
+            if !groups.isDisjoint(with: acl.readWrite) && (path.container != nil || ["GET", "HEAD"].contains(method)) {
+                return Access(isOwner: false, groups: groups)
+            }
+            if !groups.isDisjoint(with: acl.readOnly) && ["GET", "HEAD"].contains(method) {
+                return Access(isOwner: false, groups: groups)
+            }
+        }
+        if identity == nil {
+            throw HTTPError.standard(401, headers: [("WWW-Authenticate", "Swift realm=\"\(PercentCoding.encodePath(path.account))\"")])
+        }
+        throw HTTPError.forbidden
+    }
+
+    /// The account's ACL (cached with the account lookups).
+    func accountACL(_ account: String, txid: String) async -> AccountACL? {
+        if let cached = context.accountACLs.get(account) { return cached }
+        let (part, _) = context.rings.account.nodes(account: account)
+        let reply = await context.fanout.read(ring: context.rings.account, partition: part, method: "HEAD",
+                                              path: "/\(account)", headers: context.backendHeaders(txid: txid))
+        guard let r = reply?.response, (200..<300).contains(r.status) else { return nil }
+        let acl = AccountACL(stored: r.headers.first(name: "x-account-access-control"))
+        context.accountACLs.set(account, acl)
+        return acl
+    }
+}
+
+extension HTTPHeaders {
+    /// Removes the owner-only headers (for non-owners, in both directions).
+    mutating func removeOwnerHeaders() {
+        for name in Authorizer.ownerHeaders { remove(name: name) }
+    }
+}

@@ -1,0 +1,142 @@
+import HTTPClientKit
+import HTTPServerKit
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+
+extension ObjectProxy {
+    /// `COPY /v1/a/c/o` with `Destination: c2/o2` (and `Destination-Account`): a PUT of the
+    /// destination whose bytes come from this object.
+    func copyMethod(_ request: HTTPRequest, _ source: SwiftPath) async throws -> HTTPResponse {
+        guard let destination = request.header("destination") else {
+            throw HTTPError.preconditionFailed("You must provide a Destination header")
+        }
+        let (container, object) = try Self.splitCopyPath(destination, header: "Destination")
+        let account = try request.header("destination-account").map { try PercentCoding.decodeUTF8($0) } ?? source.account
+        let dest = SwiftPath(account: account, container: container, object: object)
+        return try await performCopy(request, from: source, to: dest)
+    }
+
+    /// `PUT` with `X-Copy-From: c/o` (and `X-Copy-From-Account`).
+    func copy(_ request: HTTPRequest, to dest: SwiftPath) async throws -> HTTPResponse {
+        let (container, object) = try Self.splitCopyPath(request.header("x-copy-from") ?? "", header: "X-Copy-From")
+        let account = try request.header("x-copy-from-account").map { try PercentCoding.decodeUTF8($0) } ?? dest.account
+        return try await performCopy(request, from: SwiftPath(account: account, container: container, object: object), to: dest)
+    }
+
+    /// `c/o`, `/c/o` or their percent-encoded forms.
+    static func splitCopyPath(_ raw: String, header: String) throws -> (String, String) {
+        let decoded = try PercentCoding.decodeUTF8(raw)
+        if raw.unicodeScalars.contains("\u{FFFD}") { throw HTTPError(412, "\(header) header holds bytes that are not UTF-8") }
+        let trimmed = decoded.hasPrefix("/") ? String(decoded.dropFirst()) : decoded
+        guard let slash = trimmed.firstIndex(of: "/"), slash != trimmed.startIndex,
+              trimmed.index(after: slash) != trimmed.endIndex else {
+            throw HTTPError(412, "\(header) header must be of the form <container name>/<object name>",
+                            headers: [("X-Bad-Value", String(raw.prefix(200)))])
+        }
+        return (String(trimmed[..<slash]), String(trimmed[trimmed.index(after: slash)...]))
+    }
+
+    /// Reads the source and stores it at the destination: the source's metadata (unless
+    /// `X-Fresh-Metadata: true`) overlaid with the request's, its bytes streamed straight through.
+    func performCopy(_ request: HTTPRequest, from source: SwiftPath, to dest: SwiftPath) async throws -> HTTPResponse {
+        if let cl = request.contentLength, cl != 0 { throw HTTPError.badRequest("Copy requests require a zero byte body") }
+        try SwiftPath.validate(dest, constraints: context.constraints)
+        // Source and destination are authorized separately: a GET of one, a PUT of the other.
+        let authorizer = Authorizer(context: context)
+        _ = try await authorizer.authorize(identity, method: "GET", path: source, referer: request.header("referer"), txid: request.transactionID)
+        _ = try await authorizer.authorize(identity, method: "PUT", path: dest, referer: request.header("referer"), txid: request.transactionID)
+
+        var sourceHeaders = context.backendHeaders(txid: request.transactionID)
+        if let range = request.header("range") { sourceHeaders.add(name: "Range", value: range) }
+        let head: HTTPResponseHead
+        let conn: BackendConnection
+        switch await openRead(source, method: "GET", headers: sourceHeaders) {
+        case .notFound: return .error(404)
+        case .unavailable: throw HTTPError.serviceUnavailable("No object server could be reached for the copy source")
+        case .found(let h, let c):
+            head = h
+            conn = c
+        }
+        if let manifest = head.headers.first(name: "x-object-manifest"), !Self.wantsManifest(request) {
+            _ = try? await conn.readFullBody()
+            context.client.release(conn)
+            return try await copyDLO(request, from: source, to: dest, manifest: manifest, manifestHead: head)
+        }
+        let status = Int(head.status.code)
+        guard status == 200 || status == 206 else {
+            _ = try? await conn.readFullBody()
+            context.client.release(conn)
+            return .error(status)
+        }
+
+        var headers = copyHeaders(request, sourceHead: head)
+        if status == 200, let etag = head.headers.first(name: "etag") { headers.replaceOrAdd(name: "ETag", value: etag) }
+        let length = head.headers.first(name: "content-length").flatMap { Int64($0) }
+
+        var response: HTTPResponse
+        do {
+            response = try await store(dest, headers: headers, length: length, txid: request.transactionID) {
+                try await conn.readBodyPart()
+            }
+            context.client.release(conn)
+        } catch {
+            conn.close()
+            throw error
+        }
+        return Self.copied(response, from: source, sourceHead: head)
+    }
+
+    /// Copies the concatenation of a DLO (not its manifest).
+    func copyDLO(_ request: HTTPRequest, from source: SwiftPath, to dest: SwiftPath, manifest: String,
+                 manifestHead: HTTPResponseHead) async throws -> HTTPResponse {
+        let dlo = try await DynamicLargeObject.load(manifest: manifest, account: source.account, proxy: self,
+                                                    referer: request.header("referer"), txid: request.transactionID)
+        var headers = copyHeaders(request, sourceHead: manifestHead)
+        headers.remove(name: "x-object-manifest")
+        var range: ClosedRange<Int64>?
+        if let ranges = RangeSpec.resolve(request.header("range"), length: dlo.totalLength), ranges.count == 1 { range = ranges[0] }
+        let reader = dlo.reader(range: range, txid: request.transactionID)
+        let length = range.map { Int64($0.count) } ?? dlo.totalLength
+        do {
+            let response = try await store(dest, headers: headers, length: length, txid: request.transactionID) { try await reader.next() }
+            return Self.copied(response, from: source, sourceHead: manifestHead)
+        } catch {
+            reader.cancel()
+            throw error
+        }
+    }
+
+    /// The destination's headers: the source's metadata (unless `X-Fresh-Metadata: true`)
+    /// overlaid with the request's.
+    func copyHeaders(_ request: HTTPRequest, sourceHead head: HTTPResponseHead) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        let fresh = request.header("x-fresh-metadata")?.lowercased() == "true"
+        for (name, value) in head.headers {
+            let l = name.lowercased()
+            if l == "content-type" || (!fresh && (l.hasPrefix("x-object-meta-") || ["content-encoding", "content-disposition",
+                "content-language", "cache-control", "expires"].contains(l))) {
+                headers.add(name: name, value: value)
+            }
+        }
+        for (name, value) in request.headers {
+            let l = name.lowercased()
+            if UserMetadata.isStoredObjectHeader(l) || l == "content-type" || l == "x-delete-at" || l == "x-delete-after"
+                || l == "if-none-match" || l == "x-detect-content-type" {
+                headers.replaceOrAdd(name: name, value: value)
+            }
+        }
+        return headers
+    }
+
+    /// Adds the `X-Copied-From*` headers to a successful copy.
+    static func copied(_ stored: HTTPResponse, from source: SwiftPath, sourceHead head: HTTPResponseHead) -> HTTPResponse {
+        var response = stored
+        if response.status == 201 {
+            response.headers.add(name: "X-Copied-From", value: PercentCoding.encodePath("\(source.container!)/\(source.object!)"))
+            response.headers.add(name: "X-Copied-From-Account", value: PercentCoding.encodePath(source.account))
+            if let lm = head.headers.first(name: "last-modified") { response.headers.add(name: "X-Copied-From-Last-Modified", value: lm) }
+        }
+        return response
+    }
+}

@@ -1,3 +1,4 @@
+import NimbusCore
 import SQLite
 
 /// The parameters of a container or account listing, as Swift's API takes them.
@@ -63,17 +64,17 @@ enum DelimitedListing {
             var jumped = false
             for row in rows {
                 let n = name(row)
-                if !q.prefix.isEmpty && !n.hasPrefix(q.prefix) {
+                if !q.prefix.isEmpty && !NameBytes.hasPrefix(n, q.prefix) {
                     if q.reverse { bound = n; inclusive = false; continue }
                     return results
                 }
                 if q.path != nil {
                     // The directory marker object itself (`dir/`) is not its own child.
                     if n == q.prefix { bound = n; inclusive = false; continue }
-                    let rest = n.dropFirst(q.prefix.count)
-                    if let slash = rest.firstIndex(of: "/"), rest.index(after: slash) != rest.endIndex {
+                    let rest = NameBytes.dropPrefix(n, bytes: q.prefix.utf8.count)
+                    if let (head, tail) = NameBytes.splitOnce(rest, "/"), !tail.isEmpty {
                         // Deeper than one level: skip everything under this directory.
-                        let dir = String(n[...slash])
+                        let dir = q.prefix + head + "/"
                         if q.reverse {
                             bound = dir
                             inclusive = true
@@ -87,9 +88,9 @@ enum DelimitedListing {
                         break
                     }
                 } else if let delimiter {
-                    let rest = n.dropFirst(q.prefix.count)
-                    if let range = rest.range(of: delimiter) {
-                        let dir = String(n[..<range.upperBound])
+                    let rest = NameBytes.dropPrefix(n, bytes: q.prefix.utf8.count)
+                    if let (head, _) = NameBytes.splitOnce(rest, delimiter) {
+                        let dir = q.prefix + head + delimiter
                         if dir != q.marker { results.append(.subdir(dir)) }
                         if q.reverse {
                             bound = dir

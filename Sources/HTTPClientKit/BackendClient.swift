@@ -32,10 +32,11 @@ public final class BackendClient: Sendable {
     }
 
     /// A pooled connection to `host:port`, or a new one.
-    public func connect(host: String, port: Int) async throws -> BackendConnection {
+    /// - Parameter fresh: skip the pool (the retry after a pooled connection failed).
+    public func connect(host: String, port: Int, fresh: Bool = false) async throws -> BackendConnection {
         let key = "\(host):\(port)"
-        while let conn = idle.withLockedValue({ pool -> BackendConnection? in pool[key]?.popLast() }) {
-            if conn.isReusable { return conn }
+        while !fresh, let conn = idle.withLockedValue({ pool -> BackendConnection? in pool[key]?.popLast() }) {
+            if conn.isReusable { return conn.markedReused() }
             conn.close()
         }
         let handler = ResponseStreamHandler()
@@ -74,7 +75,22 @@ public final class BackendClient: Sendable {
     /// One whole request with an in-memory body; the response body is read fully.
     public func request(host: String, port: Int, method: String, uri: String, headers: HTTPHeaders = HTTPHeaders(),
                         body: ByteBuffer? = nil, timeout: TimeAmount = .seconds(10)) async throws -> BackendResponse {
-        let conn = try await connect(host: host, port: port)
+        do {
+            return try await attempt(host: host, port: port, method: method, uri: uri, headers: headers, body: body,
+                                     timeout: timeout, fresh: false)
+        } catch let error as StaleConnection {
+            _ = error
+            return try await attempt(host: host, port: port, method: method, uri: uri, headers: headers, body: body,
+                                     timeout: timeout, fresh: true)
+        }
+    }
+
+    /// A pooled connection died before any answer.
+    struct StaleConnection: Error {}
+
+    private func attempt(host: String, port: Int, method: String, uri: String, headers: HTTPHeaders,
+                         body: ByteBuffer?, timeout: TimeAmount, fresh: Bool) async throws -> BackendResponse {
+        let conn = try await connect(host: host, port: port, fresh: fresh)
         let deadline = conn.closeAfter(timeout)
         defer { deadline.cancel() }
         do {
@@ -88,12 +104,22 @@ public final class BackendClient: Sendable {
             } catch {
                 // A server may answer (413, 400…) and close before taking the whole body; its
                 // answer is then already queued and is the one worth returning.
-                guard let head = try? await conn.readHead() else { throw error }
+                guard let head = try? await conn.readHead() else {
+                    conn.close()
+                    if conn.reused { throw StaleConnection() }
+                    throw error
+                }
                 let data = (try? await conn.readFullBody()) ?? ByteBuffer()
                 conn.close()
                 return BackendResponse(status: Int(head.status.code), headers: head.headers, body: data)
             }
-            let head = try await conn.readHead()
+            let head: HTTPResponseHead
+            do {
+                head = try await conn.readHead()
+            } catch BackendError.connectionClosed where conn.reused {
+                conn.close()
+                throw StaleConnection()
+            }
             let data = try await conn.readFullBody()
             if head.isKeepAlive { release(conn) } else { conn.close() }
             return BackendResponse(status: Int(head.status.code), headers: head.headers, body: data)

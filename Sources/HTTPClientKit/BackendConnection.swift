@@ -12,10 +12,20 @@ public final class BackendConnection: Sendable {
     /// `host:port` of the peer, the pool key.
     public let key: String
 
-    init(channel: any Channel, responses: ResponseStreamHandler, key: String) {
+    /// True when this connection came from the idle pool: the server may have closed it
+    /// meanwhile, so a failure before any answer is worth one retry on a fresh connection.
+    public let reused: Bool
+
+    init(channel: any Channel, responses: ResponseStreamHandler, key: String, reused: Bool = false) {
         self.channel = channel
         self.responses = responses
         self.key = key
+        self.reused = reused
+    }
+
+    /// The same connection, marked as taken from the pool.
+    func markedReused() -> BackendConnection {
+        BackendConnection(channel: channel, responses: responses, key: key, reused: true)
     }
 
     /// Sends the request head. Add `Expect: 100-continue` to `headers` to use `awaitContinue()`.

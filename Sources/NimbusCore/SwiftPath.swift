@@ -40,7 +40,7 @@ public struct SwiftPath: Sendable, Equatable {
                 if parts.count == 4 { throw .badRequest("Container name required") }
                 return path // "/v1/a/" addresses the account
             }
-            if container.contains("/") { throw .badRequest("Container name cannot contain /") }
+            if container.utf8.contains(UInt8(ascii: "/")) { throw .badRequest("Container name cannot contain /") }
             if container.utf8.count > constraints.maxContainerNameLength {
                 throw .badRequest("Container name length of \(container.utf8.count) longer than \(constraints.maxContainerNameLength)")
             }

@@ -31,11 +31,9 @@ struct DynamicLargeObject {
     /// Lists the segments named by a manifest header, checking the requester may list them.
     static func load(manifest: String, account: String, proxy: ObjectProxy, referer: String?, txid: String) async throws -> DynamicLargeObject {
         let decoded = try PercentCoding.decodeUTF8(manifest)
-        guard let slash = decoded.firstIndex(of: "/"), slash != decoded.startIndex else {
+        guard let (container, prefix) = NameBytes.splitOnce(decoded, "/"), !container.isEmpty else {
             throw HTTPError.badRequest("X-Object-Manifest must be in the format container/prefix")
         }
-        let container = String(decoded[..<slash])
-        let prefix = String(decoded[decoded.index(after: slash)...])
         let context = proxy.context
         _ = try await Authorizer(context: context).authorize(proxy.identity, method: "GET",
                                                              path: SwiftPath(account: account, container: container),

@@ -28,13 +28,12 @@ extension ObjectProxy {
     static func splitCopyPath(_ raw: String, header: String) throws -> (String, String) {
         let decoded = try PercentCoding.decodeUTF8(raw)
         if raw.unicodeScalars.contains("\u{FFFD}") { throw HTTPError(412, "\(header) header holds bytes that are not UTF-8") }
-        let trimmed = decoded.hasPrefix("/") ? String(decoded.dropFirst()) : decoded
-        guard let slash = trimmed.firstIndex(of: "/"), slash != trimmed.startIndex,
-              trimmed.index(after: slash) != trimmed.endIndex else {
+        let trimmed = NameBytes.hasPrefix(decoded, "/") ? NameBytes.dropPrefix(decoded, bytes: 1) : decoded
+        guard let (container, object) = NameBytes.splitOnce(trimmed, "/"), !container.isEmpty, !object.isEmpty else {
             throw HTTPError(412, "\(header) header must be of the form <container name>/<object name>",
                             headers: [("X-Bad-Value", String(raw.prefix(200)))])
         }
-        return (String(trimmed[..<slash]), String(trimmed[trimmed.index(after: slash)...]))
+        return (container, object)
     }
 
     /// Reads the source and stores it at the destination: the source's metadata (unless
@@ -44,8 +43,8 @@ extension ObjectProxy {
         try SwiftPath.validate(dest, constraints: context.constraints)
         // Source and destination are authorized separately: a GET of one, a PUT of the other.
         let authorizer = Authorizer(context: context)
+        // A missing source answers 404 before the destination is looked at, as Swift's copy does.
         _ = try await authorizer.authorize(identity, method: "GET", path: source, referer: request.header("referer"), txid: request.transactionID)
-        _ = try await authorizer.authorize(identity, method: "PUT", path: dest, referer: request.header("referer"), txid: request.transactionID)
 
         var sourceHeaders = context.backendHeaders(txid: request.transactionID)
         if let range = request.header("range") { sourceHeaders.add(name: "Range", value: range) }
@@ -57,6 +56,12 @@ extension ObjectProxy {
         case .found(let h, let c):
             head = h
             conn = c
+        }
+        do {
+            _ = try await authorizer.authorize(identity, method: "PUT", path: dest, referer: request.header("referer"), txid: request.transactionID)
+        } catch {
+            conn.close()
+            throw error
         }
         if let manifest = head.headers.first(name: "x-object-manifest"), !Self.wantsManifest(request) {
             _ = try? await conn.readFullBody()

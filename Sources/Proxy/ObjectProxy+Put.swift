@@ -47,7 +47,7 @@ extension ObjectProxy {
         try constraints.checkMetadata(clientHeaders.pairs, kind: "object")
         if let manifest = clientHeaders.first(name: "x-object-manifest") {
             let decoded = try PercentCoding.decodeUTF8(manifest)
-            guard let slash = decoded.firstIndex(of: "/"), slash != decoded.startIndex else {
+            guard let (container, _) = NameBytes.splitOnce(decoded, "/"), !container.isEmpty else {
                 throw HTTPError.badRequest("X-Object-Manifest must be in the format container/prefix")
             }
         }
@@ -206,12 +206,20 @@ extension ObjectProxy {
     /// Opens one replica's PUT: connect, send the head and wait for `100 Continue`.
     /// A node that is down or refuses (507, 409…) gets no stream, so a handoff is tried.
     func open(_ node: RingDevice, partition: Int, path: String, headers: HTTPHeaders, expects: Bool) async -> OpenOutcome {
+        let (outcome, stale) = await openOnce(node, partition: partition, path: path, headers: headers, expects: expects, fresh: false)
+        guard stale else { return outcome }
+        // The pooled connection had been closed by the server: that says nothing about the node.
+        return await openOnce(node, partition: partition, path: path, headers: headers, expects: expects, fresh: true).0
+    }
+
+    private func openOnce(_ node: RingDevice, partition: Int, path: String, headers: HTTPHeaders, expects: Bool,
+                          fresh: Bool) async -> (OpenOutcome, stale: Bool) {
         let conn: BackendConnection
         do {
-            conn = try await context.client.connect(host: node.ip, port: node.port)
+            conn = try await context.client.connect(host: node.ip, port: node.port, fresh: fresh)
         } catch {
             context.logger.info("object server \(node.address) unreachable: \(error)")
-            return .unreachable
+            return (.unreachable, false)
         }
         let deadline = conn.closeAfter(context.nodeTimeout)
         defer { deadline.cancel() }
@@ -221,12 +229,12 @@ extension ObjectProxy {
             if expects, let early = try await conn.awaitContinue() {
                 context.logger.info("object server \(node.address)/\(node.device) refused PUT: \(early.status.code)")
                 conn.close()
-                return .refused(Int(early.status.code))
+                return (.refused(Int(early.status.code)), false)
             }
-            return .stream(PutStream(node: node, conn: conn))
+            return (.stream(PutStream(node: node, conn: conn)), false)
         } catch {
             conn.close()
-            return .unreachable
+            return (.unreachable, conn.reused)
         }
     }
 }

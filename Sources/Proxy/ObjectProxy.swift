@@ -104,10 +104,12 @@ struct ObjectProxy {
         let (part, primaries) = ring.nodes(account: path.account, container: path.container, object: path.object)
         let uriPath = objectPath(path)
         var sawNotFound = false
-        for node in primaries + Array(ring.handoffs(partition: part).prefix(ring.replicas)) {
+        var attempts: [(RingDevice, Bool)] = (primaries + Array(ring.handoffs(partition: part).prefix(ring.replicas))).map { ($0, false) }
+        while !attempts.isEmpty {
+            let (node, fresh) = attempts.removeFirst()
             let conn: BackendConnection
             do {
-                conn = try await context.client.connect(host: node.ip, port: node.port)
+                conn = try await context.client.connect(host: node.ip, port: node.port, fresh: fresh)
             } catch {
                 continue
             }
@@ -122,6 +124,8 @@ struct ObjectProxy {
             } catch {
                 deadline.cancel()
                 conn.close()
+                // A pooled connection the server had closed: ask the same node again, freshly.
+                if conn.reused { attempts.insert((node, true), at: 0) }
                 continue
             }
             deadline.cancel()

@@ -17,6 +17,9 @@ struct ProxyHandler: HTTPHandler {
         default: break
         }
         let path = try SwiftPath.parse(request.path, constraints: context.constraints)
+        for (name, value) in request.headers where value.utf8.count > context.constraints.maxHeaderSize {
+            throw HTTPError.badRequest("Header value too long: \(name.prefix(64))")
+        }
         var identity: Identity?
         if let token = request.header("x-auth-token") ?? request.header("x-storage-token") {
             guard let id = context.auth.validate(token) else { throw unauthorized(path.account) }

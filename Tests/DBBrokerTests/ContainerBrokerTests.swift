@@ -94,3 +94,22 @@ import Testing
         #expect(info.containerCount == 1 && info.objectCount == 3)
     }
 }
+
+@Suite struct CombiningMarkListingTests {
+    @Test func delimiterFindsASlashFollowedByACombiningMark() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cm-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = "\(dir)/c.db"
+        try ContainerBroker.create(path: path, account: "a", container: "c", putTimestamp: Timestamp(seconds: 1))
+        let b = try ContainerBroker(path: path)
+        try b.merge(["d/\u{903}x", "d/\u{903}y", "e"].map { ObjectRecord(name: $0, createdAt: Timestamp(seconds: 2), size: 1, contentType: "t", etag: "e") })
+        let listed = try b.list(ListingQuery(delimiter: "/")).map { e -> String in
+            switch e {
+            case .item(let o): return o.name
+            case .subdir(let s): return s
+            }
+        }
+        #expect(listed == ["d/", "e"])
+        #expect(try b.list(ListingQuery(prefix: "d/")).count == 2)
+    }
+}

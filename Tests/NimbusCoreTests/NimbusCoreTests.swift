@@ -98,3 +98,14 @@ import Testing
         #expect(hp.hash(account: "a", container: "c", object: "o") == "2f714cd91b0e5d803cde2012b01d7099")
     }
 }
+
+@Suite struct NameBytesTests {
+    @Test func slashBeforeACombiningMarkIsStillASlash() {
+        let name = "c/\u{903}obj"
+        #expect(NameBytes.splitOnce(name, "/")?.0 == "c")
+        #expect(NameBytes.splitOnce(name, "/")?.1 == "\u{903}obj")
+        #expect(NameBytes.hasPrefix("dir/\u{903}x", "dir/"))
+        #expect(!NameBytes.hasPrefix("dir", "dir/"))
+        #expect(throws: HTTPError.self) { try SwiftPath.parse("/v1/a/c%2F%E0%A4%83") }
+    }
+}

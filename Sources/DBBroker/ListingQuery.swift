@@ -68,42 +68,27 @@ enum DelimitedListing {
                     if q.reverse { bound = n; inclusive = false; continue }
                     return results
                 }
+                // A directory to jump past, and whether a reverse scan still wants the
+                // directory's own name (a `dir/` object is a child in `path` listings).
+                var skip: (dir: String, keepInReverse: Bool)?
+                let rest = NameBytes.dropPrefix(n, bytes: q.prefix.utf8.count)
                 if q.path != nil {
                     // The directory marker object itself (`dir/`) is not its own child.
                     if n == q.prefix { bound = n; inclusive = false; continue }
-                    let rest = NameBytes.dropPrefix(n, bytes: q.prefix.utf8.count)
                     if let (head, tail) = NameBytes.splitOnce(rest, "/"), !tail.isEmpty {
-                        // Deeper than one level: skip everything under this directory.
-                        let dir = q.prefix + head + "/"
-                        if q.reverse {
-                            bound = dir
-                            inclusive = true
-                        } else if let next = ListingQuery.upperBound(ofPrefix: dir) {
-                            bound = next
-                            inclusive = true
-                        } else {
-                            return results
-                        }
-                        jumped = true
-                        break
+                        skip = (q.prefix + head + "/", true)
                     }
-                } else if let delimiter {
-                    let rest = NameBytes.dropPrefix(n, bytes: q.prefix.utf8.count)
-                    if let (head, _) = NameBytes.splitOnce(rest, delimiter) {
-                        let dir = q.prefix + head + delimiter
-                        if dir != q.marker { results.append(.subdir(dir)) }
-                        if q.reverse {
-                            bound = dir
-                            inclusive = false
-                        } else if let next = ListingQuery.upperBound(ofPrefix: dir) {
-                            bound = next
-                            inclusive = true
-                        } else {
-                            return results
-                        }
-                        jumped = true
-                        break
-                    }
+                } else if let delimiter, let (head, _) = NameBytes.splitOnce(rest, delimiter) {
+                    let dir = q.prefix + head + delimiter
+                    if dir != q.marker { results.append(.subdir(dir)) }
+                    skip = (dir, false)
+                }
+                if let skip {
+                    guard let next = q.reverse ? skip.dir : ListingQuery.upperBound(ofPrefix: skip.dir) else { return results }
+                    bound = next
+                    inclusive = q.reverse ? skip.keepInReverse : true
+                    jumped = true
+                    break
                 }
                 results.append(.item(row))
                 bound = n

@@ -42,7 +42,9 @@ public final class HTTPServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    // NIO's protocol error handler would answer 400 on its own, possibly while
+                    // our handler is answering the same request; `serve` answers parse errors.
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: false)
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
                 }
             }
@@ -80,7 +82,21 @@ public final class HTTPServer: Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let reader = ConnectionReader(inbound.makeAsyncIterator())
-                while let part = try await reader.next() {
+                while true {
+                    let part: HTTPServerRequestPart?
+                    do {
+                        part = try await reader.next()
+                    } catch let error as HTTPParserError {
+                        // A malformed request head: answer 400 and close, as Swift's servers do.
+                        self.logger.info("\(remote) malformed request: \(error)")
+                        var headers = HTTPHeaders()
+                        headers.add(name: "Connection", value: "close")
+                        headers.add(name: "Content-Length", value: "0")
+                        try? await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers)))
+                        try? await outbound.write(.end(nil))
+                        break
+                    }
+                    guard let part else { break }
                     guard case .head(let head) = part else { continue }
                     connections.setBusy(id, true)
                     let keepAlive = try await self.exchange(head: head, reader: reader, outbound: outbound, remote: remote)

@@ -77,13 +77,14 @@ enum ListingFormatter {
         return out + "\""
     }
 
-    static func objects(_ entries: [ListingEntry<ObjectRecord>], format: ListingFormat, container: String) -> ByteBuffer {
+    /// Renders a listing; `root` is `container` or `account`, `name` its name.
+    static func render<Row: ListingRow>(_ entries: [ListingEntry<Row>], format: ListingFormat, root: String, name: String) -> ByteBuffer {
         var b = ByteBuffer()
         switch format {
         case .plain:
             for e in entries {
                 switch e {
-                case .item(let o): b.writeString(o.name + "\n")
+                case .item(let row): b.writeString(row.name + "\n")
                 case .subdir(let s): b.writeString(s + "\n")
                 }
             }
@@ -92,66 +93,53 @@ enum ListingFormatter {
             for (i, e) in entries.enumerated() {
                 if i > 0 { b.writeString(", ") }
                 switch e {
-                case .item(let o):
-                    b.writeString("{\"hash\": \(jsonString(o.etag)), \"last_modified\": \"\(isoDate(o.createdAt))\", "
-                        + "\"bytes\": \(o.size), \"name\": \(jsonString(o.name)), \"content_type\": \(jsonString(o.contentType))}")
-                case .subdir(let s):
-                    b.writeString("{\"subdir\": \(jsonString(s))}")
+                case .item(let row): b.writeString(row.json)
+                case .subdir(let s): b.writeString("{\"subdir\": \(jsonString(s))}")
                 }
             }
             b.writeString("]")
         case .xml:
-            b.writeString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<container name=\"\(xmlEscape(container))\">")
+            b.writeString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<\(root) name=\"\(xmlEscape(name))\">")
             for e in entries {
                 switch e {
-                case .item(let o):
-                    b.writeString("<object><name>\(xmlEscape(o.name))</name><hash>\(o.etag)</hash><bytes>\(o.size)</bytes>"
-                        + "<content_type>\(xmlEscape(o.contentType))</content_type><last_modified>\(isoDate(o.createdAt))</last_modified></object>")
-                case .subdir(let s):
-                    b.writeString("<subdir name=\"\(xmlEscape(s))\"><name>\(xmlEscape(s))</name></subdir>")
+                case .item(let row): b.writeString(row.xml)
+                case .subdir(let s): b.writeString("<subdir name=\"\(xmlEscape(s))\"><name>\(xmlEscape(s))</name></subdir>")
                 }
             }
-            b.writeString("</container>")
+            b.writeString("</\(root)>")
         }
         return b
     }
+}
 
-    static func containers(_ entries: [ListingEntry<ContainerRecord>], format: ListingFormat, account: String) -> ByteBuffer {
-        var b = ByteBuffer()
-        switch format {
-        case .plain:
-            for e in entries {
-                switch e {
-                case .item(let c): b.writeString(c.name + "\n")
-                case .subdir(let s): b.writeString(s + "\n")
-                }
-            }
-        case .json:
-            b.writeString("[")
-            for (i, e) in entries.enumerated() {
-                if i > 0 { b.writeString(", ") }
-                switch e {
-                case .item(let c):
-                    b.writeString("{\"count\": \(c.objectCount), \"bytes\": \(c.bytesUsed), \"name\": \(jsonString(c.name)), "
-                        + "\"last_modified\": \"\(isoDate(c.putTimestamp))\"}")
-                case .subdir(let s):
-                    b.writeString("{\"subdir\": \(jsonString(s))}")
-                }
-            }
-            b.writeString("]")
-        case .xml:
-            b.writeString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<account name=\"\(xmlEscape(account))\">")
-            for e in entries {
-                switch e {
-                case .item(let c):
-                    b.writeString("<container><name>\(xmlEscape(c.name))</name><count>\(c.objectCount)</count>"
-                        + "<bytes>\(c.bytesUsed)</bytes><last_modified>\(isoDate(c.putTimestamp))</last_modified></container>")
-                case .subdir(let s):
-                    b.writeString("<subdir name=\"\(xmlEscape(s))\"><name>\(xmlEscape(s))</name></subdir>")
-                }
-            }
-            b.writeString("</account>")
-        }
-        return b
+/// A row of a listing, in Swift's JSON and XML shapes.
+protocol ListingRow: Sendable {
+    var name: String { get }
+    var json: String { get }
+    var xml: String { get }
+}
+
+extension ObjectRecord: ListingRow {
+    var json: String {
+        "{\"hash\": \(ListingFormatter.jsonString(etag)), \"last_modified\": \"\(ListingFormatter.isoDate(createdAt))\", "
+            + "\"bytes\": \(size), \"name\": \(ListingFormatter.jsonString(name)), \"content_type\": \(ListingFormatter.jsonString(contentType))}"
+    }
+
+    var xml: String {
+        "<object><name>\(ListingFormatter.xmlEscape(name))</name><hash>\(etag)</hash><bytes>\(size)</bytes>"
+            + "<content_type>\(ListingFormatter.xmlEscape(contentType))</content_type>"
+            + "<last_modified>\(ListingFormatter.isoDate(createdAt))</last_modified></object>"
+    }
+}
+
+extension ContainerRecord: ListingRow {
+    var json: String {
+        "{\"count\": \(objectCount), \"bytes\": \(bytesUsed), \"name\": \(ListingFormatter.jsonString(name)), "
+            + "\"last_modified\": \"\(ListingFormatter.isoDate(putTimestamp))\"}"
+    }
+
+    var xml: String {
+        "<container><name>\(ListingFormatter.xmlEscape(name))</name><count>\(objectCount)</count>"
+            + "<bytes>\(bytesUsed)</bytes><last_modified>\(ListingFormatter.isoDate(putTimestamp))</last_modified></container>"
     }
 }

@@ -6,25 +6,10 @@ metadata; upload a tree of 200 files (nested dirs, spaces, non-ASCII names, a 0-
 a 50 MiB file); list with --prefix and --delimiter; download --all and compare sha256s;
 stat an object (ETag = MD5); delete everything; account stat shows 0 containers.
 """
-import argparse, hashlib, os, random, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import argparse, hashlib, os, random, subprocess, sys, time
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Failure(what)
-    print(f"ok   {what}")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from aio_harness import AIO, Failure, check  # noqa: E402
 
 
 def main():
@@ -33,23 +18,10 @@ def main():
     ap.add_argument("--swift", required=True)
     args = ap.parse_args()
 
-    work = tempfile.mkdtemp(prefix="nimbus-swiftclient-")
+    aio = AIO(args.nimbus)
+    work, auth = aio.work, aio.auth
     ok = False
-    port = free_port()
-    log = open(os.path.join(work, "aio.log"), "w")
-    server = subprocess.Popen([args.nimbus, "aio", "--port", str(port), "--data-dir", os.path.join(work, "data"),
-                               "--log-file", os.path.join(work, "nimbus.log")], stdout=log, stderr=log)
-    auth = f"http://127.0.0.1:{port}/auth/v1.0"
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthcheck", timeout=1)
-                break
-            except Exception:
-                time.sleep(0.1)
-        else:
-            raise Failure("nimbus aio did not come up")
-
         def swift(*a, ok=True):
             cmd = [args.swift, "-A", auth, "-U", "test:tester", "-K", "testing", *a]
             r = subprocess.run(cmd, capture_output=True, text=True, cwd=work)
@@ -139,15 +111,8 @@ def main():
         print(f"(logs kept in {work})", file=sys.stderr)
         return 1
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        if ok:
-            shutil.rmtree(work, ignore_errors=True)
+        aio.stop(keep=not ok)
 
 
 if __name__ == "__main__":
-    rc = main()
-    sys.exit(rc)
+    sys.exit(main())

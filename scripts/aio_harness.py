@@ -1,0 +1,42 @@
+"""Starts `nimbus aio` on a free loopback port in a temp dir, for the real-client checks."""
+import os, shutil, socket, subprocess, tempfile, time, urllib.request
+
+
+class AIO:
+    def __init__(self, nimbus):
+        self.work = tempfile.mkdtemp(prefix="nimbus-client-")
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.log = open(os.path.join(self.work, "aio.out"), "w")
+        self.proc = subprocess.Popen(
+            [nimbus, "aio", "--port", str(self.port), "--data-dir", os.path.join(self.work, "data"),
+             "--log-file", os.path.join(self.work, "nimbus.log")], stdout=self.log, stderr=self.log)
+        self.auth = f"http://127.0.0.1:{self.port}/auth/v1.0"
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthcheck", timeout=1)
+                return
+            except Exception:
+                time.sleep(0.1)
+        raise RuntimeError("nimbus aio did not come up")
+
+    def stop(self, keep=False):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        if not keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+    print(f"ok   {what}")

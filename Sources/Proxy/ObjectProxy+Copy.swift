@@ -76,6 +76,10 @@ extension ObjectProxy {
         }
 
         var headers = copyHeaders(request, sourceHead: head)
+        if let manifest = head.headers.first(name: "x-object-manifest") {
+            // `?multipart-manifest=get`: the copy is another manifest.
+            headers.replaceOrAdd(name: "X-Object-Manifest", value: manifest)
+        }
         if status == 200, let etag = head.headers.first(name: "etag") { headers.replaceOrAdd(name: "ETag", value: etag) }
         let length = head.headers.first(name: "content-length").flatMap { Int64($0) }
 

@@ -40,6 +40,7 @@ public struct AccountInfo: Sendable {
 public final class AccountBroker {
     let db: Database
     public let path: String
+    var infoRow: InfoRow { InfoRow(db: db, table: "account_info", kind: "account") }
 
     /// Opens an existing DB; throws `HTTPError(404)` when there is none.
     public init(path: String) throws {
@@ -83,30 +84,17 @@ public final class AccountBroker {
 
     /// Records an account PUT (revives a deleted account).
     public func updatePutTimestamp(_ ts: Timestamp) throws {
-        try db.transaction {
-            if ts > (try self.info().putTimestamp) {
-                try db.run("UPDATE account_info SET put_timestamp = ?", [.text(ts.internalForm)])
-            }
-        }
+        try infoRow.raise("put_timestamp", to: ts)
     }
 
     /// Records an account DELETE.
     public func markDeleted(_ ts: Timestamp) throws {
-        try db.run("UPDATE account_info SET delete_timestamp = ? WHERE delete_timestamp < ?",
-                   [.text(ts.internalForm), .text(ts.internalForm)])
+        try infoRow.raise("delete_timestamp", to: ts)
     }
 
-    /// Merges metadata updates.
+    /// Merges metadata updates (POST or PUT headers).
     public func updateMetadata(_ updates: [String: String], at ts: Timestamp, constraints: Constraints = Constraints()) throws {
-        guard !updates.isEmpty else { return }
-        try db.transaction {
-            var meta = try self.info().metadata
-            if meta.merge(updates, at: ts) {
-                try meta.checkLimits(prefix: "x-account-meta-", maxCount: constraints.maxMetaCount,
-                                     maxSize: constraints.maxMetaOverallSize)
-                try db.run("UPDATE account_info SET metadata = ?", [.text(meta.json)])
-            }
-        }
+        try infoRow.mergeMetadata(updates, at: ts, constraints: constraints)
     }
 
     /// Merges container reports: timestamps take the newest of each; usage comes from the newest report.

@@ -43,6 +43,7 @@ public struct ContainerInfo: Sendable {
 public final class ContainerBroker {
     let db: Database
     public let path: String
+    var infoRow: InfoRow { InfoRow(db: db, table: "container_info", kind: "container") }
 
     /// Opens an existing DB; throws `HTTPError(404)` when there is none.
     public init(path: String) throws {
@@ -85,35 +86,17 @@ public final class ContainerBroker {
 
     /// Records a container PUT (revives a deleted container); newer timestamps win.
     public func updatePutTimestamp(_ ts: Timestamp) throws {
-        try db.transaction {
-            let info = try self.info()
-            if ts > info.putTimestamp {
-                try db.run("UPDATE container_info SET put_timestamp = ?", [.text(ts.internalForm)])
-            }
-        }
+        try infoRow.raise("put_timestamp", to: ts)
     }
 
     /// Records a container DELETE. The caller checks emptiness first (409 otherwise).
     public func markDeleted(_ ts: Timestamp) throws {
-        try db.transaction {
-            let info = try self.info()
-            if ts > info.deleteTimestamp {
-                try db.run("UPDATE container_info SET delete_timestamp = ?", [.text(ts.internalForm)])
-            }
-        }
+        try infoRow.raise("delete_timestamp", to: ts)
     }
 
     /// Merges metadata updates (POST or PUT headers).
     public func updateMetadata(_ updates: [String: String], at ts: Timestamp, constraints: Constraints = Constraints()) throws {
-        guard !updates.isEmpty else { return }
-        try db.transaction {
-            var meta = try self.info().metadata
-            if meta.merge(updates, at: ts) {
-                try meta.checkLimits(prefix: "x-container-meta-", maxCount: constraints.maxMetaCount,
-                                     maxSize: constraints.maxMetaOverallSize)
-                try db.run("UPDATE container_info SET metadata = ?", [.text(meta.json)])
-            }
-        }
+        try infoRow.mergeMetadata(updates, at: ts, constraints: constraints)
     }
 
     /// Merges object rows (PUTs and DELETEs from object servers, or replication): a row replaces

@@ -41,9 +41,6 @@ struct AIOCommand: AsyncParsableCommand {
         }
         out += "Try: swift -A \(url) -U test:tester -K testing stat\nCtrl-C stops the cluster.\n"
         FileHandle.standardOutput.write(out.data(using: .utf8)!)
-        let group = ServiceGroup(configuration: .init(
-            services: aio.services.map { .init(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await runUntilSignalled(aio.services, logger: logger)
     }
 }

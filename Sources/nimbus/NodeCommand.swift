@@ -17,10 +17,7 @@ struct NodeCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try log.bootstrap(label: "nimbus.node")
         let cfg = try JSONDecoder().decode(StorageNodeConfig.self, from: Data(contentsOf: URL(fileURLWithPath: config)))
-        let node = try await StorageNode.start(config: cfg, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: node)],
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await runUntilSignalled([try await StorageNode.start(config: cfg, logger: logger)], logger: logger)
     }
 }
 
@@ -36,9 +33,13 @@ struct ProxyCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try log.bootstrap(label: "nimbus.proxy")
         let cfg = try JSONDecoder().decode(ProxyConfig.self, from: Data(contentsOf: URL(fileURLWithPath: config)))
-        let proxy = try await ProxyServer.start(config: cfg, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: proxy)],
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await runUntilSignalled([try await ProxyServer.start(config: cfg, logger: logger)], logger: logger)
     }
+}
+
+/// Runs daemons until SIGTERM or SIGINT, then shuts them down gracefully.
+func runUntilSignalled(_ services: [any Service], logger: Logger) async throws {
+    let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    try await group.run()
 }

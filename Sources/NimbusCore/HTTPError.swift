@@ -33,6 +33,14 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
 public enum HTTPStatusText {
     /// The HTML body OpenStack Swift sends with an error status (clients and tests compare it).
     public static func swiftBody(_ code: Int) -> String {
+        "<html><h1>\(phrase(code))</h1><p>\(explanation(code))</p></html>"
+    }
+
+    /// `404 Not Found`: the status line Swift's bulk and SLO responses report.
+    public static func statusLine(_ code: Int) -> String { "\(code) \(phrase(code))" }
+
+    /// Swift's explanation sentence for a status (its swob default body).
+    public static func explanation(_ code: Int) -> String {
         let explanation: String
         switch code {
         case 400: explanation = "The server could not comply with the request since it is either malformed or otherwise incorrect."
@@ -50,9 +58,11 @@ public enum HTTPStatusText {
         case 501: explanation = "The server could not process the request because the method is not implemented."
         case 503: explanation = "The server is currently unavailable. Please try again at a later time."
         case 507: explanation = "There was not enough space to save the resource. Drive: unknown"
+        case 406: explanation = "The resource is not available in a format acceptable to your browser."
+        case 502: explanation = "Bad gateway."
         default: explanation = phrase(code)
         }
-        return "<html><h1>\(phrase(code))</h1><p>\(explanation)</p></html>"
+        return explanation
     }
 
     public static func phrase(_ code: Int) -> String {
@@ -69,6 +79,7 @@ public enum HTTPStatusText {
         case 403: return "Forbidden"
         case 404: return "Not Found"
         case 405: return "Method Not Allowed"
+        case 406: return "Not Acceptable"
         case 408: return "Request Timeout"
         case 409: return "Conflict"
         case 411: return "Length Required"
@@ -79,6 +90,7 @@ public enum HTTPStatusText {
         case 499: return "Client Disconnect"
         case 500: return "Internal Error"
         case 501: return "Not Implemented"
+        case 502: return "Bad Gateway"
         case 503: return "Service Unavailable"
         case 507: return "Insufficient Storage"
         default: return "Status \(code)"

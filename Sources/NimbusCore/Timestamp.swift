@@ -85,6 +85,17 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// Whole seconds, rounded up, as Swift uses for `Last-Modified`.
+    /// Swift's listing `last_modified`: ISO 8601 with microseconds, no zone.
+    public var isoListingForm: String {
+        var t = time_t(ticks / 100_000)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        let micros = (ticks % 100_000) * 10
+        func pad(_ v: Int, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
+        return "\(pad(Int(tmv.tm_year) + 1900, 4))-\(pad(Int(tmv.tm_mon) + 1, 2))-\(pad(Int(tmv.tm_mday), 2))T"
+            + "\(pad(Int(tmv.tm_hour), 2)):\(pad(Int(tmv.tm_min), 2)):\(pad(Int(tmv.tm_sec), 2)).\(pad(Int(micros), 6))"
+    }
+
     public var ceilSeconds: Int64 { (ticks + 99_999) / 100_000 }
 
     /// The zero timestamp.

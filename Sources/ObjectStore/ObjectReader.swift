@@ -12,6 +12,8 @@ public final class ObjectReader: @unchecked Sendable {
     private let fd: Int32
     /// Effective metadata: the `.data` metadata, with the user metadata of a newer `.meta` applied.
     public private(set) var metadata: [String: String]
+    /// The metadata of the `.data` file alone, as its PUT wrote it.
+    public let dataMetadata: [String: String]
     /// Length of the object's bytes (the footer excluded).
     public let contentLength: Int64
     /// Timestamp of the `.data` file.
@@ -34,6 +36,7 @@ public final class ObjectReader: @unchecked Sendable {
                 throw DiskFileError.corrupt("Content-Length \(declared) but \(length) bytes on disk")
             }
             self.metadata = meta
+            self.dataMetadata = meta
             self.contentLength = length
             self.dataTimestamp = ts
         } catch {

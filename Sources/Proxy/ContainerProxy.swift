@@ -22,6 +22,7 @@ struct ContainerProxy {
             guard let r = reply?.response else { throw HTTPError.serviceUnavailable("Container servers unavailable") }
             if r.status == 404 { return .error(404) }
             var headers = HeaderFilter.clientHeaders(r.headers)
+            VersionedWrites.clientHeaders(&headers, backend: r.headers)
             if !access.isOwner { headers.removeOwnerHeaders() }
             return HTTPResponse(status: r.status, headers: headers,
                                 body: request.method == "GET" && r.body.readableBytes > 0 ? .bytes(r.body) : .empty)
@@ -31,17 +32,20 @@ struct ContainerProxy {
                 throw HTTPError.badRequest("Invalid X-Storage-Policy \(policy)")
             }
             try await AccountProxy(context: context, access: access).ensureAccount(account, txid: request.transactionID)
-            let status = try await write(request, method: "PUT", account: account, container: container, partition: part)
+            let (clientHeaders, sysmeta) = try VersionedWrites.containerWrite(request.headers)
+            let status = try await write(clientHeaders, txid: request.transactionID, method: "PUT", account: account,
+                                         container: container, partition: part, sysmeta: sysmeta)
             context.containers.invalidate(cacheKey)
             return HTTPResponse(status: status)
         case "POST":
             try context.constraints.checkMetadata(request.headers.pairs, kind: "container")
-            let status = try await write(request, method: "POST", account: account, container: container, partition: part)
+            let (clientHeaders, sysmeta) = try VersionedWrites.containerWrite(request.headers)
+            let status = try await write(clientHeaders, txid: request.transactionID, method: "POST", account: account,
+                                         container: container, partition: part, sysmeta: sysmeta)
             context.containers.invalidate(cacheKey)
             return status == 404 ? .error(404) : HTTPResponse(status: status)
         case "DELETE":
-            let status = try await write(request, method: "DELETE", account: account, container: container, partition: part)
-            context.containers.invalidate(cacheKey)
+            let status = try await deleteContainer(path, txid: request.transactionID)
             switch status {
             case 404: return .error(404)
             case 409: return .error(409)
@@ -52,12 +56,23 @@ struct ContainerProxy {
         }
     }
 
+    /// Deletes the (empty) container; answers the replicas' verdict.
+    func deleteContainer(_ path: SwiftPath, txid: String) async throws -> Int {
+        let (part, _) = context.rings.container.nodes(account: path.account, container: path.container!)
+        let status = try await write(HTTPHeaders(), txid: txid, method: "DELETE", account: path.account, container: path.container!,
+                                     partition: part)
+        context.containers.invalidate("\(path.account)/\(path.container!)")
+        return status
+    }
+
     /// Sends a container write to its replicas, each paired with one account replica to update.
-    func write(_ request: HTTPRequest, method: String, account: String, container: String, partition: Int) async throws -> Int {
+    func write(_ clientHeaders: HTTPHeaders, txid: String, method: String, account: String, container: String,
+               partition: Int, sysmeta: [(String, String)] = []) async throws -> Int {
         let ts = context.timestamp()
-        var base = context.backendHeaders(txid: request.transactionID, timestamp: ts)
+        var base = context.backendHeaders(txid: txid, timestamp: ts)
         if method != "DELETE" {
-            base.copyMetadata(from: request.headers, kind: "container")
+            base.copyMetadata(from: clientHeaders, kind: "container")
+            for (k, v) in sysmeta { base.add(name: k, value: v) }
             if !access.isOwner { base.removeOwnerHeaders() }
             for name in ["x-container-read", "x-container-write"] {
                 if let v = base.first(name: name) { _ = try ContainerACL(v) }

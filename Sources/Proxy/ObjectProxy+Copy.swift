@@ -1,3 +1,4 @@
+import Foundation
 import HTTPClientKit
 import HTTPServerKit
 import NIOCore
@@ -14,6 +15,7 @@ extension ObjectProxy {
         let (container, object) = try Self.splitCopyPath(destination, header: "Destination")
         let account = try request.header("destination-account").map { try PercentCoding.decodeUTF8($0) } ?? source.account
         let dest = SwiftPath(account: account, container: container, object: object)
+        try await archiveBeforeWrite(dest, txid: request.transactionID)
         return try await performCopy(request, from: source, to: dest)
     }
 
@@ -63,6 +65,18 @@ extension ObjectProxy {
             conn.close()
             throw error
         }
+        if Self.isSLO(head.headers) {
+            let manifest: SLOManifest
+            do {
+                let body = try await conn.readFullBody(limit: 4 * Self.maxManifestSize)
+                context.client.release(conn)
+                manifest = try SLOManifest(stored: Data(body.readableBytesView))
+            } catch {
+                conn.close()
+                throw error
+            }
+            return try await copySLO(request, from: source, to: dest, manifest: manifest, manifestHead: head)
+        }
         if let manifest = head.headers.first(name: "x-object-manifest"), !Self.wantsManifest(request) {
             _ = try? await conn.readFullBody()
             context.client.release(conn)
@@ -105,10 +119,41 @@ extension ObjectProxy {
         headers.remove(name: "x-object-manifest")
         var range: ClosedRange<Int64>?
         if let ranges = RangeSpec.resolve(request.header("range"), length: dlo.totalLength), ranges.count == 1 { range = ranges[0] }
-        let reader = dlo.reader(range: range, txid: request.transactionID)
+        let reader = SegmentReader(proxy: self, pieces: dlo.pieces(range: range), txid: request.transactionID,
+                                   referer: request.header("referer"))
         let length = range.map { Int64($0.count) } ?? dlo.totalLength
         do {
             let response = try await store(dest, headers: headers, length: length, txid: request.transactionID) { try await reader.next() }
+            return Self.copied(response, from: source, sourceHead: manifestHead)
+        } catch {
+            reader.cancel()
+            throw error
+        }
+    }
+
+    /// Copies an SLO: its bytes, or with `?multipart-manifest=get` the manifest itself, whose
+    /// segments are checked again in the destination's account (as Swift re-PUTs it).
+    func copySLO(_ request: HTTPRequest, from source: SwiftPath, to dest: SwiftPath, manifest: SLOManifest,
+                 manifestHead: HTTPResponseHead) async throws -> HTTPResponse {
+        var headers = copyHeaders(request, sourceHead: manifestHead)
+        headers.remove(name: "x-static-large-object")
+        if Self.wantsManifest(request) {
+            let input = try SLOManifestInput(Data(manifest.raw.encoded.utf8), manifestPath: dest)
+            let format = BulkResponse.format(accept: request.header("accept")) ?? "text/plain"
+            let outcome = try await storeSLO(dest, input: input, headers: headers, format: format, referer: request.header("referer"),
+                                             txid: request.transactionID)
+            return Self.copied(outcome.response(format: format), from: source, sourceHead: manifestHead)
+        }
+        let total = manifestHead.headers.first(name: Self.sloSizeHeader).flatMap { Int64($0) } ?? manifest.totalLength
+        var range: ClosedRange<Int64>? = total > 0 ? 0...(total - 1) : nil
+        if let ranges = RangeSpec.resolve(request.header("range"), length: total), ranges.count == 1 { range = ranges[0] }
+        let planner = SLOPlanner(proxy: self, account: source.account, referer: request.header("referer"), txid: request.transactionID)
+        var pieces: [SegmentPiece] = []
+        if let range { pieces = try await planner.pieces(manifest.entries, range: range) }
+        let reader = SegmentReader(proxy: self, pieces: pieces, txid: request.transactionID, referer: request.header("referer"))
+        do {
+            let response = try await store(dest, headers: headers, length: range.map { Int64($0.count) } ?? 0,
+                                           txid: request.transactionID) { try await reader.next() }
             return Self.copied(response, from: source, sourceHead: manifestHead)
         } catch {
             reader.cancel()
@@ -123,7 +168,9 @@ extension ObjectProxy {
         let fresh = request.header("x-fresh-metadata")?.lowercased() == "true"
         for (name, value) in head.headers {
             let l = name.lowercased()
-            if l == "content-type" || (!fresh && (l.hasPrefix("x-object-meta-") || ["content-encoding", "content-disposition",
+            if l == "content-type" {
+                headers.add(name: name, value: ContentTypeParams.clean(value))
+            } else if (!fresh && (l.hasPrefix("x-object-meta-") || ["content-encoding", "content-disposition",
                 "content-language", "cache-control", "expires"].contains(l))) {
                 headers.add(name: name, value: value)
             }

@@ -41,7 +41,8 @@ extension ObjectProxy {
 
     /// Stores an object whose bytes come from `next` (the client's body, or a copy source):
     /// metadata and conditions come from `headers` as a client would send them.
-    func store(_ path: SwiftPath, headers clientHeaders: HTTPHeaders, length: Int64?, txid: String,
+    /// `sysmeta` are system headers middleware adds (clients cannot set them).
+    func store(_ path: SwiftPath, headers clientHeaders: HTTPHeaders, length: Int64?, txid: String, sysmeta: [(String, String)] = [],
                next: () async throws -> ByteBuffer?) async throws -> HTTPResponse {
         let constraints = context.constraints
         try constraints.checkMetadata(clientHeaders.pairs, kind: "object")
@@ -71,6 +72,7 @@ extension ObjectProxy {
         }
         for (k, v) in storedHeaders(clientHeaders) where k.lowercased() != "content-type" { base.add(name: k, value: v) }
         if let expiry { base.add(name: "X-Delete-At", value: String(expiry)) }
+        for (k, v) in sysmeta { base.replaceOrAdd(name: k, value: v) }
         // 100-continue also lets a node refuse before the body: If-None-Match needs it even at 0 bytes.
         let expects = (length ?? 1) > 0 || ifNoneMatch != nil
         if expects { base.add(name: "Expect", value: "100-continue") }

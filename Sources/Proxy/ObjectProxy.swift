@@ -13,8 +13,14 @@ struct ObjectProxy {
     let identity: Identity?
 
     func handle(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
+        let manifestQuery = try? request.queryValue("multipart-manifest")
+        if (request.method == "PUT" && manifestQuery != "put") || request.method == "POST",
+           request.header("x-static-large-object") != nil {
+            throw HTTPError.badRequest("X-Static-Large-Object is a reserved header. To create a static large object add query param multipart-manifest=put.")
+        }
+        if request.method == "PUT" { try await archiveBeforeWrite(path, txid: request.transactionID) }
         switch request.method {
-        case "PUT": return try await put(request, path)
+        case "PUT": return try await manifestQuery == "put" ? putSLO(request, path) : put(request, path)
         case "GET", "HEAD": return try await read(request, path)
         case "POST": return try await post(request, path)
         case "DELETE": return try await delete(request, path)
@@ -50,7 +56,7 @@ struct ObjectProxy {
     func storedHeaders(_ headers: HTTPHeaders) -> [(String, String)] {
         headers.filter { name, _ in
             let l = name.lowercased()
-            return UserMetadata.isStoredObjectHeader(l) && l != "x-delete-at" && !l.contains("sysmeta")
+            return UserMetadata.isStoredObjectHeader(l) && l != "x-delete-at" && l != "x-static-large-object" && !l.contains("sysmeta")
         }.map { ($0.name, $0.value) }
     }
 
@@ -73,19 +79,26 @@ struct ObjectProxy {
     }
 
     func delete(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
-        let info = await context.containerInfo(account: path.account, container: path.container!, txid: request.transactionID)
-        guard info.exists else { return .error(404) }
+        if (try? request.queryValue("multipart-manifest")) == "delete" { return try await deleteSLO(request, path) }
+        if let response = try await versionedDelete(request, path) { return response }
+        let status = try await deleteObject(path, txid: request.transactionID, ifDeleteAt: request.header("x-if-delete-at"))
+        return status == 404 ? .error(404) : HTTPResponse(status: status)
+    }
+
+    /// Deletes one object on its replicas; answers the replicas' verdict.
+    func deleteObject(_ path: SwiftPath, txid: String, ifDeleteAt: String? = nil) async throws -> Int {
+        let info = await context.containerInfo(account: path.account, container: path.container!, txid: txid)
+        guard info.exists else { return 404 }
         let ts = context.timestamp()
-        var base = context.backendHeaders(txid: request.transactionID, timestamp: ts)
-        if let ifDeleteAt = request.header("x-if-delete-at") {
+        var base = context.backendHeaders(txid: txid, timestamp: ts)
+        if let ifDeleteAt {
             guard Int64(ifDeleteAt) != nil else { throw HTTPError.badRequest("Bad X-If-Delete-At header value") }
             base.add(name: "X-If-Delete-At", value: ifDeleteAt)
         }
         let (part, _) = context.rings.object.nodes(account: path.account, container: path.container, object: path.object)
         let replies = await context.fanout.write(ring: context.rings.object, partition: part, method: "DELETE", path: objectPath(path),
                                                  headers: context.withContainerUpdates(base, account: path.account, container: path.container!))
-        let status = BestResponse.status(replies.map(\.status), replicas: replies.count)
-        return status == 404 ? .error(404) : HTTPResponse(status: status)
+        return BestResponse.status(replies.map(\.status), replicas: replies.count)
     }
 
     // MARK: GET / HEAD
@@ -146,34 +159,47 @@ struct ObjectProxy {
         for name in ["range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"] {
             for v in request.headers[name] { headers.add(name: name, value: v) }
         }
+        let wantsManifest = Self.wantsManifest(request)
+        if !wantsManifest {
+            // For a manifest, conditionals compare with the SLO's ETag and the range applies to
+            // the large object, so the object server sends the manifest whole.
+            headers.add(name: "X-Backend-Etag-Is-At", value: Self.sloETagHeader)
+            headers.add(name: "X-Backend-Ignore-Range-If-Metadata-Present", value: "X-Static-Large-Object")
+        }
         switch await openRead(path, method: request.method, headers: headers) {
         case .notFound:
             return .error(404)
         case .unavailable:
             throw HTTPError.serviceUnavailable("No object server could be reached")
         case .found(let head, let conn):
-            if let manifest = head.headers.first(name: "x-object-manifest"), !Self.wantsManifest(request) {
+            if Self.isSLO(head.headers) {
+                return try await wantsManifest ? readSLOManifest(request, head: head, conn: conn) : readSLO(request, path, head: head, conn: conn)
+            }
+            if let manifest = head.headers.first(name: "x-object-manifest"), !wantsManifest {
                 _ = try? await conn.readFullBody()
                 context.client.release(conn)
                 return try await readDLO(request, path, manifest: manifest, manifestHead: head)
             }
-            let status = Int(head.status.code)
-            let clientHeaders = HeaderFilter.clientHeaders(head.headers)
-            if request.method == "HEAD" || status == 304 || status == 412 {
-                _ = try? await conn.readFullBody()
-                context.client.release(conn)
-                return HTTPResponse(status: status, headers: clientHeaders)
-            }
-            let client = context.client
-            return HTTPResponse(status: status, headers: clientHeaders, body: .stream { writer in
-                do {
-                    while let part = try await conn.readBodyPart() { try await writer.write(part) }
-                    client.release(conn)
-                } catch {
-                    conn.close()
-                    throw error
-                }
-            })
+            return await passThrough(request, status: Int(head.status.code), headers: HeaderFilter.clientHeaders(head.headers), conn: conn)
         }
+    }
+
+    /// Answers with a replica's response, streaming its body from `conn`.
+    func passThrough(_ request: HTTPRequest, status: Int, headers: HTTPHeaders, conn: BackendConnection) async -> HTTPResponse {
+        if request.method == "HEAD" || status == 304 || status == 412 {
+            _ = try? await conn.readFullBody()
+            context.client.release(conn)
+            return HTTPResponse(status: status, headers: headers)
+        }
+        let client = context.client
+        return HTTPResponse(status: status, headers: headers, body: .stream { writer in
+            do {
+                while let part = try await conn.readBodyPart() { try await writer.write(part) }
+                client.release(conn)
+            } catch {
+                conn.close()
+                throw error
+            }
+        })
     }
 }

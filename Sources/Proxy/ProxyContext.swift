@@ -85,7 +85,8 @@ enum HeaderFilter {
                 || l == "x-trans-id" || l == "x-openstack-request-id" || l == "keep-alive" || l.contains("sysmeta") {
                 continue
             }
-            out.add(name: name, value: value)
+            // SLO's `;swift_bytes=` is for listings only.
+            out.add(name: name, value: l == "content-type" ? ContentTypeParams.clean(value) : value)
         }
         return out
     }

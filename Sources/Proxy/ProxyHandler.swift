@@ -25,11 +25,44 @@ struct ProxyHandler: HTTPHandler {
             guard let id = context.auth.validate(token) else { throw unauthorized(path.account) }
             identity = id
         }
+        if ["POST", "DELETE"].contains(request.method), (try? request.queryItems())?.contains(where: { $0.0 == "bulk-delete" }) == true {
+            return try await bulkDelete(request, path, identity: identity)
+        }
         let access = try await Authorizer(context: context).authorize(identity, method: request.method, path: path,
                                                                        referer: request.header("referer"), txid: request.transactionID)
         if path.object != nil { return try await ObjectProxy(context: context, identity: identity).handle(request, path) }
         if path.container != nil { return try await ContainerProxy(context: context, access: access).handle(request, path) }
         return try await AccountProxy(context: context, access: access).handle(request, path)
+    }
+
+    /// `?bulk-delete`: the body lists URL-encoded `/container/object` (or `/container`) names, one
+    /// per line; each is deleted with the requester's own rights.
+    func bulkDelete(_ request: HTTPRequest, _ path: SwiftPath, identity: Identity?) async throws -> HTTPResponse {
+        let deleter = BulkDeleter(proxy: ObjectProxy(context: context, identity: identity), account: path.account,
+                                  referer: request.header("referer"), txid: request.transactionID)
+        guard let format = BulkResponse.format(accept: request.header("accept")) else { throw HTTPError.standard(406) }
+        if let type = request.header("content-type"), !type.hasPrefix("text/plain") {
+            return deleter.response(targets: [], format: format, prelude: HTTPError.standard(406))
+        }
+        if request.contentLength == nil && !request.isChunked {
+            return deleter.response(targets: [], format: format, prelude: HTTPError.standard(411))
+        }
+        let body = try await request.body.collect(limit: BulkDeleter.maxDeletes * (context.constraints.maxObjectNameLength + 300))
+        var targets: [BulkDeleter.Target] = []
+        for line in body.readableBytesView.split(separator: UInt8(ascii: "\n")) {
+            let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !text.isEmpty else { continue }
+            guard let name = try? PercentCoding.decodeUTF8(text) else {
+                targets.append(.init(name: text, error: HTTPError(412, HTTPStatusText.statusLine(412))))
+                continue
+            }
+            targets.append(.init(name: name, error: nil))
+        }
+        if targets.count > BulkDeleter.maxDeletes {
+            return deleter.response(targets: [], format: format,
+                                    prelude: HTTPError(413, "Maximum Bulk Deletes: \(BulkDeleter.maxDeletes) per request"))
+        }
+        return deleter.response(targets: targets, format: format)
     }
 
     func unauthorized(_ account: String) -> HTTPError {
@@ -72,6 +105,10 @@ struct ProxyHandler: HTTPHandler {
         let info: [String: Any] = [
             "swift": swift,
             "tempauth": ["account_acls": true],
+            "slo": ["max_manifest_segments": ObjectProxy.maxManifestSegments, "max_manifest_size": ObjectProxy.maxManifestSize,
+                    "min_segment_size": 1, "yield_frequency": ObjectProxy.sloYieldFrequency],
+            "versioned_writes": ["allowed_flags": ["x-versions-location", "x-history-location"]],
+            "bulk_delete": ["max_deletes_per_request": BulkDeleter.maxDeletes, "max_failed_deletes": BulkDeleter.maxFailures],
         ]
         let data = try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys])
         return HTTPResponse(status: 200, headers: ["Content-Type": "application/json; charset=utf-8"],

@@ -98,7 +98,7 @@ struct AccountController: Sendable {
             let entries = try broker.list(query)
             if entries.isEmpty && format == .plain { return HTTPResponse(status: 204, headers: headers) }
             return HTTPResponse(status: 200, headers: headers,
-                                body: .bytes(ListingFormatter.render(entries, format: format, root: "account", name: p.account)))
+                                body: .bytes(ListingFormatter.render(entries, format: format, root: "account", account: p.account, name: p.account)))
         }
     }
 }

@@ -122,7 +122,7 @@ struct ContainerController: Sendable {
             let entries = try broker.list(query)
             if entries.isEmpty && format == .plain { return HTTPResponse(status: 204, headers: headers) }
             return HTTPResponse(status: 200, headers: headers,
-                                body: .bytes(ListingFormatter.render(entries, format: format, root: "container", name: p.container!)))
+                                body: .bytes(ListingFormatter.render(entries, format: format, root: "container", account: p.account, name: p.container!)))
         }
     }
 }

@@ -31,15 +31,7 @@ public enum ListingFormat: String, Sendable {
 
 enum ListingFormatter {
     /// Swift's `last_modified`: ISO 8601 with microseconds, no zone.
-    static func isoDate(_ ts: Timestamp) -> String {
-        var t = time_t(ts.ticks / 100_000)
-        var tmv = tm()
-        gmtime_r(&t, &tmv)
-        let micros = (ts.ticks % 100_000) * 10
-        func pad(_ v: Int, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
-        return "\(pad(Int(tmv.tm_year) + 1900, 4))-\(pad(Int(tmv.tm_mon) + 1, 2))-\(pad(Int(tmv.tm_mday), 2))T"
-            + "\(pad(Int(tmv.tm_hour), 2)):\(pad(Int(tmv.tm_min), 2)):\(pad(Int(tmv.tm_sec), 2)).\(pad(Int(micros), 6))"
-    }
+    static func isoDate(_ ts: Timestamp) -> String { ts.isoListingForm }
 
     static func xmlEscape(_ s: String) -> String {
         var out = ""
@@ -78,7 +70,8 @@ enum ListingFormatter {
     }
 
     /// Renders a listing; `root` is `container` or `account`, `name` its name.
-    static func render<Row: ListingRow>(_ entries: [ListingEntry<Row>], format: ListingFormat, root: String, name: String) -> ByteBuffer {
+    static func render<Row: ListingRow>(_ entries: [ListingEntry<Row>], format: ListingFormat, root: String, account: String,
+                                        name: String) -> ByteBuffer {
         var b = ByteBuffer()
         switch format {
         case .plain:
@@ -93,7 +86,7 @@ enum ListingFormatter {
             for (i, e) in entries.enumerated() {
                 if i > 0 { b.writeString(", ") }
                 switch e {
-                case .item(let row): b.writeString(row.json)
+                case .item(let row): b.writeString(row.json(account: account))
                 case .subdir(let s): b.writeString("{\"subdir\": \(jsonString(s))}")
                 }
             }
@@ -102,7 +95,7 @@ enum ListingFormatter {
             b.writeString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<\(root) name=\"\(xmlEscape(name))\">")
             for e in entries {
                 switch e {
-                case .item(let row): b.writeString(row.xml)
+                case .item(let row): b.writeString(row.xml(account: account))
                 case .subdir(let s): b.writeString("<subdir name=\"\(xmlEscape(s))\"><name>\(xmlEscape(s))</name></subdir>")
                 }
             }
@@ -115,30 +108,66 @@ enum ListingFormatter {
 /// A row of a listing, in Swift's JSON and XML shapes.
 protocol ListingRow: Sendable {
     var name: String { get }
-    var json: String { get }
-    var xml: String { get }
+    func json(account: String) -> String
+    func xml(account: String) -> String
 }
 
 extension ObjectRecord: ListingRow {
-    var json: String {
-        "{\"hash\": \(ListingFormatter.jsonString(etag)), \"last_modified\": \"\(ListingFormatter.isoDate(createdAt))\", "
-            + "\"bytes\": \(size), \"name\": \(ListingFormatter.jsonString(name)), \"content_type\": \(ListingFormatter.jsonString(contentType))}"
+    /// What the listing shows of this row: the stored content type and hash carry parameters
+    /// that SLO (`swift_bytes`, `slo_etag`) and symlinks (`symlink_target…`) put there.
+    struct Shown {
+        var hash: String
+        var bytes: Int64
+        var contentType: String
+        /// Extra JSON members, in the order Swift's middleware appends them.
+        var extra: [(String, String)] = []
     }
 
-    var xml: String {
-        "<object><name>\(ListingFormatter.xmlEscape(name))</name><hash>\(etag)</hash><bytes>\(size)</bytes>"
-            + "<content_type>\(ListingFormatter.xmlEscape(contentType))</content_type>"
+    func shown(account: String) -> Shown {
+        let (type, swiftBytes) = ContentTypeParams.split(contentType)
+        let (bare, params) = ContentTypeParams.headerParams(etag)
+        var out = Shown(hash: bare, bytes: swiftBytes ?? size, contentType: type)
+        var target: String?
+        var targetAccount = account
+        var sloEtag: String?
+        for (key, value) in params {
+            switch key {
+            case "symlink_target": target = value
+            case "symlink_target_account": targetAccount = value
+            case "symlink_target_etag": out.extra.append(("symlink_etag", ListingFormatter.jsonString(value)))
+            case "symlink_target_bytes": out.extra.append(("symlink_bytes", String(Int64(value) ?? 0)))
+            case "slo_etag": sloEtag = value
+            default: out.hash += "; \(key)=\(value)"
+            }
+        }
+        if let target { out.extra.append(("symlink_path", ListingFormatter.jsonString("/v1/\(targetAccount)/\(target)"))) }
+        if let sloEtag { out.extra.append(("slo_etag", ListingFormatter.jsonString("\"\(sloEtag)\""))) }
+        return out
+    }
+
+    func json(account: String) -> String {
+        let s = shown(account: account)
+        var out = "{\"hash\": \(ListingFormatter.jsonString(s.hash)), \"last_modified\": \"\(ListingFormatter.isoDate(createdAt))\", "
+            + "\"bytes\": \(s.bytes), \"name\": \(ListingFormatter.jsonString(name)), \"content_type\": \(ListingFormatter.jsonString(s.contentType))"
+        for (k, v) in s.extra { out += ", \"\(k)\": \(v)" }
+        return out + "}"
+    }
+
+    func xml(account: String) -> String {
+        let s = shown(account: account)
+        return "<object><name>\(ListingFormatter.xmlEscape(name))</name><hash>\(ListingFormatter.xmlEscape(s.hash))</hash><bytes>\(s.bytes)</bytes>"
+            + "<content_type>\(ListingFormatter.xmlEscape(s.contentType))</content_type>"
             + "<last_modified>\(ListingFormatter.isoDate(createdAt))</last_modified></object>"
     }
 }
 
 extension ContainerRecord: ListingRow {
-    var json: String {
+    func json(account: String) -> String {
         "{\"count\": \(objectCount), \"bytes\": \(bytesUsed), \"name\": \(ListingFormatter.jsonString(name)), "
             + "\"last_modified\": \"\(ListingFormatter.isoDate(putTimestamp))\"}"
     }
 
-    var xml: String {
+    func xml(account: String) -> String {
         "<container><name>\(ListingFormatter.xmlEscape(name))</name><count>\(objectCount)</count>"
             + "<bytes>\(bytesUsed)</bytes><last_modified>\(ListingFormatter.isoDate(putTimestamp))</last_modified></container>"
     }

@@ -47,12 +47,16 @@ extension ObjectController {
             headers.add(name: k, value: v)
         }
 
-        if let status = conditionalStatus(request, etag: etag, lastModified: reader.dataTimestamp.ceilSeconds) {
+        // Middleware may name metadata holding the ETag conditionals compare with (SLO's ETag).
+        let conditionalETag = Self.metadataValue(meta, named: request.header("x-backend-etag-is-at")) ?? etag
+        if let status = conditionalStatus(request, etag: conditionalETag, lastModified: reader.dataTimestamp.ceilSeconds) {
             headers.replaceOrAdd(name: "Content-Length", value: "0")
             return HTTPResponse(status: status, headers: headers)
         }
 
-        let ranges = RangeSpec.resolve(request.header("range"), length: length)
+        // A manifest is read whole: the proxy applies the range to the large object.
+        let ignoreRange = Self.metadataValue(meta, named: request.header("x-backend-ignore-range-if-metadata-present")) != nil
+        let ranges = ignoreRange ? nil : RangeSpec.resolve(request.header("range"), length: length)
         if let ranges {
             if ranges.isEmpty {
                 headers.replaceOrAdd(name: "Content-Range", value: "bytes */\(length)")
@@ -71,6 +75,16 @@ extension ObjectController {
         let verify = VerifyContext(file: file, pools: pools, device: p.device, etag: etag)
         return HTTPResponse(status: 200, headers: headers,
                             body: stream(reader, ranges: [0...max(0, length - 1)], device: p.device, verify: length > 0 ? verify : nil))
+    }
+
+    /// The value of the first metadata item listed (comma-separated, any case) in `names`.
+    static func metadataValue(_ meta: [String: String], named names: String?) -> String? {
+        guard let names else { return nil }
+        for name in names.split(separator: ",") {
+            let wanted = name.trimmingCharacters(in: .whitespaces).lowercased()
+            if let hit = meta.first(where: { $0.key.lowercased() == wanted }) { return hit.value }
+        }
+        return nil
     }
 
     /// If-Match / If-None-Match / If-Modified-Since / If-Unmodified-Since, in Swift's order.

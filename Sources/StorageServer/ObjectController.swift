@@ -102,8 +102,9 @@ struct ObjectController: Sendable {
             } catch DiskFileError.exists {
                 return HTTPResponse(status: 409, headers: ["X-Backend-Timestamp": ts.internalForm])
             }
-            await updater.send(request: request, path: p, method: "PUT", timestamp: ts,
-                               extra: ["X-Size": String(written), "X-Content-Type": contentType, "X-Etag": etag])
+            let row = Self.containerRow(size: String(written), contentType: contentType, etag: etag,
+                                        requestHeaders: request.headers, metadata: finalMeta)
+            await updater.send(request: request, path: p, method: "PUT", timestamp: ts, extra: row)
             return HTTPResponse(status: 201, headers: ["ETag": etag])
         } catch {
             writer.abort()
@@ -134,7 +135,6 @@ struct ObjectController: Sendable {
         if let deleteAt { meta["X-Delete-At"] = String(deleteAt) }
         let now = clock.now()
         let postMeta = meta
-        let contentTypeChanged = meta["Content-Type"] != nil
         let (response, listing): (HTTPResponse, [String: String]?) = try await pools.run(p.device) {
             var meta = postMeta
             guard case .present(let reader) = try file.open(), !Self.isExpired(reader.metadata, now: now) else {
@@ -142,15 +142,40 @@ struct ObjectController: Sendable {
             }
             let newest = max(reader.dataTimestamp, reader.metadata["X-Meta-Timestamp"].flatMap { Timestamp($0) } ?? .zero)
             if newest >= ts { return (HTTPResponse(status: 409, headers: ["X-Backend-Timestamp": newest.internalForm]), nil) }
+            let dataContentType = reader.dataMetadata["Content-Type"] ?? ""
+            var listedType = meta["Content-Type"] ?? reader.metadata["Content-Type"] ?? ""
             if meta["Content-Type"] == nil { meta["Content-Type"] = reader.metadata["Content-Type"] }
+            if ContentTypeParams.swiftBytes(listedType) == nil, let bytes = ContentTypeParams.swiftBytes(dataContentType) {
+                // SLO keeps the segments' total in the listing's content type; a new type must carry it on.
+                listedType += ";swift_bytes=\(bytes)"
+            }
             try file.post(metadata: meta, at: ts)
-            let row = ["X-Size": String(reader.contentLength), "X-Etag": reader.etag, "X-Content-Type": meta["Content-Type"] ?? ""]
-            return (HTTPResponse(status: 202), contentTypeChanged ? row : nil)
+            let row = Self.containerRow(size: String(reader.contentLength), contentType: listedType, etag: reader.etag,
+                                        requestHeaders: HTTPHeaders(), metadata: reader.dataMetadata)
+            return (HTTPResponse(status: 202), row)
         }
+        // Every POST updates the listing (as Swift does): a lost PUT update is repaired by it.
         if let listing {
             await updater.send(request: request, path: p, method: "PUT", timestamp: ts, extra: listing)
         }
         return response
+    }
+
+    /// The listing row a container update carries, with the overrides middleware asked for:
+    /// `X-Backend-Container-Update-Override-*` on the request, then the stored
+    /// `X-Object-Sysmeta-Container-Update-Override-*` (SLO and symlinks set these).
+    static func containerRow(size: String, contentType: String, etag: String, requestHeaders: HTTPHeaders,
+                             metadata: [String: String]) -> [String: String] {
+        var row = ["X-Size": size, "X-Content-Type": contentType, "X-Etag": etag]
+        let overrides = requestHeaders.map { ($0.name, $0.value) } + metadata.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        for (name, value) in overrides {
+            let l = name.lowercased()
+            for prefix in ["x-backend-container-update-override-", "x-object-sysmeta-container-update-override-"] where l.hasPrefix(prefix) {
+                let field = String(l.dropFirst(prefix.count))
+                if ["size", "etag", "content-type"].contains(field) { row[UserMetadata.titleCase("x-" + field)] = value }
+            }
+        }
+        return row
     }
 
     // MARK: DELETE

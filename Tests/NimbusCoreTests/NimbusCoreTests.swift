@@ -109,3 +109,21 @@ import Testing
         #expect(throws: HTTPError.self) { try SwiftPath.parse("/v1/a/c%2F%E0%A4%83") }
     }
 }
+
+@Suite struct PythonJSONTests {
+    @Test func encodesLikePythonJSONDumps() {
+        let value = PythonJSON.array([.object([("name", .string("/c/caf\u{e9} \"x\"")), ("bytes", .int(3)), ("sub_slo", .bool(true)),
+                                               ("emoji", .string("\u{1F600}")), ("none", .null)])])
+        #expect(value.encoded == #"[{"name": "/c/caf\u00e9 \"x\"", "bytes": 3, "sub_slo": true, "emoji": "\ud83d\ude00", "none": null}]"#)
+        #expect(PythonJSON.object([("b", .int(1)), ("a", .int(2))]).sortedKeys.encoded == #"{"a": 2, "b": 1}"#)
+    }
+
+    @Test func contentTypeParamsSplitSwiftBytesAndHashParams() {
+        #expect(ContentTypeParams.split("text/plain;swift_bytes=42") == ("text/plain", 42))
+        #expect(ContentTypeParams.clean("a/b; charset=x") == "a/b; charset=x")
+        let (value, params) = ContentTypeParams.headerParams("abc; slo_etag=def; symlink_target=c/o")
+        #expect(value == "abc")
+        #expect(params.map(\.0) == ["slo_etag", "symlink_target"])
+        #expect(params.map(\.1) == ["def", "c/o"])
+    }
+}

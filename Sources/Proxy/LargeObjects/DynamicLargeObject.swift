@@ -64,75 +64,24 @@ struct DynamicLargeObject {
         return DynamicLargeObject(proxy: proxy, account: account, container: container, prefix: prefix, segments: segments)
     }
 
-    /// A pull source over `range` of the concatenation (the whole object when nil).
-    func reader(range: ClosedRange<Int64>?, txid: String) -> SegmentReader {
-        var plan: [(Segment, ClosedRange<Int64>?)] = []
+    /// The pieces of `range` of the concatenation (the whole object when nil).
+    func pieces(range: ClosedRange<Int64>?) -> [SegmentPiece] {
+        var plan: [SegmentPiece] = []
         var offset: Int64 = 0
         for s in segments {
             defer { offset += s.bytes }
             guard s.bytes > 0 else { continue }
+            let path = SwiftPath(account: account, container: container, object: s.name)
             guard let range else {
-                plan.append((s, nil))
+                plan.append(.object(path, range: nil, etag: nil, size: nil))
                 continue
             }
             let start = max(range.lowerBound, offset)
             let end = min(range.upperBound, offset + s.bytes - 1)
             if start > end { continue }
             let local = (start - offset)...(end - offset)
-            plan.append((s, local.count == Int(s.bytes) ? nil : local))
+            plan.append(.object(path, range: local.count == Int(s.bytes) ? nil : local, etag: nil, size: nil))
         }
-        return SegmentReader(proxy: proxy, account: account, container: container, plan: plan, txid: txid)
-    }
-}
-
-/// Reads planned segments one after another, pulling each from its replicas.
-final class SegmentReader: @unchecked Sendable {
-    // @unchecked: used by one task at a time (the response writer or a copy), never concurrently.
-    let proxy: ObjectProxy
-    let account: String
-    let container: String
-    var plan: [(DynamicLargeObject.Segment, ClosedRange<Int64>?)]
-    let txid: String
-    private var current: BackendConnection?
-
-    init(proxy: ObjectProxy, account: String, container: String, plan: [(DynamicLargeObject.Segment, ClosedRange<Int64>?)], txid: String) {
-        self.proxy = proxy
-        self.account = account
-        self.container = container
-        self.plan = plan
-        self.txid = txid
-    }
-
-    /// The next chunk of the concatenation, nil at the end.
-    func next() async throws -> ByteBuffer? {
-        while true {
-            if let conn = current {
-                if let part = try await conn.readBodyPart() { return part }
-                proxy.context.client.release(conn)
-                current = nil
-            }
-            guard !plan.isEmpty else { return nil }
-            let (segment, range) = plan.removeFirst()
-            var headers = proxy.context.backendHeaders(txid: txid)
-            if let range { headers.add(name: "Range", value: "bytes=\(range.lowerBound)-\(range.upperBound)") }
-            let path = SwiftPath(account: account, container: container, object: segment.name)
-            switch await proxy.openRead(path, method: "GET", headers: headers) {
-            case .found(let head, let conn) where head.status.code == 200 || head.status.code == 206:
-                current = conn
-            case .found(_, let conn):
-                conn.close()
-                throw HTTPError(409, "Segment \(segment.name) could not be read")
-            case .notFound:
-                throw HTTPError(409, "Segment \(segment.name) is missing")
-            case .unavailable:
-                throw HTTPError.serviceUnavailable("Segment \(segment.name) unavailable")
-            }
-        }
-    }
-
-    /// Drops the segment being read.
-    func cancel() {
-        current?.close()
-        current = nil
+        return plan
     }
 }

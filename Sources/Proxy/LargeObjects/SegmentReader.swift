@@ -1,0 +1,102 @@
+import HTTPClientKit
+import NIOCore
+import NimbusCore
+
+/// One piece of a large object's body: (part of) a segment object, or bytes already in hand
+/// (SLO inline data, multipart separators).
+enum SegmentPiece: Sendable {
+    /// A segment; `etag` and `size` (when known) are checked against what the object server sends.
+    case object(SwiftPath, range: ClosedRange<Int64>?, etag: String?, size: Int64?)
+    case data(ByteBuffer)
+}
+
+/// A segment that is missing, unreadable or no longer what the manifest says.
+struct SegmentError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Reads planned pieces one after another, pulling each segment from its replicas with the
+/// requester's rights on the segment's container (as Swift's subrequests carry the token).
+final class SegmentReader: @unchecked Sendable {
+    // @unchecked: used by one task at a time (the response writer or a copy), never concurrently.
+    let proxy: ObjectProxy
+    private var plan: [SegmentPiece]
+    let txid: String
+    let referer: String?
+    private var current: BackendConnection?
+    private var authorized: Set<String> = []
+
+    init(proxy: ObjectProxy, pieces: [SegmentPiece], txid: String, referer: String?) {
+        self.proxy = proxy
+        self.plan = pieces
+        self.txid = txid
+        self.referer = referer
+    }
+
+    /// Opens the first segment, so that a large object whose first segment is gone is answered
+    /// with an error status (409) instead of a truncated 200.
+    func prime() async throws {
+        while let first = plan.first, current == nil {
+            guard case .object = first else { return }
+            plan.removeFirst()
+            try await open(first)
+        }
+    }
+
+    /// The next chunk of the body, nil at the end.
+    func next() async throws -> ByteBuffer? {
+        while true {
+            if let conn = current {
+                if let part = try await conn.readBodyPart() { return part }
+                proxy.context.client.release(conn)
+                current = nil
+            }
+            guard !plan.isEmpty else { return nil }
+            let piece = plan.removeFirst()
+            if case .data(let bytes) = piece { return bytes }
+            try await open(piece)
+        }
+    }
+
+    private func open(_ piece: SegmentPiece) async throws {
+        guard case .object(let path, let range, let etag, let size) = piece else { return }
+        let containerKey = "\(path.account)/\(path.container!)"
+        if !authorized.contains(containerKey) {
+            do {
+                _ = try await Authorizer(context: proxy.context).authorize(proxy.identity, method: "GET", path: path,
+                                                                          referer: referer, txid: txid)
+            } catch {
+                throw SegmentError(description: "segment \(containerKey)/\(path.object!): access denied")
+            }
+            authorized.insert(containerKey)
+        }
+        var headers = proxy.context.backendHeaders(txid: txid)
+        if let range { headers.add(name: "Range", value: "bytes=\(range.lowerBound)-\(range.upperBound)") }
+        switch await proxy.openRead(path, method: "GET", headers: headers) {
+        case .found(let head, let conn) where head.status.code == 200 || head.status.code == 206:
+            let gotETag = (head.headers.first(name: "etag") ?? "").trimmingCharacters(in: ["\""])
+            let gotSize: Int64? = head.status.code == 200
+                ? head.headers.first(name: "content-length").flatMap { Int64($0) }
+                : head.headers.first(name: "content-range").flatMap { $0.split(separator: "/").last.flatMap { Int64($0) } }
+            if let etag, etag != gotETag || (size != nil && gotSize != size) {
+                conn.close()
+                throw SegmentError(description: "Object segment no longer valid: \(path.container!)/\(path.object!) "
+                                   + "etag: \(gotETag) != \(etag) or \(gotSize ?? -1) != \(size ?? -1)")
+            }
+            current = conn
+        case .found(let head, let conn):
+            conn.close()
+            throw SegmentError(description: "segment \(path.container!)/\(path.object!) answered \(head.status.code)")
+        case .notFound:
+            throw SegmentError(description: "segment \(path.container!)/\(path.object!) is missing")
+        case .unavailable:
+            throw HTTPError.serviceUnavailable("Segment \(path.object!) unavailable")
+        }
+    }
+
+    /// Drops the segment being read.
+    func cancel() {
+        current?.close()
+        current = nil
+    }
+}

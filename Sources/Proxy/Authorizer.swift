@@ -24,6 +24,13 @@ struct Authorizer {
 
     /// Authorizes `method` on `path`; throws 401 (anonymous) or 403 (authenticated) when denied.
     func authorize(_ identity: Identity?, method: String, path: SwiftPath, referer: String?, txid: String) async throws -> Access {
+        if let scope = identity?.tempURLScope {
+            // A temp URL reaches nothing outside the account (or container) its key belongs to.
+            guard path.account == scope.account, scope.container == nil || scope.container == path.container else {
+                throw HTTPError.standard(401)
+            }
+            return Access(isOwner: false, groups: [])
+        }
         let groups = identity?.groups ?? []
         if identity?.isResellerAdmin == true { return Access(isOwner: true, groups: groups) }
         if groups.contains(path.account) && (!["PUT", "DELETE"].contains(method) || path.container != nil) {
@@ -64,14 +71,7 @@ struct Authorizer {
 
     /// The account's ACL (cached with the account lookups).
     func accountACL(_ account: String, txid: String) async -> AccountACL? {
-        if let cached = context.accountACLs.get(account) { return cached }
-        let (part, _) = context.rings.account.nodes(account: account)
-        let reply = await context.fanout.read(ring: context.rings.account, partition: part, method: "HEAD",
-                                              path: "/\(account)", headers: context.backendHeaders(txid: txid))
-        guard let r = reply?.response, (200..<300).contains(r.status) else { return nil }
-        let acl = AccountACL(stored: r.headers.first(name: "x-account-access-control"))
-        context.accountACLs.set(account, acl)
-        return acl
+        await context.accountInfo(account, txid: txid)?.acl
     }
 }
 

@@ -11,6 +11,15 @@ struct ContainerInfo: Sendable {
     let write: String?
 }
 
+/// What the proxy knows of an account: its stored headers (metadata, ACL, usage).
+struct AccountInfo: Sendable {
+    let headers: [(String, String)]
+
+    func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+
+    var acl: AccountACL { AccountACL(stored: header("x-account-access-control")) }
+}
+
 /// A short-lived cache of account and container lookups (OpenStack Swift keeps these in
 /// memcache for `recheck_container_existence` seconds), so object PUTs do not HEAD the
 /// container and container PUTs do not HEAD the account each time.

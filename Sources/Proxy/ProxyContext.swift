@@ -15,8 +15,8 @@ struct ProxyContext: Sendable {
     let containers: InfoCache<ContainerInfo>
     /// Accounts known to exist (so container PUTs skip the account HEAD).
     let accounts: InfoCache<Bool>
-    /// Account ACLs, for requests by non-owners.
-    let accountACLs: InfoCache<AccountACL>
+    /// Account metadata (ACLs, temp URL keys, quotas), for requests by non-owners and middleware.
+    let accountInfos: InfoCache<AccountInfo>
     let clock: any WallClock
     let logger: Logger
 
@@ -52,6 +52,18 @@ struct ProxyContext: Sendable {
             info = ContainerInfo(exists: false, objectCount: 0, bytesUsed: 0, headers: [], read: nil, write: nil)
             if reply?.status == 404 { containers.set(key, info) }
         }
+        return info
+    }
+
+    /// Looks up an account (cached): nil when it does not exist or cannot be read.
+    func accountInfo(_ account: String, txid: String) async -> AccountInfo? {
+        if let cached = accountInfos.get(account) { return cached }
+        let (part, _) = rings.account.nodes(account: account)
+        let reply = await fanout.read(ring: rings.account, partition: part, method: "HEAD",
+                                      path: "/\(account)", headers: backendHeaders(txid: txid))
+        guard let r = reply?.response, (200..<300).contains(r.status) else { return nil }
+        let info = AccountInfo(headers: r.headers.map { ($0.name, $0.value) })
+        accountInfos.set(account, info)
         return info
     }
 

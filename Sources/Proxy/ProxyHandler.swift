@@ -21,6 +21,11 @@ struct ProxyHandler: HTTPHandler {
             throw HTTPError.badRequest("Header value too long: \(name.prefix(64))")
         }
         var identity: Identity?
+        if request.method != "OPTIONS", let tempURL = TempURL(query: (try? request.queryItems()) ?? [], now: context.clock.now()) {
+            let id = try await tempURL.authorize(request, path, context: context)
+            let response = try await ObjectProxy(context: context, identity: id).handle(request, path)
+            return tempURL.outgoing(response, request: request, path: path)
+        }
         if let token = request.header("x-auth-token") ?? request.header("x-storage-token") {
             guard let id = context.auth.validate(token) else { throw unauthorized(path.account) }
             identity = id
@@ -107,6 +112,9 @@ struct ProxyHandler: HTTPHandler {
             "tempauth": ["account_acls": true],
             "slo": ["max_manifest_segments": ObjectProxy.maxManifestSegments, "max_manifest_size": ObjectProxy.maxManifestSize,
                     "min_segment_size": 1, "yield_frequency": ObjectProxy.sloYieldFrequency],
+            "tempurl": ["methods": TempURL.methods.sorted(), "allowed_digests": TempURL.digests.keys.sorted(),
+                        "deprecated_digests": ["sha1"], "incoming_remove_headers": ["x-timestamp"], "incoming_allow_headers": [String](),
+                        "outgoing_remove_headers": ["x-object-meta-*"], "outgoing_allow_headers": ["x-object-meta-public-*"]],
             "versioned_writes": ["allowed_flags": ["x-versions-location", "x-history-location"]],
             "bulk_delete": ["max_deletes_per_request": BulkDeleter.maxDeletes, "max_failed_deletes": BulkDeleter.maxFailures],
         ]

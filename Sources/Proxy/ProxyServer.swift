@@ -30,7 +30,7 @@ public final class ProxyServer: Service, Sendable {
             auth: TempAuth(users: config.users, tokenLife: config.tokenLife, clock: clock),
             containers: InfoCache(ttl: config.containerCacheTTL, clock: clock),
             accounts: InfoCache(ttl: config.containerCacheTTL, clock: clock),
-            accountACLs: InfoCache(ttl: config.containerCacheTTL, clock: clock), clock: clock, logger: logger)
+            accountInfos: InfoCache(ttl: config.containerCacheTTL, clock: clock), clock: clock, logger: logger)
         let server = try await HTTPServer.bind(host: config.host, port: config.port, handler: ProxyHandler(context: context), logger: logger)
         logger.notice("proxy listening on \(config.host):\(server.port)")
         return ProxyServer(server: server, client: client, config: config)

@@ -10,9 +10,18 @@ public struct Identity: Sendable, Equatable {
     /// Groups for authorization: the configured ones plus `account`, `account:user` and, for
     /// admins, the storage account itself (as tempauth does).
     public let groups: Set<String>
+    /// Set for a request signed by a temp URL: it may touch only this account (and container).
+    public var tempURLScope: TempURLScope? = nil
 
     public var isResellerAdmin: Bool { groups.contains(".reseller_admin") }
     public var isAdmin: Bool { groups.contains(".admin") }
+}
+
+/// Where a temp URL's signature lets its request go: one account, or one container of it
+/// (when the key was a container key).
+public struct TempURLScope: Sendable, Equatable {
+    public let account: String
+    public let container: String?
 }
 
 /// OpenStack Swift's tempauth v1.0: users from config, random tokens with a lifetime.

@@ -89,7 +89,7 @@ public final class AccountBroker {
 
     /// Records an account DELETE.
     public func markDeleted(_ ts: Timestamp) throws {
-        try infoRow.raise("delete_timestamp", to: ts)
+        try infoRow.markDeleted(ts)
     }
 
     /// Merges metadata updates (POST or PUT headers).

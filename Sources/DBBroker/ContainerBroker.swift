@@ -91,7 +91,7 @@ public final class ContainerBroker {
 
     /// Records a container DELETE. The caller checks emptiness first (409 otherwise).
     public func markDeleted(_ ts: Timestamp) throws {
-        try infoRow.raise("delete_timestamp", to: ts)
+        try infoRow.markDeleted(ts)
     }
 
     /// Merges metadata updates (POST or PUT headers).

@@ -20,6 +20,19 @@ struct InfoRow {
         }
     }
 
+    /// Records a DELETE: the delete timestamp rises and, as Swift's `delete_db` does, every
+    /// metadata item is cleared, so a container created again under the name starts bare.
+    func markDeleted(_ ts: Timestamp) throws {
+        try db.transaction {
+            let current = try db.query("SELECT delete_timestamp FROM \(table)").first?.first?.text.flatMap { Timestamp($0) } ?? .zero
+            guard ts > current else { return }
+            try db.run("UPDATE \(table) SET delete_timestamp = ?", [.text(ts.internalForm)])
+            var meta = BrokerMetadata(json: try db.query("SELECT metadata FROM \(table)").first?.first?.text ?? "{}")
+            let cleared = Dictionary(uniqueKeysWithValues: meta.entries.keys.map { ($0, "") })
+            if meta.merge(cleared, at: ts) { try db.run("UPDATE \(table) SET metadata = ?", [.text(meta.json)]) }
+        }
+    }
+
     /// Merges metadata updates; 400 if the merged user metadata exceeds the limits.
     func mergeMetadata(_ updates: [String: String], at ts: Timestamp, constraints: Constraints) throws {
         guard !updates.isEmpty else { return }

@@ -3,7 +3,7 @@ public enum UserMetadata {
     /// Headers an object stores besides `X-Object-Meta-*` (Swift's allowed system headers).
     public static let storedObjectHeaders: Set<String> = [
         "content-disposition", "content-encoding", "x-delete-at", "x-object-manifest", "x-static-large-object",
-        "x-symlink-target", "x-symlink-target-account", "cache-control", "content-language", "expires",
+        "cache-control", "content-language", "expires",
         "x-robots-tag",
     ]
 

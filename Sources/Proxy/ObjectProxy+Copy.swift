@@ -50,9 +50,14 @@ extension ObjectProxy {
 
         var sourceHeaders = context.backendHeaders(txid: request.transactionID)
         if let range = request.header("range") { sourceHeaders.add(name: "Range", value: range) }
+        // `?symlink=get` copies a symlink itself; otherwise its target is copied.
+        let symlinkGet = (try? request.queryValue("symlink")) == "get"
+        if !symlinkGet { sourceHeaders.add(name: "X-Backend-Ignore-Range-If-Metadata-Present", value: Self.symlinkTarget) }
         let head: HTTPResponseHead
         let conn: BackendConnection
-        switch await openRead(source, method: "GET", headers: sourceHeaders) {
+        let resolved = try await openFollowingSymlinks(source, method: "GET", headers: sourceHeaders, referer: request.header("referer"),
+                                                       txid: request.transactionID, follow: !symlinkGet)
+        switch resolved.read {
         case .notFound: return .error(404)
         case .unavailable: throw HTTPError.serviceUnavailable("No object server could be reached for the copy source")
         case .found(let h, let c):
@@ -64,6 +69,18 @@ extension ObjectProxy {
         } catch {
             conn.close()
             throw error
+        }
+        if symlinkGet, let target = head.headers.first(name: Self.symlinkTarget) {
+            // Copying a symlink itself: the request may point the copy at another account or ETag.
+            _ = try? await conn.readFullBody()
+            context.client.release(conn)
+            var headers = copyHeaders(request, sourceHead: head)
+            headers.replaceOrAdd(name: "X-Symlink-Target", value: target)
+            for (sys, user) in [(Self.symlinkTargetAccount, "X-Symlink-Target-Account"), (Self.symlinkTargetETag, "X-Symlink-Target-Etag")] {
+                if let v = request.header(user) ?? head.headers.first(name: sys) { headers.replaceOrAdd(name: user, value: v) }
+            }
+            let stored = try await storeSymlink(dest, headers: headers, referer: request.header("referer"), txid: request.transactionID)
+            return Self.copied(stored, from: source, sourceHead: head)
         }
         if Self.isSLO(head.headers) {
             let manifest: SLOManifest
@@ -96,10 +113,16 @@ extension ObjectProxy {
         }
         if status == 200, let etag = head.headers.first(name: "etag") { headers.replaceOrAdd(name: "ETag", value: etag) }
         let length = head.headers.first(name: "content-length").flatMap { Int64($0) }
+        // System metadata travels with the bytes (a symlink stays a symlink); listing overrides
+        // only when the bytes are the whole object.
+        let sysmeta = head.headers.filter { name, _ in
+            let l = name.lowercased()
+            return l.hasPrefix("x-object-sysmeta-") && !(status != 200 && l.hasPrefix("x-object-sysmeta-container-update-override-"))
+        }.map { ($0.name, $0.value) }
 
         var response: HTTPResponse
         do {
-            response = try await store(dest, headers: headers, length: length, txid: request.transactionID) {
+            response = try await store(dest, headers: headers, length: length, txid: request.transactionID, sysmeta: sysmeta) {
                 try await conn.readBodyPart()
             }
             context.client.release(conn)

@@ -20,7 +20,10 @@ struct ObjectProxy {
         }
         if request.method == "PUT" { try await archiveBeforeWrite(path, txid: request.transactionID) }
         switch request.method {
-        case "PUT": return try await manifestQuery == "put" ? putSLO(request, path) : put(request, path)
+        case "PUT":
+            if manifestQuery == "put" { return try await putSLO(request, path) }
+            if request.header("x-symlink-target") != nil { return try await putSymlink(request, path) }
+            return try await put(request, path)
         case "GET", "HEAD": return try await read(request, path)
         case "POST": return try await post(request, path)
         case "DELETE": return try await delete(request, path)
@@ -63,6 +66,9 @@ struct ObjectProxy {
     // MARK: POST / DELETE
 
     func post(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
+        if request.header("x-symlink-target") != nil {
+            throw HTTPError(400, "A PUT request is required to set a symlink target", headers: [("Content-Type", "text/plain")])
+        }
         try context.constraints.checkMetadata(request.headers.pairs, kind: "object")
         let expiry = try deleteAt(request.headers)
         let ts = context.timestamp()
@@ -75,6 +81,10 @@ struct ObjectProxy {
         let replies = await context.fanout.write(ring: context.rings.object, partition: part, method: "POST", path: objectPath(path),
                                                  headers: context.withContainerUpdates(base, account: path.account, container: path.container!))
         let status = BestResponse.status(replies.map(\.status), replicas: replies.count)
+        if (200..<300).contains(status), let stored = replies.first(where: { $0.status == status })?.response?.headers,
+           let redirect = Self.postedToSymlink(stored, path: path) {
+            return redirect
+        }
         return status == 404 ? .error(404) : HTTPResponse(status: status)
     }
 
@@ -160,13 +170,27 @@ struct ObjectProxy {
             for v in request.headers[name] { headers.add(name: name, value: v) }
         }
         let wantsManifest = Self.wantsManifest(request)
+        let symlinkGet = (try? request.queryValue("symlink")) == "get"
+        // A manifest (or a symlink) is read whole: the range applies to the large object (or
+        // the target), and for an SLO, conditionals compare with the SLO's ETag.
+        var readWhole: [String] = []
         if !wantsManifest {
-            // For a manifest, conditionals compare with the SLO's ETag and the range applies to
-            // the large object, so the object server sends the manifest whole.
             headers.add(name: "X-Backend-Etag-Is-At", value: Self.sloETagHeader)
-            headers.add(name: "X-Backend-Ignore-Range-If-Metadata-Present", value: "X-Static-Large-Object")
+            readWhole.append("X-Static-Large-Object")
         }
-        switch await openRead(path, method: request.method, headers: headers) {
+        if !symlinkGet { readWhole.append(Self.symlinkTarget) }
+        if !readWhole.isEmpty { headers.add(name: "X-Backend-Ignore-Range-If-Metadata-Present", value: readWhole.joined(separator: ", ")) }
+        let resolved = try await openFollowingSymlinks(path, method: request.method, headers: headers, referer: request.header("referer"),
+                                                       txid: request.transactionID, follow: !symlinkGet)
+        var response = try await respond(request, path, resolved.read, wantsManifest: wantsManifest)
+        if symlinkGet, case .found(let head, _) = resolved.read { Self.symlinkClientHeaders(&response.headers, backend: head.headers) }
+        if let location = resolved.contentLocation { response.headers.replaceOrAdd(name: "Content-Location", value: location) }
+        return response
+    }
+
+    /// The client's response to what a read found: a large object, or the object itself.
+    private func respond(_ request: HTTPRequest, _ path: SwiftPath, _ read: SourceRead, wantsManifest: Bool) async throws -> HTTPResponse {
+        switch read {
         case .notFound:
             return .error(404)
         case .unavailable:

@@ -115,6 +115,7 @@ struct ProxyHandler: HTTPHandler {
             "tempurl": ["methods": TempURL.methods.sorted(), "allowed_digests": TempURL.digests.keys.sorted(),
                         "deprecated_digests": ["sha1"], "incoming_remove_headers": ["x-timestamp"], "incoming_allow_headers": [String](),
                         "outgoing_remove_headers": ["x-object-meta-*"], "outgoing_allow_headers": ["x-object-meta-public-*"]],
+            "symlink": ["symloop_max": ObjectProxy.symloopMax, "static_links": true],
             "versioned_writes": ["allowed_flags": ["x-versions-location", "x-history-location"]],
             "bulk_delete": ["max_deletes_per_request": BulkDeleter.maxDeletes, "max_failed_deletes": BulkDeleter.maxFailures],
         ]

@@ -152,7 +152,10 @@ struct ObjectController: Sendable {
             try file.post(metadata: meta, at: ts)
             let row = Self.containerRow(size: String(reader.contentLength), contentType: listedType, etag: reader.etag,
                                         requestHeaders: HTTPHeaders(), metadata: reader.dataMetadata)
-            return (HTTPResponse(status: 202), row)
+            // Middleware learns from the POST response what it landed on (a symlink, say).
+            var sysmeta = HTTPHeaders()
+            for (k, v) in reader.dataMetadata where k.lowercased().hasPrefix("x-object-sysmeta-") { sysmeta.add(name: k, value: v) }
+            return (HTTPResponse(status: 202, headers: sysmeta), row)
         }
         // Every POST updates the listing (as Swift does): a lost PUT update is repaired by it.
         if let listing {

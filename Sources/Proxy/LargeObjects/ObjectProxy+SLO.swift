@@ -266,7 +266,16 @@ extension ObjectProxy {
         } catch {
             return .failure(StatusCode(code: 500))
         }
-        switch await openRead(path, method: "HEAD", headers: context.backendHeaders(txid: txid)) {
+        let resolved: ResolvedRead
+        do {
+            resolved = try await openFollowingSymlinks(path, method: "HEAD", headers: context.backendHeaders(txid: txid), referer: referer,
+                                                       txid: txid)
+        } catch let error as HTTPError {
+            return .failure(StatusCode(code: error.status))
+        } catch {
+            return .failure(StatusCode(code: 500))
+        }
+        switch resolved.read {
         case .notFound: return .failure(StatusCode(code: 404))
         case .unavailable: return .failure(StatusCode(code: 503))
         case .found(let head, let conn):
@@ -319,7 +328,10 @@ extension ObjectProxy {
         guard let (container, object) = SLOManifest.split(name) else { throw HTTPError.badRequest("Bad manifest path") }
         let path = SwiftPath(account: account, container: container, object: object)
         _ = try await Authorizer(context: context).authorize(identity, method: "GET", path: path, referer: referer, txid: txid)
-        switch await openRead(path, method: "GET", headers: context.backendHeaders(txid: txid)) {
+        // A nested manifest may be reached through a symlink.
+        var headers = context.backendHeaders(txid: txid)
+        headers.add(name: "X-Backend-Ignore-Range-If-Metadata-Present", value: Self.symlinkTarget)
+        switch try await openFollowingSymlinks(path, method: "GET", headers: headers, referer: referer, txid: txid).read {
         case .notFound: throw HTTPError(404, "SLO manifest not found")
         case .unavailable: throw HTTPError(500, "Unable to load SLO manifest or segment.")
         case .found(let head, let conn):

@@ -72,7 +72,15 @@ final class SegmentReader: @unchecked Sendable {
         }
         var headers = proxy.context.backendHeaders(txid: txid)
         if let range { headers.add(name: "Range", value: "bytes=\(range.lowerBound)-\(range.upperBound)") }
-        switch await proxy.openRead(path, method: "GET", headers: headers) {
+        headers.add(name: "X-Backend-Ignore-Range-If-Metadata-Present", value: ObjectProxy.symlinkTarget)
+        // A segment may be a symlink to the bytes.
+        let resolved: ObjectProxy.ResolvedRead
+        do {
+            resolved = try await proxy.openFollowingSymlinks(path, method: "GET", headers: headers, referer: referer, txid: txid)
+        } catch {
+            throw SegmentError(description: "segment \(path.container!)/\(path.object!): \(error)")
+        }
+        switch resolved.read {
         case .found(let head, let conn) where head.status.code == 200 || head.status.code == 206:
             let gotETag = (head.headers.first(name: "etag") ?? "").trimmingCharacters(in: ["\""])
             let gotSize: Int64? = head.status.code == 200

@@ -208,6 +208,21 @@ struct ObjectProxy {
         }
     }
 
+    /// Reads a small object whole (an error page, say); nil when it cannot be read.
+    func readWhole(_ path: SwiftPath, txid: String, limit: Int = 4 << 20) async throws -> HTTPResponse? {
+        guard case .found(let head, let conn) = await openRead(path, method: "GET", headers: context.backendHeaders(txid: txid)) else {
+            return nil
+        }
+        do {
+            let body = try await conn.readFullBody(limit: limit)
+            context.client.release(conn)
+            return HTTPResponse(status: Int(head.status.code), headers: HeaderFilter.clientHeaders(head.headers), body: .bytes(body))
+        } catch {
+            conn.close()
+            return nil
+        }
+    }
+
     /// Answers with a replica's response, streaming its body from `conn`.
     func passThrough(_ request: HTTPRequest, status: Int, headers: HTTPHeaders, conn: BackendConnection) async -> HTTPResponse {
         if request.method == "HEAD" || status == 304 || status == 412 {

@@ -33,9 +33,14 @@ struct ProxyHandler: HTTPHandler {
         if ["POST", "DELETE"].contains(request.method), (try? request.queryItems())?.contains(where: { $0.0 == "bulk-delete" }) == true {
             return try await bulkDelete(request, path, identity: identity)
         }
+        let staticWeb = StaticWeb.applies(request, path, identity: identity) ? StaticWeb(context: context, identity: identity) : nil
+        if let staticWeb, path.object == nil, let response = try await staticWeb.handle(request, path) { return response }
         let access = try await Authorizer(context: context).authorize(identity, method: request.method, path: path,
                                                                        referer: request.header("referer"), txid: request.transactionID)
-        if path.object != nil { return try await ObjectProxy(context: context, identity: identity).handle(request, path) }
+        if path.object != nil {
+            if let staticWeb, let response = try await staticWeb.handle(request, path) { return response }
+            return try await ObjectProxy(context: context, identity: identity).handle(request, path)
+        }
         if path.container != nil { return try await ContainerProxy(context: context, access: access).handle(request, path) }
         return try await AccountProxy(context: context, access: access).handle(request, path)
     }
@@ -115,6 +120,7 @@ struct ProxyHandler: HTTPHandler {
             "tempurl": ["methods": TempURL.methods.sorted(), "allowed_digests": TempURL.digests.keys.sorted(),
                         "deprecated_digests": ["sha1"], "incoming_remove_headers": ["x-timestamp"], "incoming_allow_headers": [String](),
                         "outgoing_remove_headers": ["x-object-meta-*"], "outgoing_allow_headers": ["x-object-meta-public-*"]],
+            "staticweb": [String: Any](),
             "symlink": ["symloop_max": ObjectProxy.symloopMax, "static_links": true],
             "versioned_writes": ["allowed_flags": ["x-versions-location", "x-history-location"]],
             "bulk_delete": ["max_deletes_per_request": BulkDeleter.maxDeletes, "max_failed_deletes": BulkDeleter.maxFailures],

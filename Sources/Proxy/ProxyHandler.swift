@@ -20,8 +20,15 @@ struct ProxyHandler: HTTPHandler {
         for (name, value) in request.headers where value.utf8.count > context.constraints.maxHeaderSize {
             throw HTTPError.badRequest("Header value too long: \(name.prefix(64))")
         }
+        if request.method == "OPTIONS" { return await CORS(context: context).preflight(request, path) }
+        let response = try await route(request, path)
+        return await CORS(context: context).decorate(response, request, path)
+    }
+
+    /// Authenticates (token or temp URL) and hands the request to its middleware or controller.
+    func route(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
         var identity: Identity?
-        if request.method != "OPTIONS", let tempURL = TempURL(query: (try? request.queryItems()) ?? [], now: context.clock.now()) {
+        if let tempURL = TempURL(query: (try? request.queryItems()) ?? [], now: context.clock.now()) {
             let id = try await tempURL.authorize(request, path, context: context)
             let response = try await ObjectProxy(context: context, identity: id).handle(request, path)
             return tempURL.outgoing(response, request: request, path: path)

@@ -78,8 +78,9 @@ public final class AllInOne: Sendable {
         var nodes: [StorageNode] = []
         for n in 0..<state.layout.nodes {
             let devices = (0..<state.layout.devicesPerNode).map { deviceName(node: n, index: $0) }
-            let config = StorageNodeConfig(devicesRoot: "\(dataDir)/node\(n + 1)", devices: devices, host: host,
+            var config = StorageNodeConfig(devicesRoot: "\(dataDir)/node\(n + 1)", devices: devices, host: host,
                                            port: state.nodePorts[n], hashPath: state.hashPath, ringDirectory: "\(dataDir)/rings")
+            config.expirerInterval = 10
             var nodeLogger = logger
             nodeLogger[metadataKey: "server"] = "node\(n + 1)"
             nodes.append(try await StorageNode.start(config: config, clock: clock, logger: nodeLogger))

@@ -20,13 +20,21 @@ struct ContainerUpdateSender: Sendable {
               let partition = request.header("x-container-partition") else { return }
         let hostList = hosts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let deviceList = devices.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        await deliver(to: zip(hostList, deviceList).map { ($0, $1, partition) }, from: p.device,
+                      objectPath: "/\(p.account)/\(p.container!)/\(p.object!)", method: method, timestamp: timestamp,
+                      extra: extra, txid: request.transactionID)
+    }
+
+    /// Sends one container update to each `(host, device, partition)`; a failed one is saved
+    /// as an async pending on `localDevice`.
+    func deliver(to targets: [(host: String, device: String, partition: String)], from localDevice: String, objectPath: String,
+                 method: String, timestamp: Timestamp, extra: [String: String], txid: String) async {
         var headers = HTTPHeaders()
         headers.add(name: "X-Timestamp", value: timestamp.internalForm)
-        headers.add(name: "X-Trans-Id", value: request.transactionID)
+        headers.add(name: "X-Trans-Id", value: txid)
         headers.add(name: "X-Backend-Server", value: "container")
         for (k, v) in extra { headers.add(name: k, value: v) }
-        let objectPath = "/\(p.account)/\(p.container!)/\(p.object!)"
-        for (host, device) in zip(hostList, deviceList) {
+        for (host, device, partition) in targets {
             let uri = "/\(PercentCoding.encodePath(device))/\(partition)" + PercentCoding.encodePath(objectPath)
             let ok: Bool
             if let (h, port) = Self.splitHost(host) {
@@ -41,9 +49,9 @@ struct ContainerUpdateSender: Sendable {
             }
             if !ok {
                 logger.warning("container update \(method) \(objectPath) to \(host) failed; saved as async pending",
-                               metadata: ["txid": "\(request.transactionID)"])
-                savePending(device: p.device, AsyncPending(method: method, host: host, device: device, partition: partition,
-                                                           path: objectPath, headers: headers.reduce(into: [:]) { $0[$1.name] = $1.value }))
+                               metadata: ["txid": "\(txid)"])
+                savePending(device: localDevice, AsyncPending(method: method, host: host, device: device, partition: partition,
+                                                              path: objectPath, headers: headers.reduce(into: [:]) { $0[$1.name] = $1.value }))
             }
         }
     }

@@ -98,7 +98,11 @@ struct ObjectController: Sendable {
             if let deleteAt { meta["X-Delete-At"] = String(deleteAt) }
             let finalMeta = meta
             do {
-                try await pools.run(p.device) { try writer.commit(metadata: finalMeta, timestamp: ts) }
+                let queue = ExpiringObjects(devicePath: paths.devicePath(p.device))
+                try await pools.run(p.device) {
+                    try writer.commit(metadata: finalMeta, timestamp: ts)
+                    if let deleteAt { try queue.add(.init(deleteAt: deleteAt, partition: p.partition, hash: file.hash)) }
+                }
             } catch DiskFileError.exists {
                 return HTTPResponse(status: 409, headers: ["X-Backend-Timestamp": ts.internalForm])
             }
@@ -135,6 +139,7 @@ struct ObjectController: Sendable {
         if let deleteAt { meta["X-Delete-At"] = String(deleteAt) }
         let now = clock.now()
         let postMeta = meta
+        let queue = ExpiringObjects(devicePath: paths.devicePath(p.device))
         let (response, listing): (HTTPResponse, [String: String]?) = try await pools.run(p.device) {
             var meta = postMeta
             guard case .present(let reader) = try file.open(), !Self.isExpired(reader.metadata, now: now) else {
@@ -150,6 +155,7 @@ struct ObjectController: Sendable {
                 listedType += ";swift_bytes=\(bytes)"
             }
             try file.post(metadata: meta, at: ts)
+            if let deleteAt { try queue.add(.init(deleteAt: deleteAt, partition: p.partition, hash: file.hash)) }
             let row = Self.containerRow(size: String(reader.contentLength), contentType: listedType, etag: reader.etag,
                                         requestHeaders: HTTPHeaders(), metadata: reader.dataMetadata)
             // Middleware learns from the POST response what it landed on (a symlink, say).

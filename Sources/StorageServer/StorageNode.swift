@@ -16,13 +16,15 @@ public final class StorageNode: Service, Sendable {
     private let pools: DevicePools
     private let client: BackendClient
     private let reporter: ContainerReporter
+    private let expirer: ObjectExpirer
     private let logger: Logger
 
     /// The port the node listens on (the bound one when configured with 0).
     public var port: Int { server.port }
 
     private init(config: StorageNodeConfig, server: HTTPServer, pools: DevicePools, client: BackendClient,
-                 reporter: ContainerReporter, logger: Logger) {
+                 reporter: ContainerReporter, expirer: ObjectExpirer, logger: Logger) {
+        self.expirer = expirer
         self.config = config
         self.server = server
         self.pools = pools
@@ -47,9 +49,12 @@ public final class StorageNode: Service, Sendable {
         let accountRing = try? Ring.load(from: "\(config.ringDirectory)/account.ring.json")
         if accountRing == nil { logger.warning("no account ring in \(config.ringDirectory): container usage will not be reported") }
         let reporter = ContainerReporter(client: client, accountRing: accountRing, pools: pools, timeout: timeout, logger: logger)
+        let updater = ContainerUpdateSender(client: client, paths: paths, timeout: timeout, logger: logger)
+        let containerRing = try? Ring.load(from: "\(config.ringDirectory)/container.ring.json")
+        let expirer = ObjectExpirer(paths: paths, devices: config.devices, pools: pools, updater: updater, containerRing: containerRing,
+                                    clock: clock, logger: logger)
         let handler = StorageHandler(
-            objects: ObjectController(paths: paths, pools: pools,
-                                      updater: ContainerUpdateSender(client: client, paths: paths, timeout: timeout, logger: logger),
+            objects: ObjectController(paths: paths, pools: pools, updater: updater,
                                       constraints: constraints, clock: clock, logger: logger),
             containers: ContainerController(paths: paths, pools: pools, reporter: reporter, rows: ContainerRowBatcher(pools: pools),
                                             constraints: constraints, logger: logger),
@@ -57,7 +62,8 @@ public final class StorageNode: Service, Sendable {
             paths: paths, devices: Set(config.devices))
         let server = try await HTTPServer.bind(host: config.host, port: config.port, handler: handler, logger: logger)
         logger.notice("storage node listening on \(config.host):\(server.port), devices \(config.devices.joined(separator: ","))")
-        return StorageNode(config: config, server: server, pools: pools, client: client, reporter: reporter, logger: logger)
+        return StorageNode(config: config, server: server, pools: pools, client: client, reporter: reporter, expirer: expirer,
+                           logger: logger)
     }
 
     /// Serves until cancelled or gracefully shut down.
@@ -67,6 +73,7 @@ public final class StorageNode: Service, Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.server.run() }
                 group.addTask { await self.reporter.run(interval: interval) }
+                group.addTask { await self.expirer.run(interval: .milliseconds(Int64(self.config.expirerInterval * 1000))) }
                 try await group.next()
                 group.cancelAll()
             }
@@ -77,6 +84,10 @@ public final class StorageNode: Service, Sendable {
         client.shutdown()
         await pools.shutdown()
     }
+
+    /// Runs one expirer pass now (tests and operators); answers how many objects were deleted.
+    @discardableResult
+    public func expireNow() async -> Int { await expirer.pass() }
 
     /// Stops accepting connections (tests use this to simulate a node going down).
     public func close() {

@@ -16,6 +16,8 @@ public struct StorageNodeConfig: Sendable, Codable {
     public var containerReportInterval: Double = 1.0
     /// Seconds to wait for a container/account server during an update.
     public var updateTimeout: Double = 3.0
+    /// Seconds between passes of the object expirer.
+    public var expirerInterval: Double = 30.0
 
     public init(devicesRoot: String, devices: [String], host: String, port: Int, hashPath: HashPathConfig, ringDirectory: String) {
         self.devicesRoot = devicesRoot
@@ -27,7 +29,7 @@ public struct StorageNodeConfig: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case devicesRoot, devices, host, port, hashPath, ringDirectory, containerReportInterval, updateTimeout
+        case devicesRoot, devices, host, port, hashPath, ringDirectory, containerReportInterval, updateTimeout, expirerInterval
     }
 
     /// Decodes a config file; the intervals and timeouts are optional.
@@ -41,5 +43,6 @@ public struct StorageNodeConfig: Sendable, Codable {
         ringDirectory = try c.decode(String.self, forKey: .ringDirectory)
         containerReportInterval = try c.decodeIfPresent(Double.self, forKey: .containerReportInterval) ?? containerReportInterval
         updateTimeout = try c.decodeIfPresent(Double.self, forKey: .updateTimeout) ?? updateTimeout
+        expirerInterval = try c.decodeIfPresent(Double.self, forKey: .expirerInterval) ?? expirerInterval
     }
 }

@@ -1,0 +1,48 @@
+import Foundation
+import NIOCore
+import NimbusCore
+import Testing
+
+/// `X-Delete-At` / `X-Delete-After` and the expirer that really deletes.
+@Suite(.serialized) final class ExpiryTests {
+    let h: ClusterHarness
+    let account: String
+    let auth: [(String, String)]
+
+    init() async throws {
+        h = try await ClusterHarness.start()
+        let (token, account) = try await h.login()
+        self.account = account
+        auth = [("X-Auth-Token", token)]
+        _ = try await h.request("PUT", "\(account)/exp", headers: auth)
+    }
+
+    deinit { h.stop() }
+
+    func dataFiles() -> [String] {
+        let e = FileManager.default.enumerator(atPath: h.root)
+        var out: [String] = []
+        while let p = e?.nextObject() as? String { if p.hasSuffix(".data") && p.contains("/objects/") { out.append(p) } }
+        return out
+    }
+
+    @Test func expiredObjectIsRemovedFromDiskAndListingByTheExpirer() async throws {
+        #expect(try await h.request("PUT", "\(account)/exp/soon", headers: auth + [("X-Delete-After", "5")], body: [1, 2, 3]).status == 201)
+        #expect(try await h.request("PUT", "\(account)/exp/keep", headers: auth, body: [4]).status == 201)
+        // Moved later by a POST: the first expiry time no longer applies.
+        #expect(try await h.request("PUT", "\(account)/exp/moved", headers: auth + [("X-Delete-After", "5")], body: [5]).status == 201)
+        #expect(try await h.request("POST", "\(account)/exp/moved", headers: auth + [("X-Delete-After", "1000")]).status == 202)
+        #expect(dataFiles().count == 9)
+
+        for n in h.aio.nodes { #expect(await n.expireNow() == 0) }
+        h.clock.advance(10)
+        #expect(try await h.request("GET", "\(account)/exp/soon", headers: auth).status == 404)
+        var deleted = 0
+        for n in h.aio.nodes { deleted += await n.expireNow() }
+        #expect(deleted == 3)
+        #expect(dataFiles().count == 6)
+        let listing = try await h.request("GET", "\(account)/exp", headers: auth)
+        #expect(String(buffer: listing.body).split(separator: "\n") == ["keep", "moved"])
+        #expect(try await h.request("GET", "\(account)/exp/moved", headers: auth).status == 200)
+    }
+}

@@ -28,6 +28,7 @@ struct ContainerProxy {
                                 body: request.method == "GET" && r.body.readableBytes > 0 ? .bytes(r.body) : .empty)
         case "PUT":
             try context.constraints.checkMetadata(request.headers.pairs, kind: "container")
+            try Quotas.checkContainerHeaders(request.headers)
             if let policy = request.header("x-storage-policy"), !policy.isEmpty, policy.lowercased() != "policy-0" {
                 throw HTTPError.badRequest("Invalid X-Storage-Policy \(policy)")
             }
@@ -39,6 +40,7 @@ struct ContainerProxy {
             return HTTPResponse(status: status)
         case "POST":
             try context.constraints.checkMetadata(request.headers.pairs, kind: "container")
+            try Quotas.checkContainerHeaders(request.headers)
             let (clientHeaders, sysmeta) = try VersionedWrites.containerWrite(request.headers)
             let status = try await write(clientHeaders, txid: request.transactionID, method: "POST", account: account,
                                          container: container, partition: part, sysmeta: sysmeta)

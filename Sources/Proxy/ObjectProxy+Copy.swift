@@ -66,6 +66,8 @@ extension ObjectProxy {
         }
         do {
             _ = try await authorizer.authorize(identity, method: "PUT", path: dest, referer: request.header("referer"), txid: request.transactionID)
+            let length = head.headers.first(name: "content-length").flatMap { Int64($0) } ?? 0
+            try await Quotas.checkWrite(dest, length: length, context: context, txid: request.transactionID)
         } catch {
             conn.close()
             throw error

@@ -18,7 +18,12 @@ struct ObjectProxy {
            request.header("x-static-large-object") != nil {
             throw HTTPError.badRequest("X-Static-Large-Object is a reserved header. To create a static large object add query param multipart-manifest=put.")
         }
-        if request.method == "PUT" { try await archiveBeforeWrite(path, txid: request.transactionID) }
+        if request.method == "PUT" {
+            if request.header("x-copy-from") == nil {
+                try await Quotas.checkWrite(path, length: request.contentLength ?? 0, context: context, txid: request.transactionID)
+            }
+            try await archiveBeforeWrite(path, txid: request.transactionID)
+        }
         switch request.method {
         case "PUT":
             if manifestQuery == "put" { return try await putSLO(request, path) }

@@ -35,9 +35,9 @@ struct ProxyContext: Sendable {
     }
 
     /// Looks up a container (cached): existence, usage and ACLs.
-    func containerInfo(account: String, container: String, txid: String) async -> ContainerInfo {
+    func containerInfo(account: String, container: String, txid: String, fresh: Bool = false) async -> ContainerInfo {
         let key = "\(account)/\(container)"
-        if let cached = containers.get(key) { return cached }
+        if !fresh, let cached = containers.get(key) { return cached }
         let (part, _) = rings.container.nodes(account: account, container: container)
         let reply = await fanout.read(ring: rings.container, partition: part, method: "HEAD",
                                       path: "/\(account)/\(container)", headers: backendHeaders(txid: txid))
@@ -56,8 +56,8 @@ struct ProxyContext: Sendable {
     }
 
     /// Looks up an account (cached): nil when it does not exist or cannot be read.
-    func accountInfo(_ account: String, txid: String) async -> AccountInfo? {
-        if let cached = accountInfos.get(account) { return cached }
+    func accountInfo(_ account: String, txid: String, fresh: Bool = false) async -> AccountInfo? {
+        if !fresh, let cached = accountInfos.get(account) { return cached }
         let (part, _) = rings.account.nodes(account: account)
         let reply = await fanout.read(ring: rings.account, partition: part, method: "HEAD",
                                       path: "/\(account)", headers: backendHeaders(txid: txid))

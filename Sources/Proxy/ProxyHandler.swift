@@ -49,6 +49,7 @@ struct ProxyHandler: HTTPHandler {
             return try await ObjectProxy(context: context, identity: identity).handle(request, path)
         }
         if path.container != nil { return try await ContainerProxy(context: context, access: access).handle(request, path) }
+        if ["PUT", "POST"].contains(request.method) { try Quotas.checkAccountHeaders(request.headers, identity: identity) }
         return try await AccountProxy(context: context, access: access).handle(request, path)
     }
 
@@ -128,6 +129,8 @@ struct ProxyHandler: HTTPHandler {
                         "deprecated_digests": ["sha1"], "incoming_remove_headers": ["x-timestamp"], "incoming_allow_headers": [String](),
                         "outgoing_remove_headers": ["x-object-meta-*"], "outgoing_allow_headers": ["x-object-meta-public-*"]],
             "staticweb": [String: Any](),
+            "container_quotas": [String: Any](),
+            "account_quotas": [String: Any](),
             "symlink": ["symloop_max": ObjectProxy.symloopMax, "static_links": true],
             "versioned_writes": ["allowed_flags": ["x-versions-location", "x-history-location"]],
             "bulk_delete": ["max_deletes_per_request": BulkDeleter.maxDeletes, "max_failed_deletes": BulkDeleter.maxFailures],

@@ -1,0 +1,89 @@
+import Digest
+import Foundation
+import NIOCore
+import NimbusCore
+import Testing
+
+/// Quotas, temp URLs, symlinks, static web and CORS through the proxy.
+@Suite(.serialized) final class MiddlewareTests {
+    let h: ClusterHarness
+    let account: String
+    let auth: [(String, String)]
+
+    init() async throws {
+        h = try await ClusterHarness.start()
+        let (token, account) = try await h.login()
+        self.account = account
+        auth = [("X-Auth-Token", token)]
+    }
+
+    deinit { h.stop() }
+
+    @Test func containerQuotaRejectsTheObjectOverTheLimit() async throws {
+        #expect(try await h.request("PUT", "\(account)/q", headers: auth + [("X-Container-Meta-Quota-Count", "x")]).status == 400)
+        #expect(try await h.request("PUT", "\(account)/q", headers: auth + [("X-Container-Meta-Quota-Bytes", "10")]).status == 201)
+        #expect(try await h.request("PUT", "\(account)/q/a", headers: auth, body: Array(repeating: 1, count: 8)).status == 201)
+        // Listing usage reaches the proxy through the container server.
+        try await Task.sleep(for: .milliseconds(100))
+        let over = try await h.request("PUT", "\(account)/q/b", headers: auth, body: Array(repeating: 1, count: 8))
+        #expect(over.status == 413)
+        #expect(try await h.request("HEAD", "\(account)/q/b", headers: auth).status == 404)
+        // Only a reseller admin sets an account quota.
+        #expect(try await h.request("POST", account, headers: auth + [("X-Account-Meta-Quota-Bytes", "5")]).status == 403)
+    }
+
+    @Test func tempURLGrantsOnlyTheSignedMethodAndPathUntilExpiry() async throws {
+        #expect(try await h.request("POST", account, headers: auth + [("X-Account-Meta-Temp-URL-Key", "secret")]).status == 204)
+        #expect(try await h.request("PUT", "\(account)/t", headers: auth).status == 201)
+        #expect(try await h.request("PUT", "\(account)/t/o", headers: auth + [("X-Object-Meta-Private", "x")], body: Array("hi".utf8)).status == 201)
+        let expires = Int64(h.clock.now()) + 60
+        let path = "/v1/\(account.split(separator: "/").last!)/t/o"
+        let sig = Hex.encode(Digests.hmac(.sha256, key: Array("secret".utf8), message: Array("GET\n\(expires)\n\(path)".utf8)))
+        let get = try await h.request("GET", "\(path)?temp_url_sig=\(sig)&temp_url_expires=\(expires)")
+        #expect(get.status == 200)
+        #expect(String(buffer: get.body) == "hi")
+        #expect(get.headers.first(name: "content-disposition")?.hasPrefix("attachment; filename=\"o\"") == true)
+        #expect(get.headers.first(name: "x-object-meta-private") == nil)
+        #expect(try await h.request("PUT", "\(path)?temp_url_sig=\(sig)&temp_url_expires=\(expires)", body: [1]).status == 401)
+        #expect(try await h.request("GET", "\(path)2?temp_url_sig=\(sig)&temp_url_expires=\(expires)").status == 401)
+        h.clock.advance(120)
+        #expect(try await h.request("GET", "\(path)?temp_url_sig=\(sig)&temp_url_expires=\(expires)").status == 401)
+    }
+
+    @Test func symlinkFollowsToTargetAndStaticLinkChecksETag() async throws {
+        #expect(try await h.request("PUT", "\(account)/s", headers: auth).status == 201)
+        #expect(try await h.request("PUT", "\(account)/s/target", headers: auth, body: Array("body".utf8)).status == 201)
+        #expect(try await h.request("PUT", "\(account)/s/link", headers: auth + [("X-Symlink-Target", "s/target")], body: []).status == 201)
+        let get = try await h.request("GET", "\(account)/s/link", headers: auth)
+        #expect(String(buffer: get.body) == "body")
+        #expect(get.headers.first(name: "content-location") == "/v1/\(account.split(separator: "/").last!)/s/target")
+        let raw = try await h.request("GET", "\(account)/s/link?symlink=get", headers: auth)
+        #expect(raw.headers.first(name: "x-symlink-target") == "s/target")
+        let wrong = try await h.request("PUT", "\(account)/s/static", headers: auth + [("X-Symlink-Target", "s/target"),
+                                                                                        ("X-Symlink-Target-Etag", "nope")], body: [])
+        #expect(wrong.status == 409)
+        #expect(try await h.request("PUT", "\(account)/s/self", headers: auth + [("X-Symlink-Target", "s/self")], body: []).status == 400)
+        #expect(try await h.request("POST", "\(account)/s/link", headers: auth).status == 307)
+    }
+
+    @Test func staticWebServesIndexAndListingsToAnonymousReaders() async throws {
+        #expect(try await h.request("PUT", "\(account)/web", headers: auth + [("X-Container-Read", ".r:*,.rlistings"),
+                                                                             ("X-Container-Meta-Web-Listings", "true")]).status == 201)
+        #expect(try await h.request("PUT", "\(account)/web/dir/page.html", headers: auth, body: Array("<p>page</p>".utf8)).status == 201)
+        let listing = try await h.request("GET", "\(account)/web/")
+        #expect(listing.status == 200)
+        #expect(String(buffer: listing.body).contains("<a href=\"dir/\">dir/</a>"))
+        #expect(try await h.request("GET", "\(account)/web/dir").status == 301)
+        #expect(try await h.request("POST", "\(account)/web", headers: auth + [("X-Container-Meta-Web-Index", "page.html")]).status == 204)
+        #expect(String(buffer: try await h.request("GET", "\(account)/web/dir/").body) == "<p>page</p>")
+    }
+
+    @Test func corsPreflightFollowsTheContainersAllowedOrigins() async throws {
+        #expect(try await h.request("PUT", "\(account)/cors", headers: auth + [("X-Container-Meta-Access-Control-Allow-Origin", "http://a.example")]).status == 201)
+        let ok = try await h.request("OPTIONS", "\(account)/cors/x", headers: [("Origin", "http://a.example"), ("Access-Control-Request-Method", "GET")])
+        #expect(ok.status == 200)
+        #expect(ok.headers.first(name: "access-control-allow-origin") == "http://a.example")
+        let other = try await h.request("OPTIONS", "\(account)/cors/x", headers: [("Origin", "http://b.example"), ("Access-Control-Request-Method", "GET")])
+        #expect(other.status == 401)
+    }
+}

@@ -17,10 +17,14 @@ let package = Package(
         // C shims over system libraries (no build cost, see docs/swift-stack notes in design.md).
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CBzip2", providers: [.apt(["libbz2-dev"])]),
 
         // Codecs
         .target(name: "Digest", dependencies: ["CCrypto"]),
         .target(name: "SQLite", dependencies: ["CSQLite"]),
+        .target(name: "Gzip", dependencies: ["CZlib", "CBzip2"]),
+        .target(name: "Tar"),
 
         // Core
         .target(name: "NimbusCore", dependencies: ["Digest", .product(name: "Logging", package: "swift-log")]),
@@ -53,7 +57,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Proxy", dependencies: [
-            "NimbusCore", "Ring", "HTTPServerKit", "HTTPClientKit", "Digest",
+            "NimbusCore", "Ring", "HTTPServerKit", "HTTPClientKit", "Digest", "Gzip", "Tar",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -77,6 +81,8 @@ let package = Package(
 
         // Tests
         .testTarget(name: "DigestTests", dependencies: ["Digest"]),
+        .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
+        .testTarget(name: "TarTests", dependencies: ["Tar"]),
         .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"]),

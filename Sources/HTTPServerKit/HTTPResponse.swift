@@ -7,6 +7,10 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: Body
+    /// True when a streamed body keeps reading the request body while it is sent (bulk
+    /// extraction answers as it unpacks the upload): the server then leaves the request
+    /// body alone and closes the connection afterwards.
+    public var streamsRequestBody = false
 
     /// A response body.
     public enum Body: Sendable {

@@ -141,8 +141,8 @@ public final class HTTPServer: Sendable {
             response = .error(500)
         }
 
-        var keepAlive = head.isKeepAlive && !connections.isShuttingDown
-        if !body.isComplete {
+        var keepAlive = head.isKeepAlive && !connections.isShuttingDown && !response.streamsRequestBody
+        if !body.isComplete && !response.streamsRequestBody {
             let declared = Int64(head.headers.first(name: "content-length") ?? "") ?? Int64.max
             if !hasBody || ((!expects100 || body.continueSent) && declared - body.bytesRead <= Self.drainLimit) {
                 // Small leftovers are read and dropped so the connection stays usable and the

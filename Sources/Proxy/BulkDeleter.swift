@@ -22,36 +22,10 @@ struct BulkDeleter: Sendable {
     static let concurrency = 2
     static let maxFailures = 1000
     static let maxDeletes = 10000
-    static let yieldFrequency: Duration = .seconds(10)
 
     /// A 200 response whose body reports what was deleted.
     func response(targets: [Target], format: String, prelude: HTTPError? = nil) -> HTTPResponse {
-        let isXML = format.hasSuffix("/xml")
-        return HTTPResponse(status: 200, headers: ["Content-Type": format], body: .stream { writer in
-            var heartbeats = 0
-            let result = try await withThrowingTaskGroup(of: BulkResponse?.self) { group -> BulkResponse in
-                group.addTask { await self.run(targets, prelude: prelude) }
-                group.addTask {
-                    try await Task.sleep(for: Self.yieldFrequency)
-                    return nil
-                }
-                while let next = try await group.next() {
-                    if let done = next {
-                        group.cancelAll()
-                        return done
-                    }
-                    try await writer.write(ByteBuffer(string: heartbeats == 0 && isXML ? "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" : " "))
-                    heartbeats += 1
-                    group.addTask {
-                        try await Task.sleep(for: Self.yieldFrequency)
-                        return nil
-                    }
-                }
-                throw HTTPError(500, "bulk delete ended without a result")
-            }
-            let separator = heartbeats > 0 ? "\r\n\r\n" : ""
-            try await writer.write(ByteBuffer(string: separator + result.body(format: format, root: "delete")))
-        })
+        BulkResponse.streamed(format: format, root: "delete") { await self.run(targets, prelude: prelude) }
     }
 
     /// Deletes objects first, then containers, and summarizes.

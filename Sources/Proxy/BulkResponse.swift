@@ -1,4 +1,6 @@
 import Foundation
+import HTTPServerKit
+import NIOCore
 import NimbusCore
 
 /// The body Swift's bulk middleware (and SLO's PUT and DELETE, which reuse it) answers with:
@@ -26,6 +28,39 @@ struct BulkResponse {
     /// Adds one to a counter.
     mutating func count(_ key: String) {
         if case .int(let n) = self[key] { self[key] = .int(n + 1) } else { self[key] = .int(1) }
+    }
+
+    /// Seconds between the whitespace a long bulk operation sends to keep its client waiting.
+    static let yieldFrequency: Duration = .seconds(10)
+
+    /// A 200 response that runs `work`, sending whitespace every `yieldFrequency` meanwhile (as
+    /// Swift's bulk middleware does), then the summary in `format`.
+    static func streamed(format: String, root: String, _ work: @escaping @Sendable () async -> BulkResponse) -> HTTPResponse {
+        let isXML = format.hasSuffix("/xml")
+        return HTTPResponse(status: 200, headers: ["Content-Type": format], body: .stream { writer in
+            var heartbeats = 0
+            let result = try await withThrowingTaskGroup(of: BulkResponse?.self) { group -> BulkResponse in
+                group.addTask { await work() }
+                group.addTask {
+                    try await Task.sleep(for: yieldFrequency)
+                    return nil
+                }
+                while let next = try await group.next() {
+                    if let done = next {
+                        group.cancelAll()
+                        return done
+                    }
+                    try await writer.write(ByteBuffer(string: heartbeats == 0 && isXML ? "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" : " "))
+                    heartbeats += 1
+                    group.addTask {
+                        try await Task.sleep(for: yieldFrequency)
+                        return nil
+                    }
+                }
+                throw HTTPError(500, "bulk operation ended without a result")
+            }
+            try await writer.write(ByteBuffer(string: (heartbeats > 0 ? "\r\n\r\n" : "") + result.body(format: format, root: root)))
+        })
     }
 
     /// The best format `accept` allows (nil when it allows none of them; an absent header means text).

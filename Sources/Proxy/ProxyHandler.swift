@@ -37,6 +37,15 @@ struct ProxyHandler: HTTPHandler {
             guard let id = context.auth.validate(token) else { throw unauthorized(path.account) }
             identity = id
         }
+        if request.method == "PUT", let type = try? request.queryValue("extract-archive") {
+            guard let compression = BulkExtractor.compression(type) else { throw HTTPError.badRequest("Unsupported archive format") }
+            let extractor = BulkExtractor(proxy: ObjectProxy(context: context, identity: identity), txid: request.transactionID,
+                                          referer: request.header("referer"))
+            guard let format = BulkResponse.format(accept: request.header("accept")) else {
+                return BulkResponse.streamed(format: "text/plain", root: "extract") { BulkExtractor.failure(406, nil) }
+            }
+            return try await extractor.response(request, path, compression: compression, format: format)
+        }
         if ["POST", "DELETE"].contains(request.method), (try? request.queryItems())?.contains(where: { $0.0 == "bulk-delete" }) == true {
             return try await bulkDelete(request, path, identity: identity)
         }
@@ -133,6 +142,7 @@ struct ProxyHandler: HTTPHandler {
             "account_quotas": [String: Any](),
             "symlink": ["symloop_max": ObjectProxy.symloopMax, "static_links": true],
             "versioned_writes": ["allowed_flags": ["x-versions-location", "x-history-location"]],
+            "bulk_upload": ["max_containers_per_extraction": BulkExtractor.maxContainers, "max_failed_extractions": BulkExtractor.maxFailures],
             "bulk_delete": ["max_deletes_per_request": BulkDeleter.maxDeletes, "max_failed_deletes": BulkDeleter.maxFailures],
         ]
         let data = try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys])

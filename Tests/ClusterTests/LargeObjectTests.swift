@@ -128,3 +128,31 @@ import Testing
         #expect(try await h.request("HEAD", "\(account)/bulk", headers: auth).status == 404)
     }
 }
+
+extension LargeObjectTests {
+    @Test func extractArchiveCreatesContainersAndObjectsFromATarball() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("xa-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: "\(dir)/src/photos/2026", withIntermediateDirectories: true)
+        try Data("jpeg bytes".utf8).write(to: URL(fileURLWithPath: "\(dir)/src/photos/2026/a b.jpg"))
+        try Data("ignored".utf8).write(to: URL(fileURLWithPath: "\(dir)/src/top.txt"))
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/usr/bin/tar")
+        tar.arguments = ["-czf", "\(dir)/a.tgz", "-C", "\(dir)/src", "."]
+        try tar.run()
+        tar.waitUntilExit()
+        let body = Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/a.tgz")))
+        let r = try await h.request("PUT", "\(account)?extract-archive=tar.gz", headers: auth + [("Accept", "application/json")], body: body)
+        #expect(r.status == 200)
+        let result = try JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as! [String: Any]
+        #expect(result["Number Files Created"] as? Int == 1)
+        #expect(result["Response Status"] as? String == "201 Created")
+        let got = try await h.request("GET", "\(account)/photos/2026/a%20b.jpg", headers: auth)
+        #expect(String(buffer: got.body) == "jpeg bytes")
+        let bad = try await h.request("PUT", "\(account)/x?extract-archive=tar.gz", headers: auth + [("Accept", "application/json")],
+                                      body: Array("not gzip".utf8))
+        let badResult = try JSONSerialization.jsonObject(with: Data(bad.body.readableBytesView)) as! [String: Any]
+        #expect(badResult["Response Status"] as? String == "400 Bad Request")
+        #expect(try await h.request("HEAD", "\(account)/x", headers: auth).status == 404)
+    }
+}

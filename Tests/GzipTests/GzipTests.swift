@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+@testable import Gzip
+
+@Suite struct GzipTests {
+    func inflate(_ bytes: [UInt8], step: Int) throws -> [UInt8] {
+        let inflater = try GzipInflater()
+        var out: [UInt8] = []
+        var i = 0
+        while i < bytes.count {
+            out += try inflater.feed(Array(bytes[i..<min(bytes.count, i + step)]))
+            i += step
+        }
+        return out
+    }
+
+    @Test func deflatedBytesInflateBackInAnyPieces() throws {
+        var input: [UInt8] = []
+        for i in 0..<300_000 { input.append(UInt8(truncatingIfNeeded: i * 31 / 7)) }
+        let deflater = try GzipDeflater()
+        var packed: [UInt8] = []
+        var i = 0
+        while i < input.count {
+            packed += try deflater.feed(Array(input[i..<min(input.count, i + 10_000)]))
+            i += 10_000
+        }
+        packed += try deflater.finish()
+        #expect(packed.count < input.count)
+        #expect(Array(packed.prefix(2)) == [0x1F, 0x8B])
+        for step in [1, 333, 1 << 20] where step != 1 || packed.count < 50_000 {
+            #expect(try inflate(packed, step: step) == input)
+        }
+    }
+
+    @Test func readsTheGzipCommandsOutputAndConcatenatedMembers() throws {
+        func gzip(_ text: String) throws -> [UInt8] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/gzip")
+            p.arguments = ["-c"]
+            let input = Pipe(), output = Pipe()
+            p.standardInput = input
+            p.standardOutput = output
+            try p.run()
+            input.fileHandleForWriting.write(Data(text.utf8))
+            try input.fileHandleForWriting.close()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return Array(data)
+        }
+        let both = try gzip("first ") + gzip("second")
+        #expect(String(decoding: try inflate(both, step: 5), as: UTF8.self) == "first second")
+    }
+
+    @Test func corruptDataIsAnError() throws {
+        var packed = try GzipDeflater().feed(Array("some text to squeeze".utf8))
+        let d = try GzipDeflater()
+        packed = try d.feed(Array(repeating: 65, count: 1000)) + d.finish()
+        packed[12] ^= 0xFF
+        #expect(throws: CompressionError.self) { _ = try inflate(packed, step: 1000) }
+    }
+}

@@ -37,6 +37,9 @@ struct ProxyHandler: HTTPHandler {
             guard let id = context.auth.validate(token) else { throw unauthorized(path.account) }
             identity = id
         }
+        if path.container != nil, let boundary = FormPost.boundary(request) {
+            return try await FormPost(context: context).handle(request, path, boundary: boundary)
+        }
         if request.method == "PUT", let type = try? request.queryValue("extract-archive") {
             guard let compression = BulkExtractor.compression(type) else { throw HTTPError.badRequest("Unsupported archive format") }
             let extractor = BulkExtractor(proxy: ObjectProxy(context: context, identity: identity), txid: request.transactionID,
@@ -142,6 +145,7 @@ struct ProxyHandler: HTTPHandler {
             "account_quotas": [String: Any](),
             "symlink": ["symloop_max": ObjectProxy.symloopMax, "static_links": true],
             "versioned_writes": ["allowed_flags": ["x-versions-location", "x-history-location"]],
+            "formpost": ["allowed_digests": TempURL.digests.keys.sorted(), "deprecated_digests": ["sha1"]],
             "bulk_upload": ["max_containers_per_extraction": BulkExtractor.maxContainers, "max_failed_extractions": BulkExtractor.maxFailures],
             "bulk_delete": ["max_deletes_per_request": BulkDeleter.maxDeletes, "max_failed_deletes": BulkDeleter.maxFailures],
         ]

@@ -86,4 +86,36 @@ import Testing
         let other = try await h.request("OPTIONS", "\(account)/cors/x", headers: [("Origin", "http://b.example"), ("Access-Control-Request-Method", "GET")])
         #expect(other.status == 401)
     }
+
+    @Test func formPostStoresSignedBrowserUploads() async throws {
+        #expect(try await h.request("PUT", "\(account)/forms", headers: auth + [("X-Container-Meta-Temp-URL-Key", "k")]).status == 201)
+        let path = "/v1/\(account.split(separator: "/").last!)/forms/up/"
+        let expires = Int64(h.clock.now()) + 600
+        let redirect = "https://example.com/done"
+        let message = "\(path)\n\(redirect)\n1000\n2\n\(expires)"
+        let sig = Hex.encode(Digests.hmac(.sha1, key: Array("k".utf8), message: Array(message.utf8)))
+        func form(_ fields: [(String, String)], files: [(String, String)]) -> [UInt8] {
+            var body = ""
+            for (k, v) in fields { body += "--B\r\nContent-Disposition: form-data; name=\"\(k)\"\r\n\r\n\(v)\r\n" }
+            for (name, content) in files {
+                body += "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(name)\"\r\nContent-Type: text/plain\r\n\r\n\(content)\r\n"
+            }
+            return Array((body + "--B--\r\n").utf8)
+        }
+        let fields = [("redirect", redirect), ("max_file_size", "1000"), ("max_file_count", "2"), ("expires", String(expires)), ("signature", sig)]
+        let ok = try await h.request("POST", path, headers: [("Content-Type", "multipart/form-data; boundary=B")],
+                                     body: form(fields, files: [("a.txt", "alpha"), ("b.txt", "beta")]))
+        #expect(ok.status == 303)
+        #expect(ok.headers.first(name: "location") == "\(redirect)?status=201&message=")
+        #expect(String(buffer: try await h.request("GET", "\(account)/forms/up/b.txt", headers: auth).body) == "beta")
+        let forged = fields.map { $0.0 == "signature" ? ($0.0, String(repeating: "0", count: 40)) : $0 }
+        let denied = try await h.request("POST", path, headers: [("Content-Type", "multipart/form-data; boundary=B")],
+                                         body: form(forged, files: [("c.txt", "gamma")]))
+        #expect(denied.status == 401)
+        #expect(try await h.request("HEAD", "\(account)/forms/up/c.txt", headers: auth).status == 404)
+        let big = try await h.request("POST", path, headers: [("Content-Type", "multipart/form-data; boundary=B")],
+                                      body: form(fields, files: [("d.txt", String(repeating: "x", count: 2000))]))
+        #expect(big.status == 400)
+        #expect(try await h.request("HEAD", "\(account)/forms/up/d.txt", headers: auth).status == 404)
+    }
 }

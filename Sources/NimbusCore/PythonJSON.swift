@@ -56,6 +56,13 @@ public indirect enum PythonJSON: Sendable, Equatable {
         }
     }
 
+    /// `s` as a JSON string literal, exactly as Python's `json.dumps` writes it.
+    public static func quote(_ s: String) -> String {
+        var out = ""
+        writeString(s, to: &out)
+        return out
+    }
+
     private static func writeString(_ s: String, to out: inout String) {
         out += "\""
         for scalar in s.unicodeScalars {

@@ -85,15 +85,7 @@ extension ObjectProxy {
             return Self.copied(stored, from: source, sourceHead: head)
         }
         if Self.isSLO(head.headers) {
-            let manifest: SLOManifest
-            do {
-                let body = try await conn.readFullBody(limit: 4 * Self.maxManifestSize)
-                context.client.release(conn)
-                manifest = try SLOManifest(stored: Data(body.readableBytesView))
-            } catch {
-                conn.close()
-                throw error
-            }
+            let manifest = try SLOManifest(stored: try await readManifestBody(conn))
             return try await copySLO(request, from: source, to: dest, manifest: manifest, manifestHead: head)
         }
         if let manifest = head.headers.first(name: "x-object-manifest"), !Self.wantsManifest(request) {

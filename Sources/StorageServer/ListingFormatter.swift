@@ -48,26 +48,8 @@ enum ListingFormatter {
         return out
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if ch.value < 0x20 {
-                    let h = String(ch.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    out.unicodeScalars.append(ch)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string as Swift's container server writes it (`json.dumps`: non-ASCII escaped).
+    static func jsonString(_ s: String) -> String { PythonJSON.quote(s) }
 
     /// Renders a listing; `root` is `container` or `account`, `name` its name.
     static func render<Row: ListingRow>(_ entries: [ListingEntry<Row>], format: ListingFormat, root: String, account: String,

@@ -38,6 +38,13 @@ final class ClusterHarness: @unchecked Sendable {
         return h
     }
 
+    /// A started cluster and the default tempauth user's account path and auth header.
+    static func startLoggedIn() async throws -> (ClusterHarness, String, [(String, String)]) {
+        let h = try await start()
+        let (token, account) = try await h.login()
+        return (h, account, [("X-Auth-Token", token)])
+    }
+
     func stop() {
         for n in aio.nodes { n.close() }
         aio.proxy.close()

@@ -11,10 +11,7 @@ import Testing
     let auth: [(String, String)]
 
     init() async throws {
-        h = try await ClusterHarness.start()
-        let (token, account) = try await h.login()
-        self.account = account
-        auth = [("X-Auth-Token", token)]
+        (h, account, auth) = try await ClusterHarness.startLoggedIn()
         _ = try await h.request("PUT", "\(account)/segs", headers: auth)
     }
 

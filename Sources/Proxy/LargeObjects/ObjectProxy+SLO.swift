@@ -45,15 +45,7 @@ extension ObjectProxy {
             headers.replaceOrAdd(name: "Content-Length", value: String(storedSize))
             return HTTPResponse(status: status, headers: headers)
         }
-        let manifest: SLOManifest
-        do {
-            let body = try await conn.readFullBody(limit: 4 * Self.maxManifestSize)
-            context.client.release(conn)
-            manifest = try SLOManifest(stored: Data(body.readableBytesView))
-        } catch {
-            conn.close()
-            throw error
-        }
+        let manifest = try SLOManifest(stored: try await readManifestBody(conn))
         let etag = "\"\(storedETag ?? manifest.etag)\""
         let total = storedSize ?? manifest.totalLength
         let planner = SLOPlanner(proxy: self, account: path.account, referer: request.header("referer"), txid: request.transactionID)
@@ -71,15 +63,7 @@ extension ObjectProxy {
             headers.replaceOrAdd(name: "Content-Type", value: "application/json; charset=utf-8")
             return await passThrough(request, status: Int(head.status.code), headers: headers, conn: conn)
         }
-        let body: ByteBuffer
-        do {
-            body = try await conn.readFullBody(limit: 4 * Self.maxManifestSize)
-            context.client.release(conn)
-        } catch {
-            conn.close()
-            throw error
-        }
-        let text = try SLOManifest(stored: Data(body.readableBytesView)).raw.encoded
+        let text = try SLOManifest(stored: try await readManifestBody(conn)).raw.encoded
         headers.replaceOrAdd(name: "ETag", value: Digests.md5Hex(text))
         headers.replaceOrAdd(name: "Content-Length", value: String(text.utf8.count))
         return HTTPResponse(status: 200, headers: headers, body: request.method == "HEAD" ? .empty : .bytes(ByteBuffer(string: text)))
@@ -335,17 +319,28 @@ extension ObjectProxy {
         case .notFound: throw HTTPError(404, "SLO manifest not found")
         case .unavailable: throw HTTPError(500, "Unable to load SLO manifest or segment.")
         case .found(let head, let conn):
-            let body: ByteBuffer
+            let body: Data
             do {
-                body = try await conn.readFullBody(limit: 4 * Self.maxManifestSize)
-                context.client.release(conn)
+                body = try await readManifestBody(conn)
             } catch {
-                conn.close()
                 throw HTTPError(500, "Unable to load SLO manifest")
             }
             guard head.status.code == 200 else { throw HTTPError(500, "Unable to load SLO manifest or segment.") }
             guard Self.isSLO(head.headers) else { throw HTTPError.badRequest("Not an SLO manifest") }
-            return try SLOManifest(stored: Data(body.readableBytesView))
+            return try SLOManifest(stored: body)
+        }
+    }
+
+    /// Reads a manifest's stored bytes (at most a few times the manifest limit) and gives the
+    /// connection back (or closes it when the read failed).
+    func readManifestBody(_ conn: BackendConnection) async throws -> Data {
+        do {
+            let body = try await conn.readFullBody(limit: 4 * Self.maxManifestSize)
+            context.client.release(conn)
+            return Data(body.readableBytesView)
+        } catch {
+            conn.close()
+            throw error
         }
     }
 }

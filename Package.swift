@@ -50,7 +50,7 @@ let package = Package(
 
         // Servers
         .target(name: "StorageServer", dependencies: [
-            "NimbusCore", "ObjectStore", "DBBroker", "HTTPServerKit", "HTTPClientKit", "Ring",
+            "NimbusCore", "ObjectStore", "DBBroker", "SQLite", "Digest", "HTTPServerKit", "HTTPClientKit", "Ring",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

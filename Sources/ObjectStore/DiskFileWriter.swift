@@ -13,6 +13,9 @@ public final class DiskFileWriter {
     private var md5 = MessageDigest(.md5)
     /// Bytes written so far.
     public private(set) var bytesWritten: Int64 = 0
+    /// When set, the MD5 covers only this many leading bytes (a replicated file's data, not
+    /// its metadata footer).
+    public var hashedLength: Int64?
     private var finished = false
 
     init(diskFile: DiskFile) throws {
@@ -39,7 +42,12 @@ public final class DiskFileWriter {
 
     /// Appends object bytes.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        md5.update(bytes)
+        if let limit = hashedLength {
+            let take = Int(max(0, min(Int64(bytes.count), limit - bytesWritten)))
+            if take > 0 { md5.update(UnsafeRawBufferPointer(rebasing: bytes.prefix(take))) }
+        } else {
+            md5.update(bytes)
+        }
         try writeRaw(bytes)
         bytesWritten += Int64(bytes.count)
     }
@@ -66,11 +74,28 @@ public final class DiskFileWriter {
     public func commit(metadata: [String: String], timestamp: Timestamp, ext: String = "data") throws {
         let footer = try MetadataFooter.encode(metadata)
         try footer.withUnsafeBytes { try writeRaw($0) }
+        try install(fileName: "\(timestamp.internalForm).\(ext)")
+    }
+
+    /// Makes a file received from another replica (data and footer as written there) visible
+    /// under its own name, after checking its footer reads back.
+    public func commitReplica(fileName: String) throws {
+        guard fsync(fd) == 0 else { throw DiskFileError.io("fsync: \(String(cString: strerror(errno)))") }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw DiskFileError.io("stat") }
+        let reader = Glibc.open(tmpPath, O_RDONLY | O_CLOEXEC)
+        guard reader >= 0 else { throw DiskFileError.io("open \(tmpPath)") }
+        defer { close(reader) }
+        _ = try MetadataFooter.read(fd: reader, fileSize: Int64(st.st_size))
+        try install(fileName: fileName)
+    }
+
+    private func install(fileName: String) throws {
         guard fsync(fd) == 0 else { throw DiskFileError.io("fsync: \(String(cString: strerror(errno)))") }
         close(fd)
         fd = -1
         let dir = diskFile.directory
-        let target = "\(dir)/\(timestamp.internalForm).\(ext)"
+        let target = "\(dir)/\(fileName)"
         if access(target, F_OK) == 0 {
             abort()
             throw DiskFileError.exists

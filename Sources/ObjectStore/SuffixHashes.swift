@@ -1,15 +1,113 @@
+import Digest
 import Foundation
+import NimbusCore
 
-/// Per-partition bookkeeping of which suffix directories changed since the replicator last
-/// hashed them (OpenStack Swift's `hashes.invalid`): every write appends the suffix to
-/// `objects/<part>/hashes.invalid`.
+/// Per-partition suffix hashes (OpenStack Swift's `hashes.pkl` + `hashes.invalid`).
+///
+/// Every write appends its suffix to `objects/<part>/hashes.invalid` under an exclusive
+/// `flock`; the replicator, under the same lock, folds those suffixes into
+/// `objects/<part>/hashes.json` by rehashing them. A suffix hash is the MD5 of the names of
+/// every file in every object directory of the suffix, so two replicas agree exactly when
+/// they hold the same versions.
 public enum SuffixHashes {
     static func invalidate(diskFile: DiskFile) {
         let path = "\(diskFile.devicePath)/objects/\(diskFile.partition)/hashes.invalid"
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return }
+        defer { close(fd) }
+        flock(fd, LOCK_EX)
         let line = diskFile.suffix + "\n"
         _ = line.withCString { write(fd, $0, strlen($0)) }
-        close(fd)
+    }
+
+    /// The partition's suffix hashes, rehashing the invalidated suffixes, those in `recalculate`,
+    /// and any suffix directory not hashed yet. Tombstones older than `reclaimAge` seconds (as
+    /// of `now`) are removed on the way.
+    public static func hashes(devicePath: String, partition: Int, recalculate: [String] = [], reclaimAge: Double,
+                              now: Double) throws -> [String: String] {
+        let partDir = "\(devicePath)/objects/\(partition)"
+        let invalidPath = "\(partDir)/hashes.invalid"
+        let jsonPath = "\(partDir)/hashes.json"
+        var stale = Set(recalculate)
+        // Take the invalidations under the writers' lock, then truncate them.
+        let fd = open(invalidPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if fd >= 0 {
+            flock(fd, LOCK_EX)
+            var st = stat()
+            if fstat(fd, &st) == 0 && st.st_size > 0 {
+                var buf = [UInt8](repeating: 0, count: Int(st.st_size))
+                let n = pread(fd, &buf, buf.count, 0)
+                if n > 0 {
+                    for line in String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\n") { stale.insert(String(line)) }
+                }
+                ftruncate(fd, 0)
+            }
+            close(fd)
+        }
+        var hashes: [String: String] = [:]
+        if let data = FileManager.default.contents(atPath: jsonPath),
+           let stored = try? JSONDecoder().decode([String: String].self, from: data) {
+            hashes = stored
+        }
+        let suffixes = Set(((try? FileManager.default.contentsOfDirectory(atPath: partDir)) ?? []).filter {
+            $0.count == 3 && $0.allSatisfy(\.isHexDigit)
+        })
+        var changed = false
+        for suffix in hashes.keys where !suffixes.contains(suffix) {
+            hashes[suffix] = nil
+            changed = true
+        }
+        for suffix in suffixes where hashes[suffix] == nil || stale.contains(suffix) {
+            let h = hashSuffix(partDir: partDir, suffix: suffix, devicePath: devicePath, partition: partition,
+                               reclaimAge: reclaimAge, now: now)
+            if let h { hashes[suffix] = h } else { hashes[suffix] = nil }
+            changed = true
+        }
+        if changed {
+            let data = try JSONEncoder().encode(hashes)
+            try AtomicFile.write(data, to: jsonPath)
+        }
+        return hashes
+    }
+
+    /// MD5 of the suffix's file names (after cleanup); nil when the suffix is now empty (removed).
+    static func hashSuffix(partDir: String, suffix: String, devicePath: String, partition: Int, reclaimAge: Double, now: Double) -> String? {
+        let suffixDir = "\(partDir)/\(suffix)"
+        let hashDirs = ((try? FileManager.default.contentsOfDirectory(atPath: suffixDir)) ?? []).sorted()
+        var md5 = MessageDigest(.md5)
+        var any = false
+        for hash in hashDirs {
+            let file = DiskFile(devicePath: devicePath, partition: partition, hash: hash)
+            file.cleanup()
+            let listing = file.listing()
+            // A tombstone alone, older than the reclaim age, has done its job everywhere.
+            if listing.count == 1, listing[0].1 == "ts", listing[0].0.seconds < now - reclaimAge {
+                unlink("\(file.directory)/\(listing[0].2)")
+            }
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: file.directory)) ?? []).sorted()
+            if names.isEmpty {
+                rmdir(file.directory)
+                continue
+            }
+            any = true
+            md5.update(Array(hash.utf8))
+            for name in names { md5.update(Array(name.utf8)) }
+        }
+        guard any else {
+            rmdir(suffixDir)
+            return nil
+        }
+        return md5.finalizeHexAndReset()
+    }
+
+    /// The object directories of a suffix and their file names (what a replica tells a peer).
+    public static func listing(devicePath: String, partition: Int, suffix: String) -> [String: [String]] {
+        let suffixDir = "\(devicePath)/objects/\(partition)/\(suffix)"
+        var out: [String: [String]] = [:]
+        for hash in (try? FileManager.default.contentsOfDirectory(atPath: suffixDir)) ?? [] {
+            let names = DiskFile(devicePath: devicePath, partition: partition, hash: hash).listing().map(\.2)
+            if !names.isEmpty { out[hash] = names }
+        }
+        return out
     }
 }

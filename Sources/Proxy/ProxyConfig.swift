@@ -51,6 +51,8 @@ public struct ProxyConfig: Sendable, Codable {
     public var constraints: Constraints = Constraints()
     /// Scheme and host used in storage URLs when the request has no Host header.
     public var publicURL: String?
+    /// Seconds between checks of the ring files for changes.
+    public var ringCheckInterval: Double = 5
 
     public init(host: String, port: Int, ringDirectory: String, users: [TempAuthUser]) {
         self.host = host
@@ -61,6 +63,7 @@ public struct ProxyConfig: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case host, port, ringDirectory, users, tokenLife, nodeTimeout, connectTimeout, containerCacheTTL, constraints, publicURL
+        case ringCheckInterval
     }
 
     /// Decodes a config file; everything but host, port, ringDirectory and users is optional.
@@ -76,5 +79,6 @@ public struct ProxyConfig: Sendable, Codable {
         containerCacheTTL = try c.decodeIfPresent(Double.self, forKey: .containerCacheTTL) ?? containerCacheTTL
         constraints = try c.decodeIfPresent(Constraints.self, forKey: .constraints) ?? constraints
         publicURL = try c.decodeIfPresent(String.self, forKey: .publicURL)
+        ringCheckInterval = try c.decodeIfPresent(Double.self, forKey: .ringCheckInterval) ?? ringCheckInterval
     }
 }

@@ -8,7 +8,9 @@ import Ring
 /// Everything a proxy request handler needs; built once per proxy server.
 struct ProxyContext: Sendable {
     let config: ProxyConfig
-    let rings: RingSet
+    /// The rings at start-up, used until the watcher has read newer files.
+    let initialRings: RingSet
+    let ringWatcher: RingWatcher
     let client: BackendClient
     let fanout: BackendFanout
     let auth: TempAuth
@@ -21,6 +23,8 @@ struct ProxyContext: Sendable {
     let logger: Logger
 
     var constraints: Constraints { config.constraints }
+    /// The current rings.
+    var rings: RingSet { ringWatcher.rings ?? initialRings }
     var nodeTimeout: TimeAmount { .milliseconds(Int64(config.nodeTimeout * 1000)) }
 
     /// A fresh write timestamp.

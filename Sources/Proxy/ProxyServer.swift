@@ -14,7 +14,10 @@ public final class ProxyServer: Service, Sendable {
     /// The bound port.
     public var port: Int { server.port }
 
-    private init(server: HTTPServer, client: BackendClient, config: ProxyConfig) {
+    private let watcher: RingWatcher
+
+    private init(server: HTTPServer, client: BackendClient, config: ProxyConfig, watcher: RingWatcher) {
+        self.watcher = watcher
         self.server = server
         self.client = client
         self.config = config
@@ -23,9 +26,10 @@ public final class ProxyServer: Service, Sendable {
     /// Loads the rings and binds the port.
     public static func start(config: ProxyConfig, clock: any WallClock = SystemClock(), logger: Logger) async throws -> ProxyServer {
         let rings = try RingSet.load(directory: config.ringDirectory)
+        let watcher = RingWatcher(directory: config.ringDirectory)
         let client = BackendClient(connectTimeout: .milliseconds(Int64(config.connectTimeout * 1000)))
         let context = ProxyContext(
-            config: config, rings: rings, client: client,
+            config: config, initialRings: rings, ringWatcher: watcher, client: client,
             fanout: BackendFanout(client: client, nodeTimeout: .milliseconds(Int64(config.nodeTimeout * 1000)), logger: logger),
             auth: TempAuth(users: config.users, tokenLife: config.tokenLife, clock: clock),
             containers: InfoCache(ttl: config.containerCacheTTL, clock: clock),
@@ -33,12 +37,18 @@ public final class ProxyServer: Service, Sendable {
             accountInfos: InfoCache(ttl: config.containerCacheTTL, clock: clock), clock: clock, logger: logger)
         let server = try await HTTPServer.bind(host: config.host, port: config.port, handler: ProxyHandler(context: context), logger: logger)
         logger.notice("proxy listening on \(config.host):\(server.port)")
-        return ProxyServer(server: server, client: client, config: config)
+        return ProxyServer(server: server, client: client, config: config, watcher: watcher)
     }
 
     public func run() async throws {
         try await withGracefulShutdownHandler {
-            try await server.run()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.server.run() }
+                // New ring files (after a rebalance) take effect without a restart.
+                group.addTask { await self.watcher.watch(interval: .seconds(self.config.ringCheckInterval)) }
+                try await group.next()
+                group.cancelAll()
+            }
         } onGracefulShutdown: {
             self.server.close()
         }

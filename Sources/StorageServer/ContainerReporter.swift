@@ -20,15 +20,15 @@ public actor ContainerReporter {
     }
 
     private let client: BackendClient
-    private let accountRing: Ring?
+    private let rings: RingWatcher
     private let pools: DevicePools
     private let timeout: TimeAmount
     private let logger: Logger
     private var dirty: [String: Target] = [:]
 
-    init(client: BackendClient, accountRing: Ring?, pools: DevicePools, timeout: TimeAmount, logger: Logger) {
+    init(client: BackendClient, rings: RingWatcher, pools: DevicePools, timeout: TimeAmount, logger: Logger) {
         self.client = client
-        self.accountRing = accountRing
+        self.rings = rings
         self.pools = pools
         self.timeout = timeout
         self.logger = logger
@@ -101,7 +101,7 @@ public actor ContainerReporter {
     /// Reports to every account replica; true when all took it.
     @discardableResult
     private func send(_ info: ContainerInfo, txid: String) async -> Bool {
-        guard let ring = accountRing else { return false }
+        guard let ring = rings.ring(.account) else { return false }
         let (part, nodes) = ring.nodes(account: info.account)
         var successes = 0
         for node in nodes {

@@ -11,11 +11,25 @@ struct StorageHandler: HTTPHandler {
     let objects: ObjectController
     let containers: ContainerController
     let accounts: AccountController
+    let objectReplication: ObjectReplicationController
+    let dbReplication: DBReplicationController
+    let stats: NodeStats
     let paths: StoragePaths
     let devices: Set<String>
 
     func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
         if request.path == "/healthcheck" { return .text(200, "OK") }
+        if request.path == "/recon" {
+            let data = try JSONEncoder().encode(await stats.snapshot)
+            return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"], body: .bytes(ByteBuffer(bytes: data)))
+        }
+        if request.path == "/metrics" {
+            let text = await stats.prometheus(node: devices.sorted().joined(separator: ","))
+            return .text(200, text, headers: ["Content-Type": "text/plain; version=0.0.4"])
+        }
+        if let kind = request.header(ObjectReplicationController.header)?.lowercased() {
+            return kind.hasPrefix("db-") ? try await dbReplication.handle(request, kind: kind) : try await objectReplication.handle(request, kind: kind)
+        }
         let p = try BackendPath.parse(request.path)
         guard devices.contains(p.device), FileManager.default.fileExists(atPath: paths.devicePath(p.device)) else {
             return .error(507)

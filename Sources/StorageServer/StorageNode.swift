@@ -16,15 +16,26 @@ public final class StorageNode: Service, Sendable {
     private let pools: DevicePools
     private let client: BackendClient
     private let reporter: ContainerReporter
-    private let expirer: ObjectExpirer
+    private let background: Background
     private let logger: Logger
+
+    /// The node's background work (Swift's replicators, updater, auditor, expirer daemons).
+    struct Background: Sendable {
+        let rings: RingWatcher
+        let stats: NodeStats
+        let expirer: ObjectExpirer
+        let objectReplicator: ObjectReplicator
+        let dbReplicator: DBReplicator
+        let updater: ObjectUpdater
+        let auditor: Auditor
+    }
 
     /// The port the node listens on (the bound one when configured with 0).
     public var port: Int { server.port }
 
     private init(config: StorageNodeConfig, server: HTTPServer, pools: DevicePools, client: BackendClient,
-                 reporter: ContainerReporter, expirer: ObjectExpirer, logger: Logger) {
-        self.expirer = expirer
+                 reporter: ContainerReporter, background: Background, logger: Logger) {
+        self.background = background
         self.config = config
         self.server = server
         self.pools = pools
@@ -46,23 +57,36 @@ public final class StorageNode: Service, Sendable {
         let pools = DevicePools(devices: config.devices)
         let client = BackendClient()
         let timeout = TimeAmount.milliseconds(Int64(config.updateTimeout * 1000))
-        let accountRing = try? Ring.load(from: "\(config.ringDirectory)/account.ring.json")
-        if accountRing == nil { logger.warning("no account ring in \(config.ringDirectory): container usage will not be reported") }
-        let reporter = ContainerReporter(client: client, accountRing: accountRing, pools: pools, timeout: timeout, logger: logger)
+        let rings = RingWatcher(directory: config.ringDirectory)
+        if rings.ring(.account) == nil { logger.warning("no account ring in \(config.ringDirectory): container usage will not be reported") }
+        let stats = NodeStats()
+        let reporter = ContainerReporter(client: client, rings: rings, pools: pools, timeout: timeout, logger: logger)
         let updater = ContainerUpdateSender(client: client, paths: paths, timeout: timeout, logger: logger)
-        let containerRing = try? Ring.load(from: "\(config.ringDirectory)/container.ring.json")
-        let expirer = ObjectExpirer(paths: paths, devices: config.devices, pools: pools, updater: updater, containerRing: containerRing,
-                                    clock: clock, logger: logger)
         let handler = StorageHandler(
             objects: ObjectController(paths: paths, pools: pools, updater: updater,
                                       constraints: constraints, clock: clock, logger: logger),
             containers: ContainerController(paths: paths, pools: pools, reporter: reporter, rows: ContainerRowBatcher(pools: pools),
                                             constraints: constraints, logger: logger),
             accounts: AccountController(paths: paths, pools: pools, constraints: constraints),
-            paths: paths, devices: Set(config.devices))
+            objectReplication: ObjectReplicationController(paths: paths, pools: pools, reclaimAge: config.reclaimAge, clock: clock),
+            dbReplication: DBReplicationController(paths: paths, pools: pools, reporter: reporter),
+            stats: stats, paths: paths, devices: Set(config.devices))
         let server = try await HTTPServer.bind(host: config.host, port: config.port, handler: handler, logger: logger)
         logger.notice("storage node listening on \(config.host):\(server.port), devices \(config.devices.joined(separator: ","))")
-        return StorageNode(config: config, server: server, pools: pools, client: client, reporter: reporter, expirer: expirer,
+        let node = NodeIdentity(port: server.port, devices: Set(config.devices))
+        let background = Background(
+            rings: rings, stats: stats,
+            expirer: ObjectExpirer(paths: paths, devices: config.devices, pools: pools, updater: updater, rings: rings, clock: clock,
+                                   stats: stats, logger: logger),
+            objectReplicator: ObjectReplicator(paths: paths, devices: config.devices, pools: pools, client: client, rings: rings, node: node,
+                                               reclaimAge: config.reclaimAge, clock: clock, stats: stats, logger: logger),
+            dbReplicator: DBReplicator(paths: paths, devices: config.devices, pools: pools, client: client, rings: rings, node: node,
+                                       clock: clock, stats: stats, logger: logger),
+            updater: ObjectUpdater(paths: paths, devices: config.devices, client: client, rings: rings, timeout: timeout, clock: clock,
+                                   stats: stats, logger: logger),
+            auditor: Auditor(paths: paths, devices: config.devices, pools: pools, bytesPerSecond: config.auditorBytesPerSecond,
+                             filesPerSecond: config.auditorFilesPerSecond, clock: clock, stats: stats, logger: logger))
+        return StorageNode(config: config, server: server, pools: pools, client: client, reporter: reporter, background: background,
                            logger: logger)
     }
 
@@ -73,7 +97,18 @@ public final class StorageNode: Service, Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.server.run() }
                 group.addTask { await self.reporter.run(interval: interval) }
-                group.addTask { await self.expirer.run(interval: .milliseconds(Int64(self.config.expirerInterval * 1000))) }
+                let b = self.background
+                let c = self.config
+                group.addTask { await b.rings.watch(interval: Self.duration(c.ringCheckInterval)) }
+                group.addTask { await b.expirer.run(interval: Self.duration(c.expirerInterval)) }
+                group.addTask { await b.objectReplicator.run(interval: Self.duration(c.replicationInterval)) }
+                group.addTask { await b.dbReplicator.run(interval: Self.duration(c.dbReplicationInterval)) }
+                group.addTask { await b.updater.run(interval: Self.duration(c.updaterInterval)) }
+                group.addTask {
+                    // The first audit waits one interval: a starting node has replication to do first.
+                    try? await Task.sleep(for: Self.duration(c.auditorInterval))
+                    await b.auditor.run(interval: Self.duration(c.auditorInterval))
+                }
                 try await group.next()
                 group.cancelAll()
             }
@@ -85,9 +120,30 @@ public final class StorageNode: Service, Sendable {
         await pools.shutdown()
     }
 
+    static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64(seconds * 1000)) }
+
     /// Runs one expirer pass now (tests and operators); answers how many objects were deleted.
     @discardableResult
-    public func expireNow() async -> Int { await expirer.pass() }
+    public func expireNow() async -> Int { await background.expirer.pass() }
+
+    /// Runs one object and one DB replication pass now; answers files and rows pushed.
+    @discardableResult
+    public func replicateNow() async -> (objects: Int, rows: Int, handoffsRemoved: Int) {
+        let o = await background.objectReplicator.pass()
+        let d = await background.dbReplicator.pass()
+        return (o.pushed, d.pushed, o.handoffsRemoved + d.handoffsRemoved)
+    }
+
+    /// Runs one updater pass now; answers (delivered, still pending).
+    @discardableResult
+    public func updateNow() async -> (sent: Int, remaining: Int) { await background.updater.pass() }
+
+    /// Runs one auditor pass now; answers (checked, quarantined).
+    @discardableResult
+    public func auditNow() async -> (checked: Int, quarantined: Int) { await background.auditor.pass() }
+
+    /// Rereads changed ring files now.
+    public func reloadRings() { background.rings.reload() }
 
     /// Stops accepting connections (tests use this to simulate a node going down).
     public func close() {

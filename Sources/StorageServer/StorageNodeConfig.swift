@@ -18,6 +18,20 @@ public struct StorageNodeConfig: Sendable, Codable {
     public var updateTimeout: Double = 3.0
     /// Seconds between passes of the object expirer.
     public var expirerInterval: Double = 30.0
+    /// Seconds between object replication passes.
+    public var replicationInterval: Double = 30.0
+    /// Seconds between container/account DB replication passes.
+    public var dbReplicationInterval: Double = 30.0
+    /// Seconds between passes of the object updater (async pendings).
+    public var updaterInterval: Double = 30.0
+    /// Seconds between auditor passes, and the auditor's reading limits.
+    public var auditorInterval: Double = 300.0
+    public var auditorBytesPerSecond: Double = 10 * 1024 * 1024
+    public var auditorFilesPerSecond: Double = 20
+    /// Seconds a tombstone is kept before it is reclaimed (Swift's `reclaim_age`, a week).
+    public var reclaimAge: Double = 604_800
+    /// Seconds between checks of the ring files for changes.
+    public var ringCheckInterval: Double = 5
 
     public init(devicesRoot: String, devices: [String], host: String, port: Int, hashPath: HashPathConfig, ringDirectory: String) {
         self.devicesRoot = devicesRoot
@@ -30,6 +44,8 @@ public struct StorageNodeConfig: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case devicesRoot, devices, host, port, hashPath, ringDirectory, containerReportInterval, updateTimeout, expirerInterval
+        case replicationInterval, dbReplicationInterval, updaterInterval, auditorInterval, auditorBytesPerSecond, auditorFilesPerSecond
+        case reclaimAge, ringCheckInterval
     }
 
     /// Decodes a config file; the intervals and timeouts are optional.
@@ -44,5 +60,13 @@ public struct StorageNodeConfig: Sendable, Codable {
         containerReportInterval = try c.decodeIfPresent(Double.self, forKey: .containerReportInterval) ?? containerReportInterval
         updateTimeout = try c.decodeIfPresent(Double.self, forKey: .updateTimeout) ?? updateTimeout
         expirerInterval = try c.decodeIfPresent(Double.self, forKey: .expirerInterval) ?? expirerInterval
+        replicationInterval = try c.decodeIfPresent(Double.self, forKey: .replicationInterval) ?? replicationInterval
+        dbReplicationInterval = try c.decodeIfPresent(Double.self, forKey: .dbReplicationInterval) ?? dbReplicationInterval
+        updaterInterval = try c.decodeIfPresent(Double.self, forKey: .updaterInterval) ?? updaterInterval
+        auditorInterval = try c.decodeIfPresent(Double.self, forKey: .auditorInterval) ?? auditorInterval
+        auditorBytesPerSecond = try c.decodeIfPresent(Double.self, forKey: .auditorBytesPerSecond) ?? auditorBytesPerSecond
+        auditorFilesPerSecond = try c.decodeIfPresent(Double.self, forKey: .auditorFilesPerSecond) ?? auditorFilesPerSecond
+        reclaimAge = try c.decodeIfPresent(Double.self, forKey: .reclaimAge) ?? reclaimAge
+        ringCheckInterval = try c.decodeIfPresent(Double.self, forKey: .ringCheckInterval) ?? ringCheckInterval
     }
 }

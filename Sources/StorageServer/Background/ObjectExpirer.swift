@@ -14,19 +14,22 @@ actor ObjectExpirer {
     let devices: [String]
     let pools: DevicePools
     let updater: ContainerUpdateSender
-    let containerRing: Ring?
+    let rings: RingWatcher
     let clock: any WallClock
     let logger: Logger
     /// Objects expired since start (for status).
     private(set) var expired = 0
 
-    init(paths: StoragePaths, devices: [String], pools: DevicePools, updater: ContainerUpdateSender, containerRing: Ring?,
-         clock: any WallClock, logger: Logger) {
+    let stats: NodeStats
+
+    init(paths: StoragePaths, devices: [String], pools: DevicePools, updater: ContainerUpdateSender, rings: RingWatcher,
+         clock: any WallClock, stats: NodeStats, logger: Logger) {
+        self.stats = stats
         self.paths = paths
         self.devices = devices
         self.pools = pools
         self.updater = updater
-        self.containerRing = containerRing
+        self.rings = rings
         self.clock = clock
         self.logger = logger
     }
@@ -52,6 +55,7 @@ actor ObjectExpirer {
             }
         }
         expired += deleted
+        if deleted > 0 { await stats.countExpired(deleted) }
         if deleted > 0 { logger.info("expirer: deleted \(deleted) expired objects") }
         return deleted
     }
@@ -67,7 +71,7 @@ actor ObjectExpirer {
             return name
         }
         guard let name, let (account, container, object) = Self.split(name) else { return false }
-        if let ring = containerRing {
+        if let ring = rings.ring(.container) {
             let (part, nodes) = ring.nodes(account: account, container: container)
             await updater.deliver(to: nodes.map { ($0.address, $0.device, String(part)) }, from: device,
                                   objectPath: "/\(account)/\(container)/\(object)", method: "DELETE", timestamp: ts, extra: [:],

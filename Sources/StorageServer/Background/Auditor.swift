@@ -1,0 +1,132 @@
+import Digest
+import Foundation
+import Logging
+import NimbusCore
+import ObjectStore
+import SQLite
+
+/// Reads every object at a bounded rate and checks its bytes against its ETag and its
+/// metadata for sense; a bad object is quarantined (moved to `quarantined/objects/`) so that
+/// replication brings a good copy back. DBs get SQLite's `quick_check`. As Swift's auditors.
+actor Auditor {
+    let paths: StoragePaths
+    let devices: [String]
+    let pools: DevicePools
+    /// Upper bounds of the reading rate.
+    let bytesPerSecond: Double
+    let filesPerSecond: Double
+    let clock: any WallClock
+    let stats: NodeStats
+    let logger: Logger
+
+    init(paths: StoragePaths, devices: [String], pools: DevicePools, bytesPerSecond: Double, filesPerSecond: Double,
+         clock: any WallClock, stats: NodeStats, logger: Logger) {
+        self.paths = paths
+        self.devices = devices
+        self.pools = pools
+        self.bytesPerSecond = bytesPerSecond
+        self.filesPerSecond = filesPerSecond
+        self.clock = clock
+        self.stats = stats
+        self.logger = logger
+    }
+
+    func run(interval: Duration) async {
+        while !Task.isCancelled {
+            await pass()
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// One full pass; answers (objects checked, quarantined).
+    @discardableResult
+    func pass() async -> (checked: Int, quarantined: Int) {
+        var checked = 0, quarantined = 0
+        var bytes: Int64 = 0
+        let started = ContinuousClock.now
+        for device in devices {
+            let devicePath = paths.devicePath(device)
+            for file in Self.objectDirectories(devicePath: devicePath) {
+                if Task.isCancelled { break }
+                let (ok, read) = (try? await pools.run(device) { try Self.audit(file) }) ?? (true, 0)
+                checked += 1
+                bytes += read
+                if !ok {
+                    quarantined += 1
+                    logger.error("auditor: \(file.directory) failed its check; quarantined")
+                }
+                await throttle(started: started, files: checked, bytes: bytes)
+            }
+            for dir in ["containers", "accounts"] {
+                for (_, db) in DBReplicator.databases(under: "\(devicePath)/\(dir)") {
+                    if Task.isCancelled { break }
+                    let good = (try? await pools.run(device) { try Self.checkDB(db) }) ?? true
+                    if !good {
+                        quarantined += 1
+                        let target = "\(devicePath)/quarantined/\(dir)"
+                        try? FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+                        let from = (db as NSString).deletingLastPathComponent
+                        rename(from, "\(target)/\((from as NSString).lastPathComponent)-\(UInt32.random(in: 0...UInt32.max))")
+                        logger.error("auditor: \(db) failed its integrity check; quarantined")
+                    }
+                }
+            }
+        }
+        await stats.recordAudit(objects: checked, bytes: bytes, at: clock.now())
+        if quarantined > 0 { await stats.countQuarantined(quarantined) }
+        return (checked, quarantined)
+    }
+
+    /// Sleeps as long as it takes to stay under the configured rates.
+    private func throttle(started: ContinuousClock.Instant, files: Int, bytes: Int64) async {
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let needed = max(Double(files) / filesPerSecond, Double(bytes) / bytesPerSecond)
+        if needed > seconds { try? await Task.sleep(for: .milliseconds(Int64((needed - seconds) * 1000))) }
+    }
+
+    static func objectDirectories(devicePath: String) -> [DiskFile] {
+        let fm = FileManager.default
+        let root = "\(devicePath)/objects"
+        var out: [DiskFile] = []
+        for part in (try? fm.contentsOfDirectory(atPath: root)) ?? [] {
+            guard let partition = Int(part) else { continue }
+            for suffix in (try? fm.contentsOfDirectory(atPath: "\(root)/\(part)")) ?? [] where suffix.count == 3 {
+                for hash in (try? fm.contentsOfDirectory(atPath: "\(root)/\(part)/\(suffix)")) ?? [] {
+                    out.append(DiskFile(devicePath: devicePath, partition: partition, hash: hash))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Checks one object; answers whether it is sound and how many bytes were read.
+    static func audit(_ file: DiskFile) throws -> (Bool, Int64) {
+        let reader: ObjectReader
+        do {
+            guard case .present(let r) = try file.open() else { return (true, 0) }
+            reader = r
+        } catch {
+            try? file.quarantine()
+            return (false, 0)
+        }
+        var md5 = MessageDigest(.md5)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: Int64 = 0
+        while offset < reader.contentLength {
+            let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0, at: offset) }
+            if n == 0 { break }
+            md5.update(buffer[0..<n])
+            offset += Int64(n)
+        }
+        let sound = offset == reader.contentLength && md5.finalizeHexAndReset() == reader.etag
+        if !sound { try? file.quarantine() }
+        return (sound, offset)
+    }
+
+    static func checkDB(_ path: String) throws -> Bool {
+        let db = try Database(path: path)
+        let rows = try db.query("PRAGMA quick_check")
+        return rows.first?.first?.text == "ok"
+    }
+}

@@ -1,0 +1,154 @@
+import DBBroker
+import Foundation
+import HTTPClientKit
+import Logging
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+import Ring
+
+/// Keeps container and account DB replicas in step (Swift's container/account replicators):
+/// each local DB tells each peer replica its summary, learns how far the peer has merged its
+/// rows, and sends the newer rows in batches. A DB this device holds as a handoff is removed
+/// once every primary has all its rows.
+actor DBReplicator {
+    let paths: StoragePaths
+    let devices: [String]
+    let pools: DevicePools
+    let client: BackendClient
+    let rings: RingWatcher
+    let node: NodeIdentity
+    let clock: any WallClock
+    let stats: NodeStats
+    let logger: Logger
+    let batch = 1000
+    let timeout: TimeAmount = .seconds(30)
+
+    init(paths: StoragePaths, devices: [String], pools: DevicePools, client: BackendClient, rings: RingWatcher, node: NodeIdentity,
+         clock: any WallClock, stats: NodeStats, logger: Logger) {
+        self.paths = paths
+        self.devices = devices
+        self.pools = pools
+        self.client = client
+        self.rings = rings
+        self.node = node
+        self.clock = clock
+        self.stats = stats
+        self.logger = logger
+    }
+
+    func run(interval: Duration) async {
+        while !Task.isCancelled {
+            await pass()
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    @discardableResult
+    func pass() async -> ReplicationPassResult {
+        var result = ReplicationPassResult()
+        let started = ContinuousClock.now
+        for device in devices {
+            for (dirName, kind) in [("containers", RingWatcher.Kind.container), ("accounts", .account)] {
+                guard let ring = rings.ring(kind) else { continue }
+                for (partition, path) in Self.databases(under: "\(paths.devicePath(device))/\(dirName)") where partition < ring.partitionCount {
+                    if Task.isCancelled { return result }
+                    await replicate(path: path, device: device, partition: partition, ring: ring, isAccount: kind == .account,
+                                    result: &result)
+                }
+            }
+        }
+        let elapsed = ContinuousClock.now - started
+        result.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        await stats.recordDBReplication(result, at: clock.now())
+        if result.pushed > 0 || result.failures > 0 || result.handoffsRemoved > 0 {
+            logger.info("db replication: \(result.partitions) dbs, \(result.pushed) rows sent, \(result.handoffsRemoved) handoff dbs removed, \(result.failures) failures")
+        }
+        return result
+    }
+
+    /// `(partition, path)` of every DB file below a `containers`/`accounts` directory.
+    static func databases(under root: String) -> [(Int, String)] {
+        var out: [(Int, String)] = []
+        let fm = FileManager.default
+        for part in (try? fm.contentsOfDirectory(atPath: root)) ?? [] {
+            guard let partition = Int(part) else { continue }
+            for suffix in (try? fm.contentsOfDirectory(atPath: "\(root)/\(part)")) ?? [] {
+                for hash in (try? fm.contentsOfDirectory(atPath: "\(root)/\(part)/\(suffix)")) ?? [] {
+                    let db = "\(root)/\(part)/\(suffix)/\(hash)/\(hash).db"
+                    if fm.fileExists(atPath: db) { out.append((partition, db)) }
+                }
+            }
+        }
+        return out
+    }
+
+    private func replicate(path: String, device: String, partition: Int, ring: Ring, isAccount: Bool,
+                           result: inout ReplicationPassResult) async {
+        let primaries = ring.primaries(partition: partition)
+        let isPrimary = primaries.contains { node.owns($0, device: device) }
+        let targets = primaries.filter { !node.owns($0, device: device) }
+        result.partitions += 1
+        if !isPrimary { result.handoffPartitions += 1 }
+        let hash = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        var allSynced = true
+        for target in targets {
+            do {
+                result.pushed += try await sync(path: path, device: device, partition: partition, hash: hash, isAccount: isAccount, to: target)
+            } catch {
+                allSynced = false
+                result.failures += 1
+                logger.debug("db replication of \(path) to \(target.address) failed: \(error)")
+            }
+        }
+        if !isPrimary && allSynced && !targets.isEmpty {
+            let dir = (path as NSString).deletingLastPathComponent
+            _ = try? await pools.run(device) { try FileManager.default.removeItem(atPath: dir) }
+            result.handoffsRemoved += 1
+        }
+    }
+
+    /// Brings one peer replica up to date; answers the rows sent.
+    private func sync(path: String, device: String, partition: Int, hash: String, isAccount: Bool, to target: RingDevice) async throws -> Int {
+        let summary = try await pools.run(device) {
+            isAccount ? try AccountBroker(path: path).replicaSummary() : try ContainerBroker(path: path).replicaSummary()
+        }
+        let uri = "/\(target.device)/\(partition)/\(hash)"
+        let answerData = try await post(target, uri: uri, kind: "db-sync", isAccount: isAccount, body: try JSONEncoder().encode(summary))
+        let answer = try JSONDecoder().decode(DBReplicationController.SyncAnswer.self, from: answerData)
+        var point = answer.syncPoint
+        var sent = 0
+        let limit = batch
+        while point < summary.maxRow {
+            let from = point
+            let body: Data
+            let last: Int64
+            let count: Int
+            if isAccount {
+                let (records, lastRow) = try await pools.run(device) { try AccountBroker(path: path).rows(after: from, limit: limit) }
+                body = try JSONEncoder().encode(ReplicaRows(senderID: summary.id, lastRow: lastRow, records: records))
+                (last, count) = (lastRow, records.count)
+            } else {
+                let (records, lastRow) = try await pools.run(device) { try ContainerBroker(path: path).rows(after: from, limit: limit) }
+                body = try JSONEncoder().encode(ReplicaRows(senderID: summary.id, lastRow: lastRow, records: records))
+                (last, count) = (lastRow, records.count)
+            }
+            if count == 0 { break }
+            _ = try await post(target, uri: uri, kind: "db-rows", isAccount: isAccount, body: body)
+            sent += count
+            point = last
+        }
+        return sent
+    }
+
+    private func post(_ target: RingDevice, uri: String, kind: String, isAccount: Bool, body: Data) async throws -> Data {
+        var headers = HTTPHeaders()
+        headers.add(name: "X-Backend-Replication", value: kind)
+        headers.add(name: "X-Backend-Server", value: isAccount ? "account" : "container")
+        headers.add(name: "Content-Type", value: "application/json")
+        let r = try await client.request(host: target.ip, port: target.port, method: "POST", uri: uri, headers: headers,
+                                         body: ByteBuffer(bytes: body), timeout: timeout)
+        guard (200..<300).contains(r.status) else { throw ReplicationError("\(kind) answered \(r.status)") }
+        return Data(r.body.readableBytesView)
+    }
+}

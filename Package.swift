@@ -73,7 +73,8 @@ let package = Package(
 
         // Executable: thin
         .executableTarget(name: "nimbus", dependencies: [
-            "NimbusCore", "Ring", "StorageServer", "Proxy", "Cluster",
+            "NimbusCore", "Ring", "StorageServer", "Proxy", "Cluster", "HTTPClientKit",
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -115,6 +115,11 @@ public final class AccountBroker {
                         merged.objectCount = find.int(2)
                         merged.bytesUsed = find.int(3)
                     }
+                    // Unchanged rows keep their row id: replicas would otherwise trade them back and forth.
+                    if merged.putTimestamp == put && merged.deleteTimestamp == del && merged.objectCount == find.int(2)
+                        && merged.bytesUsed == find.int(3) {
+                        continue
+                    }
                 }
                 try upsert.bind([.text(merged.name), .text(merged.putTimestamp.internalForm),
                                  .text(merged.deleteTimestamp.internalForm), .int(merged.objectCount),

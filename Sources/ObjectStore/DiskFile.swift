@@ -105,6 +105,8 @@ public struct DiskFile: Sendable {
         try FileManager.default.createDirectory(atPath: qdir, withIntermediateDirectories: true)
         let target = "\(qdir)/\(hash)-\(UInt32.random(in: 0...UInt32.max))"
         guard rename(directory, target) == 0 else { throw POSIXFailure("quarantine \(directory)") }
+        // The suffix changed: replication must see it differ from the peers' and bring a good copy.
+        SuffixHashes.invalidate(diskFile: self)
     }
 
     static func readFooterFile(_ path: String) throws -> [String: String] {

@@ -122,6 +122,9 @@ extension ObjectController {
         let logger = self.logger
         return .stream { writer in
             let md5 = verify.map { _ in MD5Box() }
+            // When verifying, the last chunk is held back until the MD5 matches: a client never
+            // receives a whole body whose bytes are wrong (it sees the connection cut instead).
+            var held: ByteBuffer?
             for (index, range) in ranges.enumerated() {
                 if let between, let sep = between(index) { try await writer.write(sep) }
                 var offset = range.lowerBound
@@ -139,15 +142,21 @@ extension ObjectController {
                         return b
                     }
                     offset += Int64(buffer.readableBytes)
-                    try await writer.write(buffer)
+                    if verify != nil {
+                        if let previous = held { try await writer.write(previous) }
+                        held = buffer
+                    } else {
+                        try await writer.write(buffer)
+                    }
                 }
             }
-            if let trailer { try await writer.write(trailer) }
             if let verify, let md5, md5.hex() != verify.etag {
                 logger.error("MD5 mismatch on read of \(verify.file.directory): quarantined")
                 try? await verify.pools.run(verify.device) { try verify.file.quarantine() }
                 throw DiskFileError.corrupt("MD5 mismatch")
             }
+            if let held { try await writer.write(held) }
+            if let trailer { try await writer.write(trailer) }
         }
     }
 

@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "nimbus", targets: ["nimbus"]),
+        .executable(name: "st", targets: ["st"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -64,6 +65,20 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        // The client library (st, backups, images) and the st command line
+        .target(name: "NimbusClient", dependencies: [
+            "NimbusCore", "HTTPClientKit", "Digest",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .target(name: "STCommands", dependencies: [
+            "NimbusClient", "NimbusCore", "HTTPClientKit",
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "st", dependencies: ["STCommands"]),
+
         // Wiring of whole clusters (all-in-one) shared by the executable and the tests
         .target(name: "Cluster", dependencies: [
             "NimbusCore", "Ring", "StorageServer", "Proxy", "Digest",
@@ -73,7 +88,7 @@ let package = Package(
 
         // Executable: thin
         .executableTarget(name: "nimbus", dependencies: [
-            "NimbusCore", "Ring", "StorageServer", "Proxy", "Cluster", "HTTPClientKit",
+            "NimbusCore", "Ring", "StorageServer", "Proxy", "Cluster", "HTTPClientKit", "STCommands",
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -94,7 +109,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "ClusterTests", dependencies: [
-            "NimbusCore", "Ring", "StorageServer", "Proxy", "HTTPClientKit", "Cluster", "Digest",
+            "NimbusCore", "Ring", "StorageServer", "Proxy", "HTTPClientKit", "Cluster", "Digest", "NimbusClient",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,0 +1,2 @@
+import STCommands
+await ST.main()

@@ -5,7 +5,7 @@ import NimbusCore
 /// match the object (ETag, or each SLO segment's ETag).
 public final class Downloader: Sendable {
     public struct Options: Sendable {
-        public var objectThreads = 10
+        public var objectThreads = 24
         public var outputDirectory: String?
         /// Download a single object to this file (`-o`).
         public var outputFile: String?

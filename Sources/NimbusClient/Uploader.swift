@@ -1,5 +1,7 @@
 import Digest
 import Foundation
+import HTTPClientKit
+import NIOCore
 import NIOHTTP1
 import NimbusCore
 
@@ -15,7 +17,7 @@ public final class Uploader: Sendable {
     public struct Options: Sendable {
         public var segmentSize: Int64?
         public var useDLO = false
-        public var objectThreads = 10
+        public var objectThreads = 24
         public var segmentThreads = 10
         public var changed = false
         public var skipIdentical = false
@@ -72,16 +74,19 @@ public final class Uploader: Sendable {
         for item in items where !item.isDirectoryMarker {
             if let size = try? FileManager.default.attributesOfItem(atPath: item.path)[.size] as? Int64 { progress.expect(bytes: size) }
         }
+        // One listing tells which objects exist already: only those need a HEAD (for old
+        // segments, --changed or --skip-identical), not every file of a fresh upload.
+        let known = await existing(container: container, objects: items.map(\.object))
         let results = await withTaskGroup(of: Summary.self) { group -> [Summary] in
             var out: [Summary] = []
             var next = items[...]
             for _ in 0..<max(1, options.objectThreads) {
                 guard let item = next.popFirst() else { break }
-                group.addTask { await self.uploadOne(container: container, item: item) }
+                group.addTask { await self.uploadOne(container: container, item: item, known: known) }
             }
             for await r in group {
                 out.append(r)
-                if let item = next.popFirst() { group.addTask { await self.uploadOne(container: container, item: item) } }
+                if let item = next.popFirst() { group.addTask { await self.uploadOne(container: container, item: item, known: known) } }
             }
             return out
         }
@@ -134,7 +139,19 @@ public final class Uploader: Sendable {
         return p
     }
 
-    private func uploadOne(container: String, item: Item) async -> Summary {
+    /// The names among `objects` the container already holds (nil when it cannot be listed:
+    /// then every object is looked at).
+    func existing(container: String, objects: [String]) async -> Set<String>? {
+        guard !objects.isEmpty else { return [] }
+        var prefix = objects[0]
+        for o in objects.dropFirst() {
+            while !o.hasPrefix(prefix) { prefix.removeLast() }
+        }
+        guard let rows = try? await client.list(container, prefix: prefix.isEmpty ? nil : prefix) else { return nil }
+        return Set(rows.compactMap { $0["name"] as? String })
+    }
+
+    private func uploadOne(container: String, item: Item, known: Set<String>?) async -> Summary {
         var s = Summary()
         do {
             if item.isDirectoryMarker {
@@ -150,7 +167,9 @@ public final class Uploader: Sendable {
             }
             guard access(item.path, R_OK) == 0 else { throw ClientError("\(item.path): not readable") }
             let mtime = String(format: "%.6f", modified.timeIntervalSince1970)
-            let existing = try await client.request("HEAD", SwiftClient.path(container, item.object))
+            let mayExist = known?.contains(item.object) ?? true
+            let existing = mayExist ? try await client.request("HEAD", SwiftClient.path(container, item.object))
+                : BackendResponse(status: 404, headers: HTTPHeaders(), body: ByteBuffer())
             let oldSegments = existing.status == 200 ? try await segmentsOf(container: container, object: item.object, head: existing.headers) : []
             if existing.status == 200 {
                 if options.changed, existing.headers.first(name: "content-length") == String(size),

@@ -11,7 +11,7 @@ struct Upload: AsyncParsableCommand {
     @Option(name: [.customShort("S"), .long], help: "Segment files larger than this many bytes (e.g. 1073741824, 100M, 1G).")
     var segmentSize: String?
     @Flag(help: "Dynamic large objects (X-Object-Manifest) instead of static ones.") var useDLO = false
-    @Option(help: "Files uploaded at once.") var objectThreads = 10
+    @Option(help: "Files uploaded at once.") var objectThreads = 24
     @Option(help: "Segments of one file uploaded at once.") var segmentThreads = 10
     @Flag(name: [.customShort("c"), .long], help: "Only upload files whose size or mtime differ from the stored object.")
     var changed = false
@@ -62,7 +62,7 @@ struct Download: AsyncParsableCommand {
     @Option(name: [.customShort("D"), .long], help: "Directory to download into.") var outputDir: String?
     @Option(name: [.customShort("o"), .long], help: "File to write a single object to.") var output: String?
     @Flag(help: "Skip objects whose bytes the local file already has.") var skipIdentical = false
-    @Option(help: "Objects downloaded at once.") var objectThreads = 10
+    @Option(help: "Objects downloaded at once.") var objectThreads = 24
 
     func run() async throws {
         guard all || container != nil else { throw ValidationError("name a container, or give --all") }

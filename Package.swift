@@ -20,12 +20,14 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBzip2", providers: [.apt(["libbz2-dev"])]),
+        .systemLibrary(name: "CRsync", providers: [.apt(["librsync-dev"])]),
 
         // Codecs
         .target(name: "Digest", dependencies: ["CCrypto"]),
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         .target(name: "Gzip", dependencies: ["CZlib", "CBzip2"]),
         .target(name: "Tar"),
+        .target(name: "Rsync", dependencies: ["CRsync"]),
 
         // Core
         .target(name: "NimbusCore", dependencies: ["Digest", .product(name: "Logging", package: "swift-log")]),
@@ -79,6 +81,9 @@ let package = Package(
         ]),
         .executableTarget(name: "st", dependencies: ["STCommands"]),
 
+        // duplicity-compatible backups
+        .target(name: "Backup", dependencies: ["Digest", "Gzip", "Tar", "Rsync", "NimbusClient", "NimbusCore"]),
+
         // Wiring of whole clusters (all-in-one) shared by the executable and the tests
         .target(name: "Cluster", dependencies: [
             "NimbusCore", "Ring", "StorageServer", "Proxy", "Digest",
@@ -99,6 +104,7 @@ let package = Package(
         .testTarget(name: "DigestTests", dependencies: ["Digest"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
         .testTarget(name: "TarTests", dependencies: ["Tar"]),
+        .testTarget(name: "BackupTests", dependencies: ["Backup", "Rsync", "Tar"]),
         .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"]),

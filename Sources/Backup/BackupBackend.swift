@@ -1,0 +1,45 @@
+import Foundation
+
+/// Where backup files live: a directory (`file://`) or an object store container.
+public protocol BackupBackend: Sendable {
+    /// Names of every file on the target.
+    func list() async throws -> [String]
+    /// Copies `name` to the local file `path`.
+    func get(_ name: String, to path: String) async throws
+    /// Stores the local file `path` as `name`.
+    func put(_ path: String, as name: String) async throws
+    func delete(_ name: String) async throws
+}
+
+/// `file:///abs/dir` or `file://relative/dir`.
+public struct FileBackend: BackupBackend {
+    public let directory: String
+
+    public init(url: String) throws {
+        guard url.hasPrefix("file://") else { throw BackupError("not a file:// URL: \(url)") }
+        directory = String(url.dropFirst("file://".count))
+    }
+
+    public func list() async throws -> [String] {
+        guard FileManager.default.fileExists(atPath: directory) else { return [] }
+        return try FileManager.default.contentsOfDirectory(atPath: directory)
+    }
+
+    public func get(_ name: String, to path: String) async throws {
+        let source = "\(directory)/\(name)"
+        guard FileManager.default.fileExists(atPath: source) else { throw BackupError("missing volume or file \(name) on the target") }
+        try? FileManager.default.removeItem(atPath: path)
+        try FileManager.default.copyItem(atPath: source, toPath: path)
+    }
+
+    public func put(_ path: String, as name: String) async throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let tmp = "\(directory)/.\(name).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        try FileManager.default.copyItem(atPath: path, toPath: tmp)
+        guard rename(tmp, "\(directory)/\(name)") == 0 else { throw BackupError("cannot store \(name) in \(directory)") }
+    }
+
+    public func delete(_ name: String) async throws {
+        try? FileManager.default.removeItem(atPath: "\(directory)/\(name)")
+    }
+}

@@ -1,0 +1,251 @@
+import Digest
+import Foundation
+import Gzip
+import Rsync
+import Tar
+
+/// Makes full and incremental backup sets in duplicity's format: data volumes (snapshots,
+/// librsync deltas, deletions; files of 64 KiB and more in `multivol_*` chunks), a signature
+/// tar, and a manifest written last — a set is never visible before all its volumes are stored.
+public final class BackupWriter {
+    public struct Options: Sendable {
+        /// Volume size in bytes (duplicity's `--volsize`, 200 MiB by default).
+        public var volumeSize: Int64 = 200 * 1024 * 1024
+        public var compress = true
+        /// The archive cache directory for this target (manifests and sigtars are kept there).
+        public var cacheDirectory: String?
+        /// `Localdir` in the manifest: the source as given on the command line.
+        public var localdir: String?
+        public var hostname: String?
+        public init() {}
+    }
+
+    public struct Stats: Sendable {
+        public var files = 0
+        public var changed = 0
+        public var deleted = 0
+        public var bytesRead: Int64 = 0
+        public var volumes = 0
+        public var time: Int64 = 0
+    }
+
+    let source: String
+    let backend: any BackupBackend
+    let options: Options
+    let work: String
+    let now: Int64
+
+    public init(source: String, backend: any BackupBackend, options: Options, now: Int64 = Int64(Date().timeIntervalSince1970)) throws {
+        self.source = source
+        self.backend = backend
+        self.options = options
+        self.now = now
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("nimbus-backup-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: work) }
+
+    static let chunk = 65536
+
+    /// A full backup.
+    public func full() async throws -> Stats {
+        try await write(previous: nil)
+    }
+
+    /// An incremental on top of the newest chain (a full when there is none).
+    public func incremental() async throws -> Stats {
+        let collection = BackupCollection(names: try await backend.list())
+        guard let chain = collection.chains.last else { return try await full() }
+        return try await write(previous: chain)
+    }
+
+    private func write(previous chain: BackupChain?) async throws -> Stats {
+        var stats = Stats()
+        var time = now
+        if let chain, time <= chain.end { time = chain.end + 1 }  // names have one-second resolution
+        stats.time = time
+        let previousTime = chain?.end
+        let kindVolume: BackupFileName.Kind = chain == nil ? .fullVolume : .incVolume
+        var oldState = SignatureState()
+        if let chain { oldState = try await SignatureState.load(chain: chain, backend: backend, work: work) }
+        let volumes = VolumeWriter(work: work, compress: options.compress, volumeSize: options.volumeSize,
+                                   name: { BackupFileName(kind: kindVolume, time: time, previousTime: previousTime, volume: $0,
+                                                          compressed: self.options.compress).name },
+                                   upload: { path, name in try await self.backend.put(path, as: name) })
+        let sigName = BackupFileName(kind: chain == nil ? .fullSignatures : .newSignatures, time: time, previousTime: previousTime,
+                                     compressed: options.compress).name
+        let sigtar = try TarGzFile(path: "\(work)/sigtar", compress: options.compress)
+        var filelist: [(String, String)] = []
+
+        var oldPaths = oldState.paths[...]
+        func emitDeletions(before path: String?) async throws {
+            while let old = oldPaths.first, path == nil || SourceTree.precedes(old, path!) {
+                oldPaths.removeFirst()
+                guard !old.isEmpty else { continue }
+                let header = TarEntry(path: Array(SourceTree.memberName("deleted", old, isDirectory: false).utf8), type: .regular, mode: 0)
+                try await volumes.add(header, data: [], path: old, chunk: nil)
+                try sigtar.write(TarWriter.header(for: header))
+                if oldState.entries[old]?.type == TarEntryType.regular { filelist.append(("deleted", old)) }
+                stats.deleted += 1
+            }
+        }
+
+        var entries: [SourceEntry] = []
+        try SourceTree.walk(source) { entries.append($0) }
+        for entry in entries {
+            try await emitDeletions(before: entry.path)
+            let old = oldState.entries[entry.path]
+            if oldPaths.first == entry.path { oldPaths.removeFirst() }
+            if let old, !entry.differs(from: old) { continue }
+            let isDir = entry.type == .directory
+            if entry.type == .regular {
+                stats.files += 1
+                let full = entry.path.isEmpty ? source : "\(source)/\(entry.path)"
+                let signature = "\(work)/sig"
+                try Rsync.signature(of: full, to: signature)
+                if let old, old.type == .regular, let oldSig = oldState.signatureFiles[entry.path] {
+                    let delta = "\(work)/delta"
+                    try Rsync.delta(signature: oldSig, newFile: full, to: delta)
+                    try await addContent(file: delta, entry: entry, kind: "diff", volumes: volumes)
+                    filelist.append(("changed", entry.path))
+                    stats.changed += 1
+                } else {
+                    stats.bytesRead += try await addContent(file: full, entry: entry, kind: "snapshot", volumes: volumes)
+                    filelist.append(("new", entry.path))
+                }
+                let sigBytes = Array(try Data(contentsOf: URL(fileURLWithPath: signature)))
+                let header = entry.header(name: SourceTree.memberName("signature", entry.path, isDirectory: false), size: Int64(sigBytes.count))
+                try sigtar.write(TarWriter.header(for: header) + sigBytes + TarWriter.padding(for: Int64(sigBytes.count)))
+            } else {
+                let header = entry.header(name: SourceTree.memberName("snapshot", entry.path, isDirectory: isDir), size: 0)
+                try await volumes.add(header, data: [], path: entry.path, chunk: nil)
+                let sigHeader = entry.header(name: SourceTree.memberName("snapshot", entry.path, isDirectory: isDir, inSigtar: true), size: 0)
+                try sigtar.write(TarWriter.header(for: sigHeader))
+            }
+        }
+        try await emitDeletions(before: nil)
+        let volumeRecords = try await volumes.finish()
+        stats.volumes = volumeRecords.count
+        // Signatures, then the manifest: the manifest makes the set exist.
+        _ = try sigtar.finish()
+        try await backend.put(sigtar.path, as: sigName)
+        var manifest = Manifest()
+        manifest.hostname = options.hostname ?? Self.hostname()
+        manifest.localdir = options.localdir ?? source
+        manifest.volumes = volumeRecords
+        manifest.files = filelist.sorted { SourceTree.precedes($0.1, $1.1) }
+        let manifestPath = "\(work)/manifest"
+        try Data(manifest.text.utf8).write(to: URL(fileURLWithPath: manifestPath))
+        let manifestName = BackupFileName(kind: chain == nil ? .fullManifest : .incManifest, time: time, previousTime: previousTime).name
+        if let cache = options.cacheDirectory {
+            try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(atPath: "\(cache)/\(manifestName)")
+            try FileManager.default.copyItem(atPath: manifestPath, toPath: "\(cache)/\(manifestName)")
+            try? FileManager.default.removeItem(atPath: "\(cache)/\(sigName)")
+            try FileManager.default.copyItem(atPath: sigtar.path, toPath: "\(cache)/\(sigName)")
+        }
+        try await backend.put(manifestPath, as: manifestName)
+        return stats
+    }
+
+    /// `socket.gethostname()`, as duplicity records it.
+    static func hostname() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, buf.count)
+        return String(cString: buf)
+    }
+
+    /// Adds a file's bytes (content or delta) as one member, or as 64 KiB `multivol_` chunks
+    /// (with a trailing empty chunk for exact multiples, as duplicity writes them).
+    @discardableResult
+    private func addContent(file: String, entry: SourceEntry, kind: String, volumes: VolumeWriter) async throws -> Int64 {
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BackupError("cannot read \(file): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: Self.chunk)
+        func readChunk() -> [UInt8] {
+            var got = 0
+            while got < Self.chunk {
+                let n = buffer[got...].withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                got += n
+            }
+            return Array(buffer[0..<got])
+        }
+        var first = readChunk()
+        var total = Int64(first.count)
+        if first.count < Self.chunk {
+            try await volumes.add(entry.header(name: SourceTree.memberName(kind, entry.path, isDirectory: false), size: Int64(first.count)),
+                                  data: first, path: entry.path, chunk: nil)
+            return total
+        }
+        var k = 1
+        while true {
+            try await volumes.add(entry.header(name: "multivol_\(kind)/\(entry.path)/\(k)", size: Int64(first.count)), data: first,
+                                  path: entry.path, chunk: k)
+            if first.count < Self.chunk { break }
+            first = readChunk()
+            total += Int64(first.count)
+            k += 1
+        }
+        return total
+    }
+}
+
+/// What the previous sets recorded of each path: its metadata and librsync signature (the
+/// full signatures overlaid by each incremental's new signatures).
+struct SignatureState {
+    var entries: [String: TarEntry] = [:]
+    var signatureFiles: [String: String] = [:]
+
+    /// Paths in duplicity's order.
+    var paths: [String] { entries.keys.sorted(by: SourceTree.precedes) }
+
+    static func load(chain: BackupChain, backend: any BackupBackend, work: String) async throws -> SignatureState {
+        var state = SignatureState()
+        var counter = 0
+        for set in chain.sets {
+            guard let name = set.signatures else { throw BackupError("set \(DuplicityTime.format(set.time)) has no signatures") }
+            let local = "\(work)/prev-sigtar"
+            try await backend.get(name, to: local)
+            let data = Array(try Data(contentsOf: URL(fileURLWithPath: local)))
+            let plain = name.hasSuffix(".gz") ? try GzipInflater().feed(data) : data
+            let reader = TarReader()
+            var current: (String, TarEntry)?
+            var bytes: [UInt8] = []
+            for event in try reader.feed(plain) {
+                switch event {
+                case .entry(let e):
+                    guard let (kind, path, _) = Restorer.parse(e.name) else { current = nil; continue }
+                    if kind == "deleted" {
+                        state.entries[path] = nil
+                        state.signatureFiles[path] = nil
+                        current = nil
+                    } else {
+                        current = (kind, e)
+                        bytes = []
+                        state.entries[path] = e
+                        if kind == "snapshot" { state.signatureFiles[path] = nil }
+                    }
+                case .data(let d): bytes += d
+                case .entryEnd:
+                    if let (kind, e) = current, kind == "signature", let (_, path, _) = Restorer.parse(e.name) {
+                        counter += 1
+                        let file = "\(work)/sig-\(counter)"
+                        try Data(bytes).write(to: URL(fileURLWithPath: file))
+                        state.signatureFiles[path] = file
+                        // The signature member carries the file's metadata; its type is the file's.
+                        var meta = e
+                        meta.type = .regular
+                        state.entries[path] = meta
+                    }
+                    current = nil
+                case .end: break
+                }
+            }
+            unlink(local)
+        }
+        return state
+    }
+}

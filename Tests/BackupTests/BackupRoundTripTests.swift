@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+@testable import Backup
+
+/// Our full and incremental sets restore exactly (with our restorer; duplicity interop is in
+/// scripts/test-backup).
+@Suite struct BackupRoundTripTests {
+    func genTree(_ args: String...) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["\(RestoreTests.vectors)/gen_tree.py"] + args
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw BackupError("gen_tree.py \(args) failed") }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test func fullAndTwoIncrementalsRestoreEachStage() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("rt-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let src = "\(root)/src", target = "file://\(root)/target"
+        _ = try genTree("build", "a", "0", src)
+        var listings: [String] = []
+        var options = BackupWriter.Options()
+        options.volumeSize = 1024 * 1024
+        options.cacheDirectory = "\(root)/cache"
+        let t0: Int64 = 1_800_000_000
+        for stage in 0..<3 {
+            if stage > 0 { _ = try genTree("apply", "a", String(stage), src) }
+            listings.append(try genTree("list", src))
+            let writer = try BackupWriter(source: src, backend: try FileBackend(url: target), options: options, now: t0 + Int64(stage) * 3)
+            let stats = try await (stage == 0 ? writer.full() : writer.incremental())
+            #expect(stats.volumes >= 1)
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: "\(root)/target")
+        let chain = BackupCollection(names: names).chains
+        #expect(chain.count == 1 && chain[0].sets.count == 3)
+        #expect(chain[0].full.volumes.count == 2, "the 1.6 MB file spans two 1 MiB volumes")
+        for stage in 0..<3 {
+            let dest = "\(root)/restore-\(stage)"
+            var ro = Restorer.Options()
+            ro.time = t0 + Int64(stage) * 3
+            _ = try await Restorer(backend: try FileBackend(url: target), target: dest, options: ro).run()
+            #expect(try genTree("list", dest) == listings[stage], "stage \(stage)")
+        }
+        // The first incremental stored a delta, not the whole file, for the changed big file.
+        let firstInc = names.filter { $0.hasPrefix("duplicity-inc.") && $0.hasSuffix(".manifest") }.sorted()[0]
+        let manifest = try Manifest(parsing: String(contentsOfFile: "\(root)/target/\(firstInc)", encoding: .utf8))
+        #expect(manifest.files?.contains { $0.0 == "changed" && $0.1 == "data/big.bin" } == true)
+        let incVolume = firstInc.replacingOccurrences(of: ".manifest", with: ".vol1.difftar.gz")
+        let size = try FileManager.default.attributesOfItem(atPath: "\(root)/target/\(incVolume)")[.size] as! Int
+        #expect(size < 100_000, "the incremental volume holds deltas (\(size) bytes)")
+    }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Backup
+import Foundation
+
+/// `nimbus backup …`: duplicity-compatible backups (see docs/backup.md).
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup", abstract: "duplicity-compatible backups to file://, swift:// or cf+http:// targets.",
+        subcommands: [Full.self, Incremental.self, Restore.self, CollectionStatus.self, ListCurrentFiles.self])
+
+    struct Common: ParsableArguments {
+        @Option(help: "Volume size in MiB.") var volsize: Int64 = 200
+        @Flag(help: "Store volumes unencrypted (required: gpg encryption is not built yet).") var noEncryption = false
+        @Flag(help: "Store volumes uncompressed.") var noCompression = false
+        @Option(help: "Archive cache directory (default ~/.cache/nimbus-backup).") var archiveDir: String?
+        @Option(help: "Cache name (default: md5 of the target URL as typed).") var name: String?
+
+        func writerOptions(source: String, url: String) throws -> BackupWriter.Options {
+            guard noEncryption || ProcessInfo.processInfo.environment["PASSPHRASE"] == nil else {
+                throw ValidationError("encryption (PASSPHRASE / --encrypt-key) is not built yet: give --no-encryption")
+            }
+            var o = BackupWriter.Options()
+            o.volumeSize = volsize * 1024 * 1024
+            o.compress = !noCompression
+            o.localdir = source
+            o.cacheDirectory = Backends.cacheDirectory(url: url, archiveDir: archiveDir, name: name)
+            return o
+        }
+    }
+
+    struct Full: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a full backup set.")
+        @Argument var source: String
+        @Argument var url: String
+        @OptionGroup var common: Common
+        func run() async throws {
+            let stats = try await BackupWriter(source: source, backend: try Backends.open(url),
+                                               options: try common.writerOptions(source: source, url: url)).full()
+            BackupCommand.report(stats)
+        }
+    }
+
+    struct Incremental: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add an incremental set (a full one when there is no chain).")
+        @Argument var source: String
+        @Argument var url: String
+        @OptionGroup var common: Common
+        func run() async throws {
+            let stats = try await BackupWriter(source: source, backend: try Backends.open(url),
+                                               options: try common.writerOptions(source: source, url: url)).incremental()
+            BackupCommand.report(stats)
+        }
+    }
+
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Restore a chain at a time (default: the latest).")
+        @Option(help: "now, 20261125T090315Z, 2026-11-25, epoch seconds, or 3D / 2h30m ago.") var time: String?
+        @Option(help: "Restore only this path.") var fileToRestore: String?
+        @Flag(help: "Restore into a non-empty directory.") var force = false
+        @Flag(help: "Ignored (volumes are stored unencrypted).") var noEncryption = false
+        @Argument var url: String
+        @Argument var destination: String
+        func run() async throws {
+            if !force, let items = try? FileManager.default.contentsOfDirectory(atPath: destination), !items.isEmpty {
+                throw ValidationError("Restore destination directory \(destination) already exists. Will not overwrite (use --force).")
+            }
+            var o = Restorer.Options()
+            o.time = try time.map { try DuplicityTime.parseSpec($0, now: Int64(Date().timeIntervalSince1970)) }
+            o.fileToRestore = fileToRestore
+            let r = try await Restorer(backend: try Backends.open(url), target: destination, options: o).run()
+            print("Restored \(r.files) files (\(r.bytes) bytes) from \(r.setsApplied) sets, \(r.volumes) volumes")
+        }
+    }
+
+    struct CollectionStatus: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "collection-status", abstract: "List the chains on a target.")
+        @Flag(help: "Ignored.") var noEncryption = false
+        @Argument var url: String
+        func run() async throws {
+            let c = BackupCollection(names: try await Backends.open(url).list())
+            for (i, chain) in c.chains.enumerated() {
+                print(i == c.chains.count - 1 ? "Found primary backup chain:" : "Secondary backup chain:")
+                print("Chain start time: \(DuplicityTime.format(chain.start))")
+                print("Chain end time: \(DuplicityTime.format(chain.end))")
+                print("Number of contained backup sets: \(chain.sets.count)")
+                print("Total number of contained volumes: \(chain.sets.reduce(0) { $0 + $1.volumes.count })")
+                print(" Type of backup set:                            Time:      Num volumes:")
+                for s in chain.sets {
+                    print("                \(s.isFull ? "Full        " : "Incremental ")         \(DuplicityTime.format(s.time))                 \(s.volumes.count)")
+                }
+            }
+            if c.chains.isEmpty { print("No backup chains found") }
+            print(c.orphans.isEmpty ? "No orphaned or incomplete backup sets found." : "Found \(c.orphans.count) orphaned or incomplete sets.")
+        }
+    }
+
+    struct ListCurrentFiles: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list-current-files", abstract: "List the files of a chain at a time.")
+        @Option var time: String?
+        @Flag(help: "Ignored.") var noEncryption = false
+        @Argument var url: String
+        func run() async throws {
+            let t = try time.map { try DuplicityTime.parseSpec($0, now: Int64(Date().timeIntervalSince1970)) } ?? Int64.max
+            for (path, mtime) in try await Listing.current(backend: try Backends.open(url), time: t) {
+                print("\(BackupCommand.ctime(mtime)) \(path.isEmpty ? "." : path)")
+            }
+        }
+    }
+
+    static func report(_ s: BackupWriter.Stats) {
+        print("--------------[ Backup Statistics ]--------------")
+        print("StartTime \(s.time)")
+        print("SourceFiles \(s.files)")
+        print("ChangedFiles \(s.changed)")
+        print("DeletedFiles \(s.deleted)")
+        print("RawDeltaSize \(s.bytesRead)")
+        print("Volumes \(s.volumes)")
+        print("Errors 0")
+        print("-------------------------------------------------")
+    }
+
+    static func ctime(_ t: Int64) -> String {
+        var tt = time_t(t)
+        var buf = [CChar](repeating: 0, count: 64)
+        ctime_r(&tt, &buf)
+        return String(cString: buf).trimmingCharacters(in: .newlines)
+    }
+}

@@ -1,0 +1,137 @@
+"""Interop of `nimbus backup` with the real duplicity 0.8.22 (Debian package), issue 6:
+(a) our full + 2 incrementals of a varied tree restore exactly with duplicity at every time,
+    and duplicity's collection-status and verify --compare-data accept the chain;
+(b) duplicity's chains restore exactly with ours: file:// and through duplicity's swift backend
+    into `nimbus aio` (python-swiftclient from the venv);
+(c) duplicity appends an incremental to our chain and we append one to duplicity's; both restore.
+Usage: backup_interop.py --nimbus PATH --gen-tree PATH [--site-packages DIR]"""
+import argparse, os, shutil, subprocess, sys, tempfile, time
+
+from aio_harness import AIO, Failure, check
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nimbus", required=True)
+    ap.add_argument("--gen-tree", required=True)
+    ap.add_argument("--site-packages", default="")
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="nimbus-backup-interop-")
+    ok = False
+    aio = None
+
+    def run(cmd, env=None, cwd=work):
+        started = time.time()
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env)
+        if time.time() - started > 5:
+            print(f"     ({time.time() - started:.0f} s: {' '.join(cmd[:3])})")
+        if r.returncode != 0:
+            raise Failure(f"{' '.join(cmd[:4])} … failed ({r.returncode}): {(r.stderr or r.stdout).strip()[-600:]}")
+        return r.stdout
+
+    def tree(stage, path):
+        if stage == 0:
+            run(["python3", args.gen_tree, "build", "a", "0", path])
+        else:
+            run(["python3", args.gen_tree, "apply", "a", str(stage), path])
+
+    def listing(path):
+        return run(["python3", args.gen_tree, "list", path])
+
+    def dup(*a, env=None):
+        return run(["duplicity", *a], env=env)
+
+    def nimbus(*a, env=None):
+        return run([args.nimbus, "backup", *a], env=env)
+
+    try:
+        # (a) Nimbus writes, duplicity reads.
+        src = "srcN"
+        url = f"file://{work}/targetN"
+        expected, times = [], []
+        for stage in range(3):
+            tree(stage, os.path.join(work, src))
+            expected.append(listing(os.path.join(work, src)))
+            nimbus("full" if stage == 0 else "incremental", "--no-encryption", "--volsize", "1", "--archive-dir", f"{work}/ncache", src, url)
+            times.append(sorted(n for n in os.listdir(f"{work}/targetN") if n.endswith(".manifest"))[-1].split(".")[-2])
+            time.sleep(1.1)
+        status = dup("collection-status", "--no-encryption", "--archive-dir", f"{work}/dcache", url)
+        check("Number of contained backup sets: 3" in status and "No orphaned or incomplete backup sets found." in status,
+              "duplicity collection-status sees our 3-set chain")
+        for stage, t in enumerate(times):
+            out = f"{work}/dupRestore{stage}"
+            dup("restore", "--no-encryption", "--archive-dir", f"{work}/dcache", "--time", t, url, out)
+            check(listing(out) == expected[stage], f"duplicity restores our chain at stage {stage} exactly")
+        r = subprocess.run(["duplicity", "verify", "--compare-data", "--no-encryption", "--archive-dir", f"{work}/dcache", url,
+                            os.path.join(work, src)], capture_output=True, text=True)
+        check(r.returncode == 0 and "0 differences found" in r.stdout, "duplicity verify --compare-data finds 0 differences")
+
+        # (c1) duplicity appends an incremental to our chain; both tools restore it.
+        with open(os.path.join(work, src, "added-by-duplicity.txt"), "w") as f:
+            f.write("duplicity was here\n")
+        time.sleep(1.1)
+        dup("incremental", "--no-encryption", "--volsize", "1", "--archive-dir", f"{work}/dcache", src, url)
+        want = listing(os.path.join(work, src))
+        nimbus("restore", url, f"{work}/ourRestoreC1")
+        check(listing(f"{work}/ourRestoreC1") == want, "we restore our chain extended by a duplicity incremental")
+        dup("restore", "--no-encryption", "--archive-dir", f"{work}/dcache", url, f"{work}/dupRestoreC1")
+        check(listing(f"{work}/dupRestoreC1") == want, "duplicity restores it too")
+
+        # (b) duplicity writes (file://), we read at every time.
+        src = "srcD"
+        url = f"file://{work}/targetD"
+        expected, times = [], []
+        for stage in range(3):
+            tree(stage, os.path.join(work, src))
+            expected.append(listing(os.path.join(work, src)))
+            dup("full" if stage == 0 else "incremental", "--no-encryption", "--volsize", "1", "--archive-dir", f"{work}/dcache2", src, url)
+            times.append(sorted(n for n in os.listdir(f"{work}/targetD") if n.endswith(".manifest"))[-1].split(".")[-2])
+            time.sleep(1.1)
+        for stage, t in enumerate(times):
+            nimbus("restore", "--time", t, url, f"{work}/ourRestoreD{stage}")
+            check(listing(f"{work}/ourRestoreD{stage}") == expected[stage], f"we restore duplicity's chain at stage {stage} exactly")
+
+        # (c2) we append an incremental to duplicity's chain; both restore it.
+        with open(os.path.join(work, src, "added-by-nimbus.txt"), "w") as f:
+            f.write("nimbus was here\n")
+        os.unlink(os.path.join(work, src, "small.txt"))
+        nimbus("incremental", "--no-encryption", "--volsize", "1", "--archive-dir", f"{work}/ncache2", src, url)
+        want = listing(os.path.join(work, src))
+        dup("restore", "--no-encryption", "--archive-dir", f"{work}/dcache2", url, f"{work}/dupRestoreC2")
+        check(listing(f"{work}/dupRestoreC2") == want, "duplicity restores its chain extended by our incremental")
+        nimbus("restore", url, f"{work}/ourRestoreC2")
+        check(listing(f"{work}/ourRestoreC2") == want, "we restore it too")
+
+        # (b') duplicity's swift backend into nimbus aio, restored by us through swift://.
+        aio = AIO(args.nimbus)
+        # duplicity's size query goes through swiftclient's SwiftService, which reads the ST_*
+        # variables for v1 auth (without them it retries for minutes and carries on).
+        env = dict(os.environ, SWIFT_AUTHURL=aio.auth, SWIFT_USERNAME="test:tester", SWIFT_PASSWORD="testing", SWIFT_AUTHVERSION="1",
+                   ST_AUTH=aio.auth, ST_USER="test:tester", ST_KEY="testing")
+        if args.site_packages:
+            env["PYTHONPATH"] = args.site_packages
+        tree(0, os.path.join(work, "srcS"))
+        dup("full", "--no-encryption", "--volsize", "1", "--archive-dir", f"{work}/dcache3", "srcS", "swift://dupbackups", env=env)
+        nimbus("restore", "swift://dupbackups", f"{work}/ourRestoreS", env=env)
+        check(listing(f"{work}/ourRestoreS") == listing(os.path.join(work, "srcS")),
+              "we restore a chain duplicity wrote into nimbus aio with its swift backend")
+        nimbus("incremental", "--no-encryption", "--archive-dir", f"{work}/ncache3", "srcS", "swift://dupbackups", env=env)
+        dup("restore", "--no-encryption", "--archive-dir", f"{work}/dcache3", "swift://dupbackups", f"{work}/dupRestoreS", env=env)
+        check(listing(f"{work}/dupRestoreS") == listing(os.path.join(work, "srcS")),
+              "duplicity restores, from nimbus aio, the chain we extended through swift://")
+        print("backup interop checks passed")
+        ok = True
+        return 0
+    except Failure as e:
+        print(f"FAIL {e}", file=sys.stderr)
+        print(f"     files kept in {work}", file=sys.stderr)
+        return 1
+    finally:
+        if aio:
+            aio.stop(keep=not ok)
+        if ok:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -47,8 +47,20 @@ public struct DiskFile: Sendable {
         return out.sorted { $0.0 < $1.0 }
     }
 
-    /// Opens the newest version of the object.
+    /// Opens the newest version of the object. A concurrent write may replace the files
+    /// between listing and opening: then the directory is read again.
     public func open() throws -> State {
+        for attempt in 0..<5 {
+            do {
+                return try openOnce()
+            } catch DiskFileError.vanished(let path) {
+                if attempt == 4 { throw DiskFileError.io("kept changing: \(path)") }
+            }
+        }
+        return .missing
+    }
+
+    private func openOnce() throws -> State {
         let files = listing()
         guard let newest = files.last(where: { $0.1 != "meta" }) else {
             return files.isEmpty ? .missing : .missing
@@ -111,7 +123,7 @@ public struct DiskFile: Sendable {
 
     static func readFooterFile(_ path: String) throws -> [String: String] {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DiskFileError.io("open \(path)") }
+        guard fd >= 0 else { throw errno == ENOENT ? DiskFileError.vanished(path) : DiskFileError.io("open \(path)") }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw DiskFileError.io("stat \(path)") }

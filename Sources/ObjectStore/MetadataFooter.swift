@@ -58,11 +58,14 @@ public enum DiskFileError: Error, CustomStringConvertible {
     case corrupt(String)
     case io(String)
     case exists
+    /// A file listed a moment ago was replaced by a newer version (not damage).
+    case vanished(String)
 
     public var description: String {
         switch self {
         case .corrupt(let s): return "corrupt object file: \(s)"
         case .io(let s): return "I/O error: \(s)"
+        case .vanished(let s): return "replaced while opening: \(s)"
         case .exists: return "a file with this timestamp already exists"
         }
     }

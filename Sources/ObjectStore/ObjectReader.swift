@@ -21,7 +21,7 @@ public final class ObjectReader: @unchecked Sendable {
 
     init(path: String) throws {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DiskFileError.io("open \(path)") }
+        guard fd >= 0 else { throw errno == ENOENT ? DiskFileError.vanished(path) : DiskFileError.io("open \(path)") }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
             close(fd)

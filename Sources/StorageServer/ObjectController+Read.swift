@@ -16,6 +16,8 @@ extension ObjectController {
         do {
             state = try await pools.run(p.device) { try file.open() }
         } catch let error as DiskFileError {
+            // Only damage is quarantined; an I/O hiccup is not a reason to move good data aside.
+            guard case .corrupt = error else { throw HTTPError(503, "Cannot read object: \(error)") }
             logger.warning("quarantining \(file.directory): \(error)", metadata: ["txid": "\(request.transactionID)"])
             try? await pools.run(p.device) { try file.quarantine() }
             return HTTPResponse(status: 404)

@@ -106,9 +106,11 @@ actor Auditor {
         do {
             guard case .present(let r) = try file.open() else { return (true, 0) }
             reader = r
-        } catch {
+        } catch DiskFileError.corrupt {
             try? file.quarantine()
             return (false, 0)
+        } catch {
+            return (true, 0)  // replaced or unreadable for now: the next pass looks again
         }
         var md5 = MessageDigest(.md5)
         var buffer = [UInt8](repeating: 0, count: 1 << 20)

@@ -77,6 +77,22 @@ def main():
         dup("restore", "--no-encryption", "--archive-dir", f"{work}/dcache", url, f"{work}/dupRestoreC1")
         check(listing(f"{work}/dupRestoreC1") == want, "duplicity restores it too")
 
+        # (a') the same with symmetric gpg (PASSPHRASE), both directions.
+        genv = dict(os.environ, PASSPHRASE="sekrit")
+        tree(0, os.path.join(work, "srcG"))
+        nimbus("full", "--volsize", "1", "--archive-dir", f"{work}/gcache", "srcG", f"file://{work}/targetG", env=genv)
+        time.sleep(1.1)
+        tree(1, os.path.join(work, "srcG"))
+        nimbus("incremental", "--volsize", "1", "--archive-dir", f"{work}/gcache", "srcG", f"file://{work}/targetG", env=genv)
+        check(all(n.endswith(".gpg") for n in os.listdir(f"{work}/targetG")), "an encrypted chain holds only .gpg files")
+        run(["duplicity", "restore", "--archive-dir", f"{work}/gdcache", f"file://{work}/targetG", f"{work}/dupRestoreG"], env=genv)
+        check(listing(f"{work}/dupRestoreG") == listing(os.path.join(work, "srcG")), "duplicity restores our gpg-encrypted chain exactly")
+        nimbus("restore", f"file://{work}/targetG", "ourRestoreG", env=genv)
+        check(listing(f"{work}/ourRestoreG") == listing(os.path.join(work, "srcG")), "we restore it too (relative destination)")
+        r = subprocess.run([args.nimbus, "backup", "restore", f"file://{work}/targetG", f"{work}/wrongG"], capture_output=True, text=True,
+                           env=dict(os.environ, PASSPHRASE="wrong"))
+        check(r.returncode != 0 and "wrong passphrase" in r.stderr, "a wrong passphrase is a clear error")
+
         # (b) duplicity writes (file://), we read at every time.
         src = "srcD"
         url = f"file://{work}/targetD"

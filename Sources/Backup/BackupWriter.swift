@@ -17,6 +17,8 @@ public final class BackupWriter {
         /// `Localdir` in the manifest: the source as given on the command line.
         public var localdir: String?
         public var hostname: String?
+        /// Symmetric encryption (`PASSPHRASE`); nil with `--no-encryption`.
+        public var gpg: GPG?
         public init() {}
     }
 
@@ -68,14 +70,18 @@ public final class BackupWriter {
         let previousTime = chain?.end
         let kindVolume: BackupFileName.Kind = chain == nil ? .fullVolume : .incVolume
         var oldState = SignatureState()
-        if let chain { oldState = try await SignatureState.load(chain: chain, backend: backend, work: work) }
-        let volumes = VolumeWriter(work: work, compress: options.compress, volumeSize: options.volumeSize,
+        if let chain { oldState = try await SignatureState.load(chain: chain, backend: backend, work: work, gpg: options.gpg) }
+        let encrypted = options.gpg != nil
+        let volumes = VolumeWriter(work: work, compress: options.compress, gpg: options.gpg, volumeSize: options.volumeSize,
                                    name: { BackupFileName(kind: kindVolume, time: time, previousTime: previousTime, volume: $0,
-                                                          compressed: self.options.compress).name },
+                                                          encrypted: encrypted, compressed: self.options.compress).name },
                                    upload: { path, name in try await self.backend.put(path, as: name) })
         let sigName = BackupFileName(kind: chain == nil ? .fullSignatures : .newSignatures, time: time, previousTime: previousTime,
-                                     compressed: options.compress).name
-        let sigtar = try TarGzFile(path: "\(work)/sigtar", compress: options.compress)
+                                     encrypted: encrypted, compressed: options.compress).name
+        // The cache keeps sigtars gzipped and decrypted whatever the target holds, as duplicity's does.
+        let cacheSigName = BackupFileName(kind: chain == nil ? .fullSignatures : .newSignatures, time: time, previousTime: previousTime,
+                                          compressed: true).name
+        let sigtar = try TarGzFile(path: "\(work)/sigtar", compress: options.compress || encrypted)
         var filelist: [(String, String)] = []
 
         var oldPaths = oldState.paths[...]
@@ -129,7 +135,16 @@ public final class BackupWriter {
         stats.volumes = volumeRecords.count
         // Signatures, then the manifest: the manifest makes the set exist.
         _ = try sigtar.finish()
-        try await backend.put(sigtar.path, as: sigName)
+        if let gpg = options.gpg {
+            // Encrypted targets hold the plain tar inside the OpenPGP message.
+            let plain = "\(work)/sigtar.tar"
+            let data = Array(try Data(contentsOf: URL(fileURLWithPath: sigtar.path)))
+            try Data(try GzipInflater().feed(data)).write(to: URL(fileURLWithPath: plain))
+            try gpg.encrypt(plain, to: "\(work)/sigtar.gpg")
+            try await backend.put("\(work)/sigtar.gpg", as: sigName)
+        } else {
+            try await backend.put(sigtar.path, as: sigName)
+        }
         var manifest = Manifest()
         manifest.hostname = options.hostname ?? Self.hostname()
         manifest.localdir = options.localdir ?? source
@@ -138,14 +153,21 @@ public final class BackupWriter {
         let manifestPath = "\(work)/manifest"
         try Data(manifest.text.utf8).write(to: URL(fileURLWithPath: manifestPath))
         let manifestName = BackupFileName(kind: chain == nil ? .fullManifest : .incManifest, time: time, previousTime: previousTime).name
+        let storedManifestName = BackupFileName(kind: chain == nil ? .fullManifest : .incManifest, time: time, previousTime: previousTime,
+                                                encrypted: encrypted).name
         if let cache = options.cacheDirectory {
             try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
             try? FileManager.default.removeItem(atPath: "\(cache)/\(manifestName)")
             try FileManager.default.copyItem(atPath: manifestPath, toPath: "\(cache)/\(manifestName)")
-            try? FileManager.default.removeItem(atPath: "\(cache)/\(sigName)")
-            try FileManager.default.copyItem(atPath: sigtar.path, toPath: "\(cache)/\(sigName)")
+            try? FileManager.default.removeItem(atPath: "\(cache)/\(cacheSigName)")
+            try FileManager.default.copyItem(atPath: sigtar.path, toPath: "\(cache)/\(cacheSigName)")
         }
-        try await backend.put(manifestPath, as: manifestName)
+        if let gpg = options.gpg {
+            try gpg.encrypt(manifestPath, to: manifestPath + ".gpg")
+            try await backend.put(manifestPath + ".gpg", as: storedManifestName)
+        } else {
+            try await backend.put(manifestPath, as: manifestName)
+        }
         return stats
     }
 
@@ -202,13 +224,19 @@ struct SignatureState {
     /// Paths in duplicity's order.
     var paths: [String] { entries.keys.sorted(by: SourceTree.precedes) }
 
-    static func load(chain: BackupChain, backend: any BackupBackend, work: String) async throws -> SignatureState {
+    static func load(chain: BackupChain, backend: any BackupBackend, work: String, gpg: GPG? = nil) async throws -> SignatureState {
         var state = SignatureState()
         var counter = 0
         for set in chain.sets {
             guard let name = set.signatures else { throw BackupError("set \(DuplicityTime.format(set.time)) has no signatures") }
             let local = "\(work)/prev-sigtar"
             try await backend.get(name, to: local)
+            if name.hasSuffix(".gpg") {
+                guard let gpg else { throw BackupError("the backup is encrypted: set PASSPHRASE") }
+                try gpg.decrypt(local, to: local + ".plain")
+                try FileManager.default.removeItem(atPath: local)
+                try FileManager.default.moveItem(atPath: local + ".plain", toPath: local)
+            }
             let data = Array(try Data(contentsOf: URL(fileURLWithPath: local)))
             let plain = name.hasSuffix(".gz") ? try GzipInflater().feed(data) : data
             let reader = TarReader()

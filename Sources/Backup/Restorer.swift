@@ -17,6 +17,8 @@ public final class Restorer {
         /// Restore only this path (file or directory, relative to the backup root) into the target.
         public var fileToRestore: String?
         public var numericOwner = false
+        /// For encrypted (`.gpg`) sets.
+        public var gpg: GPG?
         public init() {}
     }
 
@@ -46,7 +48,8 @@ public final class Restorer {
 
     public init(backend: any BackupBackend, target: String, options: Options) throws {
         self.backend = backend
-        self.target = target
+        // Relative targets are resolved now: entries are placed by absolute paths.
+        self.target = target.hasPrefix("/") ? target : FileManager.default.currentDirectoryPath + "/" + target
         self.options = options
         work = FileManager.default.temporaryDirectory.appendingPathComponent("nimbus-restore-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
@@ -70,10 +73,15 @@ public final class Restorer {
     }
 
     private func apply(_ set: BackupSet) async throws {
-        if set.encrypted { throw BackupError("encrypted sets need the gpg support of `nimbus backup` (not in this build)") }
+        if set.encrypted && options.gpg == nil { throw BackupError("the backup is encrypted: set PASSPHRASE") }
         guard let manifestName = set.manifest else { throw BackupError("set \(DuplicityTime.format(set.time)) has no manifest") }
         let manifestPath = "\(work)/manifest"
         try await backend.get(manifestName, to: manifestPath)
+        if manifestName.hasSuffix(".gpg"), let gpg = options.gpg {
+            try gpg.decrypt(manifestPath, to: manifestPath + ".plain")
+            try FileManager.default.removeItem(atPath: manifestPath)
+            try FileManager.default.moveItem(atPath: manifestPath + ".plain", toPath: manifestPath)
+        }
         let manifest = try Manifest(parsing: String(decoding: try Data(contentsOf: URL(fileURLWithPath: manifestPath)), as: UTF8.self))
         for volume in manifest.volumes {
             guard let name = set.volumes[volume.number] else { throw BackupError("missing volume \(volume.number) of set \(manifestName)") }
@@ -84,7 +92,13 @@ public final class Restorer {
                 let actual = try Self.sha1(local)
                 guard actual == expected else { throw BackupError("Invalid data - SHA1 hash mismatch for file: \(name) (expected \(expected), got \(actual))") }
             }
-            try readVolume(local, compressed: name.hasSuffix(".gz"))
+            if name.hasSuffix(".gpg"), let gpg = options.gpg {
+                try gpg.decrypt(local, to: local + ".plain")
+                try readVolume(local + ".plain", compressed: false)
+                unlink(local + ".plain")
+            } else {
+                try readVolume(local, compressed: name.hasSuffix(".gz"))
+            }
             result.volumes += 1
             unlink(local)
         }

@@ -56,6 +56,7 @@ final class TarGzFile {
 final class VolumeWriter {
     let work: String
     let compress: Bool
+    let gpg: GPG?
     let volumeSize: Int64
     let name: (Int) -> String
     let upload: (String, String) async throws -> Void
@@ -65,10 +66,12 @@ final class VolumeWriter {
     private var start: (String, Int?)?
     private var last: (String, Int?) = ("", nil)
 
-    init(work: String, compress: Bool, volumeSize: Int64, name: @escaping (Int) -> String,
+    init(work: String, compress: Bool, gpg: GPG?, volumeSize: Int64, name: @escaping (Int) -> String,
          upload: @escaping (String, String) async throws -> Void) {
         self.work = work
-        self.compress = compress
+        self.gpg = gpg
+        // GnuPG compresses inside: encrypted volumes hold a plain tar.
+        self.compress = compress && gpg == nil
         self.volumeSize = volumeSize
         self.name = name
         self.upload = upload
@@ -95,11 +98,18 @@ final class VolumeWriter {
     /// Closes the volume being written; `continuing` says a file may go on in the next one.
     func closeVolume(continuing: Bool = false) async throws {
         guard let c = current, let start else { return }
-        let sha1 = try c.finish()
+        var sha1 = try c.finish()
         current = nil
         let volumeName = name(number)
-        try await upload(c.path, volumeName)
-        unlink(c.path)
+        var stored = c.path
+        if let gpg {
+            stored = c.path + ".gpg"
+            try gpg.encrypt(c.path, to: stored)
+            unlink(c.path)
+            sha1 = try Restorer.sha1(stored)
+        }
+        try await upload(stored, volumeName)
+        unlink(stored)
         volumes.append(Manifest.Volume(number: number, startPath: start.0, startBlock: start.1, endPath: last.0,
                                        endBlock: continuing ? last.1 : nil, hash: ("SHA1", sha1)))
         self.start = nil

@@ -10,16 +10,17 @@ struct BackupCommand: AsyncParsableCommand {
 
     struct Common: ParsableArguments {
         @Option(help: "Volume size in MiB.") var volsize: Int64 = 200
-        @Flag(help: "Store volumes unencrypted (required: gpg encryption is not built yet).") var noEncryption = false
+        @Flag(help: "Store volumes unencrypted (otherwise symmetric gpg with PASSPHRASE).") var noEncryption = false
         @Flag(help: "Store volumes uncompressed.") var noCompression = false
         @Option(help: "Archive cache directory (default ~/.cache/nimbus-backup).") var archiveDir: String?
         @Option(help: "Cache name (default: md5 of the target URL as typed).") var name: String?
 
         func writerOptions(source: String, url: String) throws -> BackupWriter.Options {
-            guard noEncryption || ProcessInfo.processInfo.environment["PASSPHRASE"] == nil else {
-                throw ValidationError("encryption (PASSPHRASE / --encrypt-key) is not built yet: give --no-encryption")
-            }
             var o = BackupWriter.Options()
+            if !noEncryption {
+                guard let gpg = GPG.fromEnvironment() else { throw ValidationError("set PASSPHRASE for encrypted backups, or give --no-encryption") }
+                o.gpg = gpg
+            }
             o.volumeSize = volsize * 1024 * 1024
             o.compress = !noCompression
             o.localdir = source
@@ -57,7 +58,7 @@ struct BackupCommand: AsyncParsableCommand {
         @Option(help: "now, 20261125T090315Z, 2026-11-25, epoch seconds, or 3D / 2h30m ago.") var time: String?
         @Option(help: "Restore only this path.") var fileToRestore: String?
         @Flag(help: "Restore into a non-empty directory.") var force = false
-        @Flag(help: "Ignored (volumes are stored unencrypted).") var noEncryption = false
+        @Flag(help: "The backup is not encrypted (otherwise PASSPHRASE is used for .gpg files).") var noEncryption = false
         @Argument var url: String
         @Argument var destination: String
         func run() async throws {
@@ -67,6 +68,7 @@ struct BackupCommand: AsyncParsableCommand {
             var o = Restorer.Options()
             o.time = try time.map { try DuplicityTime.parseSpec($0, now: Int64(Date().timeIntervalSince1970)) }
             o.fileToRestore = fileToRestore
+            if !noEncryption { o.gpg = GPG.fromEnvironment() }
             let r = try await Restorer(backend: try Backends.open(url), target: destination, options: o).run()
             print("Restored \(r.files) files (\(r.bytes) bytes) from \(r.setsApplied) sets, \(r.volumes) volumes")
         }
@@ -101,7 +103,8 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument var url: String
         func run() async throws {
             let t = try time.map { try DuplicityTime.parseSpec($0, now: Int64(Date().timeIntervalSince1970)) } ?? Int64.max
-            for (path, mtime) in try await Listing.current(backend: try Backends.open(url), time: t) {
+            for (path, mtime) in try await Listing.current(backend: try Backends.open(url), time: t,
+                                                          gpg: noEncryption ? nil : GPG.fromEnvironment()) {
                 print("\(BackupCommand.ctime(mtime)) \(path.isEmpty ? "." : path)")
             }
         }

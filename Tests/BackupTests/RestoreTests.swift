@@ -86,3 +86,27 @@ import Testing
         #expect(try DuplicityTime.parseSpec("3D", now: 1_000_000) == 1_000_000 - 3 * 86400)
     }
 }
+
+@Suite struct EncryptedRestoreTests {
+    @Test(arguments: [("20261125T090426Z", "stage0"), ("20261125T090431Z", "stage1")])
+    func duplicityGPGChainRestoresWithThePassphrase(time: String, stage: String) async throws {
+        let dest = FileManager.default.temporaryDirectory.appendingPathComponent("gpg-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dest) }
+        var options = Restorer.Options()
+        options.time = DuplicityTime.parse(time)
+        options.gpg = GPG(passphrase: "testpass")
+        _ = try await Restorer(backend: try FileBackend(url: "file://\(RestoreTests.vectors)/gpg/chain"), target: dest, options: options).run()
+        let expected = try String(contentsOfFile: "\(RestoreTests.vectors)/gpg/expected/\(stage).tsv", encoding: .utf8)
+        #expect(try RestoreTests().listing(dest) == expected)
+    }
+
+    @Test func wrongPassphraseIsAClearError() async throws {
+        let dest = FileManager.default.temporaryDirectory.appendingPathComponent("gpg-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dest) }
+        var options = Restorer.Options()
+        options.gpg = GPG(passphrase: "not it")
+        await #expect(throws: BackupError.self) {
+            _ = try await Restorer(backend: try FileBackend(url: "file://\(RestoreTests.vectors)/gpg/chain"), target: dest, options: options).run()
+        }
+    }
+}

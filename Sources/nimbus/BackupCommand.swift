@@ -6,7 +6,8 @@ import Foundation
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup", abstract: "duplicity-compatible backups to file://, swift:// or cf+http:// targets.",
-        subcommands: [Full.self, Incremental.self, Restore.self, CollectionStatus.self, ListCurrentFiles.self])
+        subcommands: [Full.self, Incremental.self, Restore.self, CollectionStatus.self, ListCurrentFiles.self, RemoveOlderThan.self,
+                      RemoveAllButNFull.self, Cleanup.self, Copy.self, MigrateCache.self])
 
     struct Common: ParsableArguments {
         @Option(help: "Volume size in MiB.") var volsize: Int64 = 200
@@ -108,6 +109,71 @@ struct BackupCommand: AsyncParsableCommand {
                 print("\(BackupCommand.ctime(mtime)) \(path.isEmpty ? "." : path)")
             }
         }
+    }
+
+    struct RemoveOlderThan: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "remove-older-than", abstract: "Delete chains older than a time.")
+        @Argument var time: String
+        @Argument var url: String
+        @Flag var force = false
+        func run() async throws {
+            let t = try DuplicityTime.parseSpec(time, now: Int64(Date().timeIntervalSince1970))
+            BackupCommand.listDeletions(try await Maintenance.removeOlderThan(t, backend: try Backends.open(url), force: force), force: force)
+        }
+    }
+
+    struct RemoveAllButNFull: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "remove-all-but-n-full", abstract: "Keep only the newest N chains.")
+        @Argument var count: Int
+        @Argument var url: String
+        @Flag var force = false
+        func run() async throws {
+            BackupCommand.listDeletions(try await Maintenance.removeAllButNFull(count, backend: try Backends.open(url), force: force), force: force)
+        }
+    }
+
+    struct Cleanup: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete files of incomplete sets.")
+        @Argument var url: String
+        @Flag var force = false
+        func run() async throws {
+            BackupCommand.listDeletions(try await Maintenance.cleanup(backend: try Backends.open(url), force: force), force: force)
+        }
+    }
+
+    struct Copy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Copy a backup to another target (resumable, SHA1-checked).")
+        @Argument var from: String
+        @Argument var to: String
+        func run() async throws {
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("nimbus-copy-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: work) }
+            let (copied, skipped) = try await Maintenance.copy(from: try Backends.open(from), to: try Backends.open(to), work: work,
+                                                               gpg: GPG.fromEnvironment())
+            for n in copied { print("copied \(n)") }
+            print("\(copied.count) files copied, \(skipped.count) already there")
+        }
+    }
+
+    struct MigrateCache: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "migrate-cache",
+                                                        abstract: "Give the archive cache of FROM to TO (after checking TO holds the backup).")
+        @Argument var from: String
+        @Argument var to: String
+        @Option var archiveDir: String?
+        func run() async throws {
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("nimbus-migrate-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: work) }
+            for line in try await Maintenance.migrateCache(from: from, to: to, source: try Backends.open(from), target: try Backends.open(to),
+                                                           archiveDir: archiveDir, work: work) {
+                print(line)
+            }
+        }
+    }
+
+    static func listDeletions(_ names: [String], force: Bool) {
+        for n in names { print("\(force ? "Deleting" : "Would delete") \(n)") }
+        if names.isEmpty { print("Nothing to delete.") } else if !force { print("Rerun command with --force option to actually delete.") }
     }
 
     static func report(_ s: BackupWriter.Stats) {

@@ -55,3 +55,27 @@ import Testing
         #expect(size < 100_000, "the incremental volume holds deltas (\(size) bytes)")
     }
 }
+
+@Suite struct MaintenanceTests {
+    @Test func pruningKeepsTheNewestChainAndCleanupRemovesStrayFiles() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("mt-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: "\(root)/src", withIntermediateDirectories: true)
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: "\(root)/src/a.txt"))
+        let backend = try FileBackend(url: "file://\(root)/t")
+        let t0: Int64 = 1_800_000_000
+        _ = try await BackupWriter(source: "\(root)/src", backend: backend, options: .init(), now: t0).full()
+        _ = try await BackupWriter(source: "\(root)/src", backend: backend, options: .init(), now: t0 + 100).full()
+        // A volume of a run that never finished.
+        try Data([1]).write(to: URL(fileURLWithPath: "\(root)/t/duplicity-full.20300101T000000Z.vol1.difftar.gz"))
+        try Data([1]).write(to: URL(fileURLWithPath: "\(root)/t/not-ours.txt"))
+        #expect(try await Maintenance.cleanup(backend: backend, force: true) == ["duplicity-full.20300101T000000Z.vol1.difftar.gz"])
+        let dry = try await Maintenance.removeOlderThan(t0 + 50, backend: backend, force: false)
+        let listed = try await backend.list()
+        #expect(dry.count == 3 && BackupCollection(names: listed).chains.count == 2)
+        #expect(try await Maintenance.removeAllButNFull(1, backend: backend, force: true).count == 3)
+        let left = BackupCollection(names: try await backend.list())
+        #expect(left.chains.count == 1 && left.chains[0].start == t0 + 100)
+        #expect(FileManager.default.fileExists(atPath: "\(root)/t/not-ours.txt"))
+    }
+}

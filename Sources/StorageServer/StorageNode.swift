@@ -74,18 +74,15 @@ public final class StorageNode: Service, Sendable {
         let server = try await HTTPServer.bind(host: config.host, port: config.port, handler: handler, logger: logger)
         logger.notice("storage node listening on \(config.host):\(server.port), devices \(config.devices.joined(separator: ","))")
         let node = NodeIdentity(port: server.port, devices: Set(config.devices))
+        let services = NodeServices(paths: paths, devices: config.devices, pools: pools, client: client, rings: rings, node: node,
+                                    clock: clock, stats: stats, logger: logger)
         let background = Background(
             rings: rings, stats: stats,
-            expirer: ObjectExpirer(paths: paths, devices: config.devices, pools: pools, updater: updater, rings: rings, clock: clock,
-                                   stats: stats, logger: logger),
-            objectReplicator: ObjectReplicator(paths: paths, devices: config.devices, pools: pools, client: client, rings: rings, node: node,
-                                               reclaimAge: config.reclaimAge, clock: clock, stats: stats, logger: logger),
-            dbReplicator: DBReplicator(paths: paths, devices: config.devices, pools: pools, client: client, rings: rings, node: node,
-                                       clock: clock, stats: stats, logger: logger),
-            updater: ObjectUpdater(paths: paths, devices: config.devices, client: client, rings: rings, timeout: timeout, clock: clock,
-                                   stats: stats, logger: logger),
-            auditor: Auditor(paths: paths, devices: config.devices, pools: pools, bytesPerSecond: config.auditorBytesPerSecond,
-                             filesPerSecond: config.auditorFilesPerSecond, clock: clock, stats: stats, logger: logger))
+            expirer: ObjectExpirer(env: services, updater: updater),
+            objectReplicator: ObjectReplicator(env: services, reclaimAge: config.reclaimAge),
+            dbReplicator: DBReplicator(env: services),
+            updater: ObjectUpdater(env: services, timeout: timeout),
+            auditor: Auditor(env: services, bytesPerSecond: config.auditorBytesPerSecond, filesPerSecond: config.auditorFilesPerSecond))
         return StorageNode(config: config, server: server, pools: pools, client: client, reporter: reporter, background: background,
                            logger: logger)
     }

@@ -8,35 +8,19 @@ import SQLite
 /// Reads every object at a bounded rate and checks its bytes against its ETag and its
 /// metadata for sense; a bad object is quarantined (moved to `quarantined/objects/`) so that
 /// replication brings a good copy back. DBs get SQLite's `quick_check`. As Swift's auditors.
-actor Auditor {
-    let paths: StoragePaths
-    let devices: [String]
-    let pools: DevicePools
+actor Auditor: PeriodicService {
+    let env: NodeServices
     /// Upper bounds of the reading rate.
     let bytesPerSecond: Double
     let filesPerSecond: Double
-    let clock: any WallClock
-    let stats: NodeStats
-    let logger: Logger
 
-    init(paths: StoragePaths, devices: [String], pools: DevicePools, bytesPerSecond: Double, filesPerSecond: Double,
-         clock: any WallClock, stats: NodeStats, logger: Logger) {
-        self.paths = paths
-        self.devices = devices
-        self.pools = pools
+    init(env: NodeServices, bytesPerSecond: Double, filesPerSecond: Double) {
+        self.env = env
         self.bytesPerSecond = bytesPerSecond
         self.filesPerSecond = filesPerSecond
-        self.clock = clock
-        self.stats = stats
-        self.logger = logger
     }
 
-    func run(interval: Duration) async {
-        while !Task.isCancelled {
-            await pass()
-            try? await Task.sleep(for: interval)
-        }
-    }
+    func runPass() async { _ = await pass() }
 
     /// One full pass; answers (objects checked, quarantined).
     @discardableResult
@@ -44,36 +28,36 @@ actor Auditor {
         var checked = 0, quarantined = 0
         var bytes: Int64 = 0
         let started = ContinuousClock.now
-        for device in devices {
-            let devicePath = paths.devicePath(device)
+        for device in env.devices {
+            let devicePath = env.paths.devicePath(device)
             for file in Self.objectDirectories(devicePath: devicePath) {
                 if Task.isCancelled { break }
-                let (ok, read) = (try? await pools.run(device) { try Self.audit(file) }) ?? (true, 0)
+                let (ok, read) = (try? await env.pools.run(device) { try Self.audit(file) }) ?? (true, 0)
                 checked += 1
                 bytes += read
                 if !ok {
                     quarantined += 1
-                    logger.error("auditor: \(file.directory) failed its check; quarantined")
+                    env.logger.error("auditor: \(file.directory) failed its check; quarantined")
                 }
                 await throttle(started: started, files: checked, bytes: bytes)
             }
             for dir in ["containers", "accounts"] {
                 for (_, db) in DBReplicator.databases(under: "\(devicePath)/\(dir)") {
                     if Task.isCancelled { break }
-                    let good = (try? await pools.run(device) { try Self.checkDB(db) }) ?? true
+                    let good = (try? await env.pools.run(device) { try Self.checkDB(db) }) ?? true
                     if !good {
                         quarantined += 1
                         let target = "\(devicePath)/quarantined/\(dir)"
                         try? FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
                         let from = (db as NSString).deletingLastPathComponent
                         rename(from, "\(target)/\((from as NSString).lastPathComponent)-\(UInt32.random(in: 0...UInt32.max))")
-                        logger.error("auditor: \(db) failed its integrity check; quarantined")
+                        env.logger.error("auditor: \(db) failed its integrity check; quarantined")
                     }
                 }
             }
         }
-        await stats.recordAudit(objects: checked, bytes: bytes, at: clock.now())
-        if quarantined > 0 { await stats.countQuarantined(quarantined) }
+        await env.stats.recordAudit(objects: checked, bytes: bytes, at: env.clock.now())
+        if quarantined > 0 { await env.stats.countQuarantined(quarantined) }
         return (checked, quarantined)
     }
 

@@ -11,47 +11,25 @@ import Ring
 /// each local DB tells each peer replica its summary, learns how far the peer has merged its
 /// rows, and sends the newer rows in batches. A DB this device holds as a handoff is removed
 /// once every primary has all its rows.
-actor DBReplicator {
-    let paths: StoragePaths
-    let devices: [String]
-    let pools: DevicePools
-    let client: BackendClient
-    let rings: RingWatcher
-    let node: NodeIdentity
-    let clock: any WallClock
-    let stats: NodeStats
-    let logger: Logger
+actor DBReplicator: PeriodicService {
+    let env: NodeServices
     let batch = 1000
     let timeout: TimeAmount = .seconds(30)
 
-    init(paths: StoragePaths, devices: [String], pools: DevicePools, client: BackendClient, rings: RingWatcher, node: NodeIdentity,
-         clock: any WallClock, stats: NodeStats, logger: Logger) {
-        self.paths = paths
-        self.devices = devices
-        self.pools = pools
-        self.client = client
-        self.rings = rings
-        self.node = node
-        self.clock = clock
-        self.stats = stats
-        self.logger = logger
+    init(env: NodeServices) {
+        self.env = env
     }
 
-    func run(interval: Duration) async {
-        while !Task.isCancelled {
-            await pass()
-            try? await Task.sleep(for: interval)
-        }
-    }
+    func runPass() async { _ = await pass() }
 
     @discardableResult
     func pass() async -> ReplicationPassResult {
         var result = ReplicationPassResult()
         let started = ContinuousClock.now
-        for device in devices {
+        for device in env.devices {
             for (dirName, kind) in [("containers", RingWatcher.Kind.container), ("accounts", .account)] {
-                guard let ring = rings.ring(kind) else { continue }
-                for (partition, path) in Self.databases(under: "\(paths.devicePath(device))/\(dirName)") where partition < ring.partitionCount {
+                guard let ring = env.rings.ring(kind) else { continue }
+                for (partition, path) in Self.databases(under: "\(env.paths.devicePath(device))/\(dirName)") where partition < ring.partitionCount {
                     if Task.isCancelled { return result }
                     await replicate(path: path, device: device, partition: partition, ring: ring, isAccount: kind == .account,
                                     result: &result)
@@ -60,9 +38,9 @@ actor DBReplicator {
         }
         let elapsed = ContinuousClock.now - started
         result.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        await stats.recordDBReplication(result, at: clock.now())
+        await env.stats.recordDBReplication(result, at: env.clock.now())
         if result.pushed > 0 || result.failures > 0 || result.handoffsRemoved > 0 {
-            logger.info("db replication: \(result.partitions) dbs, \(result.pushed) rows sent, \(result.handoffsRemoved) handoff dbs removed, \(result.failures) failures")
+            env.logger.info("db replication: \(result.partitions) dbs, \(result.pushed) rows sent, \(result.handoffsRemoved) handoff dbs removed, \(result.failures) failures")
         }
         return result
     }
@@ -86,8 +64,8 @@ actor DBReplicator {
     private func replicate(path: String, device: String, partition: Int, ring: Ring, isAccount: Bool,
                            result: inout ReplicationPassResult) async {
         let primaries = ring.primaries(partition: partition)
-        let isPrimary = primaries.contains { node.owns($0, device: device) }
-        let targets = primaries.filter { !node.owns($0, device: device) }
+        let isPrimary = primaries.contains { env.node.owns($0, device: device) }
+        let targets = primaries.filter { !env.node.owns($0, device: device) }
         result.partitions += 1
         if !isPrimary { result.handoffPartitions += 1 }
         let hash = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -98,19 +76,19 @@ actor DBReplicator {
             } catch {
                 allSynced = false
                 result.failures += 1
-                logger.debug("db replication of \(path) to \(target.address) failed: \(error)")
+                env.logger.debug("db replication of \(path) to \(target.address) failed: \(error)")
             }
         }
         if !isPrimary && allSynced && !targets.isEmpty {
             let dir = (path as NSString).deletingLastPathComponent
-            _ = try? await pools.run(device) { try FileManager.default.removeItem(atPath: dir) }
+            _ = try? await env.pools.run(device) { try FileManager.default.removeItem(atPath: dir) }
             result.handoffsRemoved += 1
         }
     }
 
     /// Brings one peer replica up to date; answers the rows sent.
     private func sync(path: String, device: String, partition: Int, hash: String, isAccount: Bool, to target: RingDevice) async throws -> Int {
-        let summary = try await pools.run(device) {
+        let summary = try await env.pools.run(device) {
             isAccount ? try AccountBroker(path: path).replicaSummary() : try ContainerBroker(path: path).replicaSummary()
         }
         let uri = "/\(target.device)/\(partition)/\(hash)"
@@ -125,11 +103,11 @@ actor DBReplicator {
             let last: Int64
             let count: Int
             if isAccount {
-                let (records, lastRow) = try await pools.run(device) { try AccountBroker(path: path).rows(after: from, limit: limit) }
+                let (records, lastRow) = try await env.pools.run(device) { try AccountBroker(path: path).rows(after: from, limit: limit) }
                 body = try JSONEncoder().encode(ReplicaRows(senderID: summary.id, lastRow: lastRow, records: records))
                 (last, count) = (lastRow, records.count)
             } else {
-                let (records, lastRow) = try await pools.run(device) { try ContainerBroker(path: path).rows(after: from, limit: limit) }
+                let (records, lastRow) = try await env.pools.run(device) { try ContainerBroker(path: path).rows(after: from, limit: limit) }
                 body = try JSONEncoder().encode(ReplicaRows(senderID: summary.id, lastRow: lastRow, records: records))
                 (last, count) = (lastRow, records.count)
             }
@@ -146,7 +124,7 @@ actor DBReplicator {
         headers.add(name: "X-Backend-Replication", value: kind)
         headers.add(name: "X-Backend-Server", value: isAccount ? "account" : "container")
         headers.add(name: "Content-Type", value: "application/json")
-        let r = try await client.request(host: target.ip, port: target.port, method: "POST", uri: uri, headers: headers,
+        let r = try await env.client.request(host: target.ip, port: target.port, method: "POST", uri: uri, headers: headers,
                                          body: ByteBuffer(bytes: body), timeout: timeout)
         guard (200..<300).contains(r.status) else { throw ReplicationError("\(kind) answered \(r.status)") }
         return Data(r.body.readableBytesView)

@@ -9,69 +9,49 @@ import Ring
 /// Each replica expires itself: the tombstone carries the delete-at time as its timestamp
 /// (so a newer PUT wins, exactly as with Swift's expirer and `X-If-Delete-At`), and the
 /// container listing is told by a DELETE update to every replica of the container.
-actor ObjectExpirer {
-    let paths: StoragePaths
-    let devices: [String]
-    let pools: DevicePools
+actor ObjectExpirer: PeriodicService {
+    let env: NodeServices
     let updater: ContainerUpdateSender
-    let rings: RingWatcher
-    let clock: any WallClock
-    let logger: Logger
     /// Objects expired since start (for status).
     private(set) var expired = 0
 
-    let stats: NodeStats
-
-    init(paths: StoragePaths, devices: [String], pools: DevicePools, updater: ContainerUpdateSender, rings: RingWatcher,
-         clock: any WallClock, stats: NodeStats, logger: Logger) {
-        self.stats = stats
-        self.paths = paths
-        self.devices = devices
-        self.pools = pools
+    init(env: NodeServices, updater: ContainerUpdateSender) {
+        self.env = env
         self.updater = updater
-        self.rings = rings
-        self.clock = clock
-        self.logger = logger
     }
 
-    /// Runs a pass every `interval` until cancelled.
-    func run(interval: Duration) async {
-        while !Task.isCancelled {
-            await pass()
-            try? await Task.sleep(for: interval)
-        }
-    }
+    func runPass() async { _ = await pass() }
 
     /// Expires everything due now; answers how many objects were deleted.
     @discardableResult
     func pass() async -> Int {
-        let now = Int64(clock.now())
+        let now = Int64(env.clock.now())
         var deleted = 0
-        for device in devices {
-            let queue = ExpiringObjects(devicePath: paths.devicePath(device))
+        for device in env.devices {
+            let queue = ExpiringObjects(devicePath: env.paths.devicePath(device))
             for entry in queue.due(now: now) {
                 if await expire(entry, device: device) { deleted += 1 }
                 queue.remove(entry)
             }
         }
         expired += deleted
-        if deleted > 0 { await stats.countExpired(deleted) }
-        if deleted > 0 { logger.info("expirer: deleted \(deleted) expired objects") }
+        if deleted > 0 { await env.stats.countExpired(deleted) }
+        if deleted > 0 { env.logger.info("expirer: deleted \(deleted) expired objects") }
         return deleted
     }
 
     /// Deletes one object if it still expires at the entry's time.
     private func expire(_ entry: ExpiringObjects.Entry, device: String) async -> Bool {
-        let file = DiskFile(devicePath: paths.devicePath(device), partition: entry.partition, hash: entry.hash)
+        let file = DiskFile(devicePath: env.paths.devicePath(device), partition: entry.partition, hash: entry.hash)
         let ts = Timestamp(seconds: Double(entry.deleteAt))
-        let name: String? = try? await pools.run(device) {
+        let name: String? = try? await env.pools.run(device) {
             guard case .present(let reader) = try file.open(), reader.metadata["X-Delete-At"] == String(entry.deleteAt),
                   reader.dataTimestamp < ts, let name = reader.metadata["name"] else { return nil }
             try file.delete(at: ts, name: name)
             return name
         }
         guard let name, let (account, container, object) = Self.split(name) else { return false }
-        if let ring = rings.ring(.container) {
+        if let ring = env.rings.ring(.container) {
             let (part, nodes) = ring.nodes(account: account, container: container)
             await updater.deliver(to: nodes.map { ($0.address, $0.device, String(part)) }, from: device,
                                   objectPath: "/\(account)/\(container)/\(object)", method: "DELETE", timestamp: ts, extra: [:],

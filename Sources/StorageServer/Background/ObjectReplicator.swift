@@ -13,48 +13,26 @@ import Ring
 /// peer lacks (newer data, tombstones, metadata). A partition this device holds but is not a
 /// primary for (a handoff, or after a rebalance) is pushed to all primaries and removed once
 /// every one of them has it.
-actor ObjectReplicator {
-    let paths: StoragePaths
-    let devices: [String]
-    let pools: DevicePools
-    let client: BackendClient
-    let rings: RingWatcher
-    let node: NodeIdentity
+actor ObjectReplicator: PeriodicService {
+    let env: NodeServices
     let reclaimAge: Double
-    let clock: any WallClock
-    let stats: NodeStats
-    let logger: Logger
     let timeout: TimeAmount = .seconds(30)
 
-    init(paths: StoragePaths, devices: [String], pools: DevicePools, client: BackendClient, rings: RingWatcher, node: NodeIdentity,
-         reclaimAge: Double, clock: any WallClock, stats: NodeStats, logger: Logger) {
-        self.paths = paths
-        self.devices = devices
-        self.pools = pools
-        self.client = client
-        self.rings = rings
-        self.node = node
+    init(env: NodeServices, reclaimAge: Double) {
+        self.env = env
         self.reclaimAge = reclaimAge
-        self.clock = clock
-        self.stats = stats
-        self.logger = logger
     }
 
-    func run(interval: Duration) async {
-        while !Task.isCancelled {
-            await pass()
-            try? await Task.sleep(for: interval)
-        }
-    }
+    func runPass() async { _ = await pass() }
 
     /// One pass over every local partition.
     @discardableResult
     func pass() async -> ReplicationPassResult {
         let started = ContinuousClock.now
         var result = ReplicationPassResult()
-        guard let ring = rings.ring(.object) else { return result }
-        for device in devices {
-            let objectsDir = "\(paths.devicePath(device))/objects"
+        guard let ring = env.rings.ring(.object) else { return result }
+        for device in env.devices {
+            let objectsDir = "\(env.paths.devicePath(device))/objects"
             let partitions = ((try? FileManager.default.contentsOfDirectory(atPath: objectsDir)) ?? []).compactMap(Int.init)
             for partition in partitions.shuffled() where partition < ring.partitionCount {
                 if Task.isCancelled { return result }
@@ -63,21 +41,21 @@ actor ObjectReplicator {
         }
         result.seconds = Double((ContinuousClock.now - started).components.seconds)
             + Double((ContinuousClock.now - started).components.attoseconds) / 1e18
-        await stats.recordObjectReplication(result, at: clock.now())
+        await env.stats.recordObjectReplication(result, at: env.clock.now())
         if result.pushed > 0 || result.handoffsRemoved > 0 || result.failures > 0 {
-            logger.info("object replication: \(result.partitions) partitions, \(result.pushed) files pushed, \(result.handoffsRemoved) handoff partitions removed, \(result.failures) failures")
+            env.logger.info("object replication: \(result.partitions) partitions, \(result.pushed) files pushed, \(result.handoffsRemoved) handoff partitions removed, \(result.failures) failures")
         }
         return result
     }
 
     private func replicate(device: String, partition: Int, ring: Ring, result: inout ReplicationPassResult) async {
-        let devicePath = paths.devicePath(device)
+        let devicePath = env.paths.devicePath(device)
         let primaries = ring.primaries(partition: partition)
-        let isPrimary = primaries.contains { node.owns($0, device: device) }
-        let targets = primaries.filter { !node.owns($0, device: device) }
-        let now = clock.now()
+        let isPrimary = primaries.contains { env.node.owns($0, device: device) }
+        let targets = primaries.filter { !env.node.owns($0, device: device) }
+        let now = env.clock.now()
         let reclaim = reclaimAge
-        guard let local = try? await pools.run(device, {
+        guard let local = try? await env.pools.run(device, {
             try SuffixHashes.hashes(devicePath: devicePath, partition: partition, reclaimAge: reclaim, now: now)
         }) else {
             result.failures += 1
@@ -92,13 +70,13 @@ actor ObjectReplicator {
             } catch {
                 allSynced = false
                 result.failures += 1
-                logger.debug("replication of \(device)/\(partition) to \(target.address)/\(target.device) failed: \(error)")
+                env.logger.debug("replication of \(device)/\(partition) to \(target.address)/\(target.device) failed: \(error)")
             }
         }
         if !isPrimary && allSynced && !targets.isEmpty {
             // Every primary has what this handoff held: it can go.
             let dir = "\(devicePath)/objects/\(partition)"
-            _ = try? await pools.run(device) { try FileManager.default.removeItem(atPath: dir) }
+            _ = try? await env.pools.run(device) { try FileManager.default.removeItem(atPath: dir) }
             result.handoffsRemoved += 1
         }
     }
@@ -111,8 +89,8 @@ actor ObjectReplicator {
         var pushed = 0
         for suffix in differing {
             let theirs: [String: [String]] = try await requestJSON(target, uri: "/\(target.device)/\(partition)/\(suffix)", kind: "list")
-            let devicePath = paths.devicePath(device)
-            let ours = try await pools.run(device) { SuffixHashes.listing(devicePath: devicePath, partition: partition, suffix: suffix) }
+            let devicePath = env.paths.devicePath(device)
+            let ours = try await env.pools.run(device) { SuffixHashes.listing(devicePath: devicePath, partition: partition, suffix: suffix) }
             for (hash, names) in ours.sorted(by: { $0.key < $1.key }) {
                 for name in Self.missing(ours: names, theirs: theirs[hash] ?? []) {
                     try await push(device: device, partition: partition, suffix: suffix, hash: hash, name: name, to: target)
@@ -147,7 +125,7 @@ actor ObjectReplicator {
     }
 
     private func push(device: String, partition: Int, suffix: String, hash: String, name: String, to target: RingDevice) async throws {
-        let path = "\(paths.devicePath(device))/objects/\(partition)/\(suffix)/\(hash)/\(name)"
+        let path = "\(env.paths.devicePath(device))/objects/\(partition)/\(suffix)/\(hash)/\(name)"
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return }  // replaced meanwhile by a newer version: the next pass sees it
         defer { close(fd) }
@@ -163,7 +141,7 @@ actor ObjectReplicator {
             headers.add(name: "X-Backend-Data-Length", value: String(dataLength))
             headers.add(name: "X-Backend-Etag", value: etag)
         }
-        let conn = try await client.connect(host: target.ip, port: target.port, fresh: false)
+        let conn = try await env.client.connect(host: target.ip, port: target.port, fresh: false)
         let deadline = conn.closeAfter(timeout)
         defer { deadline.cancel() }
         do {
@@ -172,7 +150,7 @@ actor ObjectReplicator {
             while offset < size {
                 let want = Int(min(Int64(256 * 1024), size - offset))
                 let at = offset
-                let buffer: ByteBuffer = try await pools.run(device) {
+                let buffer: ByteBuffer = try await env.pools.run(device) {
                     var b = ByteBufferAllocator().buffer(capacity: want)
                     let n = b.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
                         max(0, pread(fd, raw.baseAddress, want, off_t(at)))
@@ -186,13 +164,13 @@ actor ObjectReplicator {
             try await conn.sendEnd()
             let head = try await conn.readHead()
             _ = try await conn.readFullBody()
-            client.release(conn)
+            env.client.release(conn)
             if head.status.code == 422 {
                 // Our copy no longer matches its ETag: quarantine it so a good copy comes back.
-                logger.error("replication: \(path) failed its MD5 check at \(target.address); quarantining")
-                let file = DiskFile(devicePath: paths.devicePath(device), partition: partition, hash: hash)
-                try? await pools.run(device) { try file.quarantine() }
-                await stats.countQuarantined()
+                env.logger.error("replication: \(path) failed its MD5 check at \(target.address); quarantining")
+                let file = DiskFile(devicePath: env.paths.devicePath(device), partition: partition, hash: hash)
+                try? await env.pools.run(device) { try file.quarantine() }
+                await env.stats.countQuarantined()
                 return
             }
             guard (200..<300).contains(Int(head.status.code)) else { throw ReplicationError("push answered \(head.status.code)") }
@@ -206,7 +184,7 @@ actor ObjectReplicator {
         var headers = HTTPHeaders()
         headers.add(name: "X-Backend-Replication", value: kind)
         if !suffixes.isEmpty { headers.add(name: "X-Backend-Suffixes", value: suffixes.joined(separator: ",")) }
-        let r = try await client.request(host: target.ip, port: target.port, method: "GET", uri: uri, headers: headers, timeout: timeout)
+        let r = try await env.client.request(host: target.ip, port: target.port, method: "GET", uri: uri, headers: headers, timeout: timeout)
         guard r.status == 200 else { throw ReplicationError("\(kind) answered \(r.status)") }
         return try JSONDecoder().decode(T.self, from: Data(r.body.readableBytesView))
     }

@@ -9,41 +9,23 @@ import Ring
 /// Delivers the container updates that failed at write time (`async_pending/` on each
 /// device), retrying every pass until the container server has them, as Swift's object
 /// updater does. If the container has moved (a rebalance), the update goes to its new primaries.
-actor ObjectUpdater {
-    let paths: StoragePaths
-    let devices: [String]
-    let client: BackendClient
-    let rings: RingWatcher
-    let clock: any WallClock
-    let stats: NodeStats
-    let logger: Logger
+actor ObjectUpdater: PeriodicService {
+    let env: NodeServices
     let timeout: TimeAmount
 
-    init(paths: StoragePaths, devices: [String], client: BackendClient, rings: RingWatcher, timeout: TimeAmount, clock: any WallClock,
-         stats: NodeStats, logger: Logger) {
-        self.paths = paths
-        self.devices = devices
-        self.client = client
-        self.rings = rings
+    init(env: NodeServices, timeout: TimeAmount) {
+        self.env = env
         self.timeout = timeout
-        self.clock = clock
-        self.stats = stats
-        self.logger = logger
     }
 
-    func run(interval: Duration) async {
-        while !Task.isCancelled {
-            await pass()
-            try? await Task.sleep(for: interval)
-        }
-    }
+    func runPass() async { _ = await pass() }
 
     /// One pass; answers (delivered, still pending).
     @discardableResult
     func pass() async -> (sent: Int, remaining: Int) {
         var sent = 0, failed = 0, remaining = 0
-        for device in devices {
-            let root = "\(paths.devicePath(device))/async_pending"
+        for device in env.devices {
+            let root = "\(env.paths.devicePath(device))/async_pending"
             for suffix in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
                 let dir = "\(root)/\(suffix)"
                 for name in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() {
@@ -65,15 +47,15 @@ actor ObjectUpdater {
                 rmdir(dir)
             }
         }
-        await stats.recordUpdater(sent: sent, failed: failed, remaining: remaining, at: clock.now())
-        if sent > 0 { logger.info("object updater: delivered \(sent) container updates, \(remaining) still pending") }
+        await env.stats.recordUpdater(sent: sent, failed: failed, remaining: remaining, at: env.clock.now())
+        if sent > 0 { env.logger.info("object updater: delivered \(sent) container updates, \(remaining) still pending") }
         return (sent, remaining)
     }
 
     private func deliver(_ pending: AsyncPending) async -> Bool {
         var targets = [(pending.host, pending.device, pending.partition)]
         let parts = pending.path.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
-        if let ring = rings.ring(.container), parts.count == 3 {
+        if let ring = env.rings.ring(.container), parts.count == 3 {
             let (part, nodes) = ring.nodes(account: String(parts[1]), container: String(parts[2].split(separator: "/").first ?? ""))
             if !nodes.contains(where: { $0.address == pending.host && $0.device == pending.device }) {
                 targets = nodes.map { ($0.address, $0.device, String(part)) }
@@ -84,7 +66,7 @@ actor ObjectUpdater {
         for (host, device, partition) in targets {
             guard let (h, port) = ContainerUpdateSender.splitHost(host) else { return false }
             let uri = "/\(PercentCoding.encodePath(device))/\(partition)" + PercentCoding.encodePath(pending.path)
-            guard let r = try? await client.request(host: h, port: port, method: pending.method, uri: uri, headers: headers, timeout: timeout),
+            guard let r = try? await env.client.request(host: h, port: port, method: pending.method, uri: uri, headers: headers, timeout: timeout),
                   (200..<300).contains(r.status) else { return false }
         }
         return true

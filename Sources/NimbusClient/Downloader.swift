@@ -62,19 +62,7 @@ public final class Downloader: Sendable {
             }
         }
         for j in jobs { progress.expect(bytes: j.bytes) }
-        let results = await withTaskGroup(of: Summary.self) { group -> [Summary] in
-            var out: [Summary] = []
-            var next = jobs[...]
-            for _ in 0..<max(1, options.objectThreads) {
-                guard let j = next.popFirst() else { break }
-                group.addTask { await self.one(j) }
-            }
-            for await r in group {
-                out.append(r)
-                if let j = next.popFirst() { group.addTask { await self.one(j) } }
-            }
-            return out
-        }
+        let results = await boundedParallel(jobs, limit: options.objectThreads) { await self.one($0) }
         for r in results {
             summary.downloaded += r.downloaded
             summary.skipped += r.skipped

@@ -120,39 +120,12 @@ public final class SwiftClient: Sendable {
 
     /// A whole request (small bodies), with retries and one re-authentication on 401.
     public func request(_ method: String, _ path: String, query: String = "", headers extra: [(String, String)] = [],
-                        body: [UInt8]? = nil, accept: Set<Int> = []) async throws -> BackendResponse {
-        var reauthed = false
-        var attempt = 0
-        while true {
-            let (url, token) = try await authenticate()
-            let endpoint = try Endpoint(url)
-            var headers = HTTPHeaders()
-            headers.add(name: "X-Auth-Token", value: token)
-            headers.add(name: "Host", value: "\(endpoint.host):\(endpoint.port)")
-            for (k, v) in extra { headers.add(name: k, value: v) }
-            if let body { headers.replaceOrAdd(name: "Content-Length", value: String(body.count)) }
-            let uri = endpoint.path + path + (query.isEmpty ? "" : "?" + query)
-            do {
-                let r = try await http.request(host: endpoint.host, port: endpoint.port, method: method, uri: uri, headers: headers,
-                                               body: body.map { ByteBuffer(bytes: $0) }, timeout: .seconds(120))
-                if r.status == 401 && !reauthed && credentials.authURL != nil {
-                    reauthed = true
-                    try await authenticate(force: true)
-                    continue
-                }
-                if r.status >= 500 && r.status != 507 && attempt < retries {
-                    try await Self.backoff(attempt)
-                    attempt += 1
-                    continue
-                }
-                return r
-            } catch let e as ClientError {
-                throw e
-            } catch {
-                guard attempt < retries else { throw ClientError("\(method) \(path): \(error)") }
-                try await Self.backoff(attempt)
-                attempt += 1
-            }
+                        body: [UInt8]? = nil) async throws -> BackendResponse {
+        let length = body.map { [("Content-Length", String($0.count))] } ?? []
+        return try await retrying(method, path, query: query, headers: extra + length) { endpoint, headers, uri, _ in
+            let r = try await self.http.request(host: endpoint.host, port: endpoint.port, method: method, uri: uri, headers: headers,
+                                                body: body.map { ByteBuffer(bytes: $0) }, timeout: .seconds(120))
+            return (r, r.status)
         }
     }
 
@@ -160,6 +133,16 @@ public final class SwiftClient: Sendable {
     /// the whole exchange on connection errors and 5xx (`body` must be repeatable).
     func exchange<T>(_ method: String, _ path: String, query: String = "", headers extra: [(String, String)],
                      _ body: (BackendConnection, HTTPHeaders, String) async throws -> (T, status: Int)) async throws -> T {
+        try await retrying(method, path, query: query, headers: extra) { endpoint, headers, uri, attempt in
+            let conn = try await self.http.connect(host: endpoint.host, port: endpoint.port, fresh: attempt > 0)
+            return try await body(conn, headers, uri)
+        }
+    }
+
+    /// The retry policy of every request: backoff on connection errors and 5xx (but 507),
+    /// one re-authentication on 401; the last answer is returned as it is.
+    private func retrying<T>(_ method: String, _ path: String, query: String, headers extra: [(String, String)],
+                             _ perform: (Endpoint, HTTPHeaders, String, Int) async throws -> (T, status: Int)) async throws -> T {
         var attempt = 0
         var reauthed = false
         while true {
@@ -168,11 +151,10 @@ public final class SwiftClient: Sendable {
             var headers = HTTPHeaders()
             headers.add(name: "X-Auth-Token", value: token)
             headers.add(name: "Host", value: "\(endpoint.host):\(endpoint.port)")
-            for (k, v) in extra { headers.add(name: k, value: v) }
+            for (k, v) in extra { headers.replaceOrAdd(name: k, value: v) }
             let uri = endpoint.path + path + (query.isEmpty ? "" : "?" + query)
             do {
-                let conn = try await http.connect(host: endpoint.host, port: endpoint.port, fresh: attempt > 0)
-                let (value, status) = try await body(conn, headers, uri)
+                let (value, status) = try await perform(endpoint, headers, uri, attempt)
                 if status == 401 && !reauthed && credentials.authURL != nil {
                     reauthed = true
                     try await authenticate(force: true)

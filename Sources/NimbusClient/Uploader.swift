@@ -77,18 +77,8 @@ public final class Uploader: Sendable {
         // One listing tells which objects exist already: only those need a HEAD (for old
         // segments, --changed or --skip-identical), not every file of a fresh upload.
         let known = await existing(container: container, objects: items.map(\.object))
-        let results = await withTaskGroup(of: Summary.self) { group -> [Summary] in
-            var out: [Summary] = []
-            var next = items[...]
-            for _ in 0..<max(1, options.objectThreads) {
-                guard let item = next.popFirst() else { break }
-                group.addTask { await self.uploadOne(container: container, item: item, known: known) }
-            }
-            for await r in group {
-                out.append(r)
-                if let item = next.popFirst() { group.addTask { await self.uploadOne(container: container, item: item, known: known) } }
-            }
-            return out
+        let results = await boundedParallel(items, limit: options.objectThreads) { item in
+            await self.uploadOne(container: container, item: item, known: known)
         }
         for r in results {
             summary.uploaded += r.uploaded

@@ -66,6 +66,9 @@ public final class BackupWriter {
         var stats = Stats()
         var time = now
         if let chain, time <= chain.end { time = chain.end + 1 }  // names have one-second resolution
+        // An interrupted run of this same set left a resume record: continue it.
+        let resume = try await Resume.find(cache: options.cacheDirectory, previousTime: chain?.end, backend: backend)
+        if let resume { time = resume.time }
         stats.time = time
         let previousTime = chain?.end
         let kindVolume: BackupFileName.Kind = chain == nil ? .fullVolume : .incVolume
@@ -76,6 +79,29 @@ public final class BackupWriter {
                                    name: { BackupFileName(kind: kindVolume, time: time, previousTime: previousTime, volume: $0,
                                                           encrypted: encrypted, compressed: self.options.compress).name },
                                    upload: { path, name in try await self.backend.put(path, as: name) })
+        let partName = BackupFileName(kind: chain == nil ? .fullManifest : .incManifest, time: time, previousTime: previousTime).name + ".part"
+        if let cache = options.cacheDirectory {
+            // After each stored volume the cache records how far the set got (duplicity's .part).
+            volumes.onVolumeStored = { [options] stored in
+                var partial = Manifest()
+                partial.hostname = options.hostname
+                partial.volumes = stored
+                try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+                try Data(partial.text.utf8).write(to: URL(fileURLWithPath: "\(cache)/\(partName)"), options: .atomic)
+            }
+        }
+        var skipUntil: (path: String, block: Int?)?
+        if let resume, let last = resume.volumes.last {
+            volumes.resume(after: resume.volumes)
+            skipUntil = (last.endPath == "." ? "" : last.endPath, last.endBlock)
+        }
+        /// Chunks of `path` already stored by the interrupted run (nil: none; Int.max: all).
+        func storedChunks(_ path: String) -> Int? {
+            guard let (p, block) = skipUntil else { return nil }
+            if SourceTree.precedes(path, p) { return Int.max }
+            if path == p { return block ?? Int.max }
+            return nil
+        }
         let sigName = BackupFileName(kind: chain == nil ? .fullSignatures : .newSignatures, time: time, previousTime: previousTime,
                                      encrypted: encrypted, compressed: options.compress).name
         // The cache keeps sigtars gzipped and decrypted whatever the target holds, as duplicity's does.
@@ -90,7 +116,7 @@ public final class BackupWriter {
                 oldPaths.removeFirst()
                 guard !old.isEmpty else { continue }
                 let header = TarEntry(path: Array(SourceTree.memberName("deleted", old, isDirectory: false).utf8), type: .regular, mode: 0)
-                try await volumes.add(header, data: [], path: old, chunk: nil)
+                if storedChunks(old) == nil { try await volumes.add(header, data: [], path: old, chunk: nil) }
                 try sigtar.write(TarWriter.header(for: header))
                 if oldState.entries[old]?.type == TarEntryType.regular { filelist.append(("deleted", old)) }
                 stats.deleted += 1
@@ -113,11 +139,12 @@ public final class BackupWriter {
                 if let old, old.type == .regular, let oldSig = oldState.signatureFiles[entry.path] {
                     let delta = "\(work)/delta"
                     try Rsync.delta(signature: oldSig, newFile: full, to: delta)
-                    try await addContent(file: delta, entry: entry, kind: "diff", volumes: volumes)
+                    try await addContent(file: delta, entry: entry, kind: "diff", volumes: volumes, skipChunks: storedChunks(entry.path))
                     filelist.append(("changed", entry.path))
                     stats.changed += 1
                 } else {
-                    stats.bytesRead += try await addContent(file: full, entry: entry, kind: "snapshot", volumes: volumes)
+                    stats.bytesRead += try await addContent(file: full, entry: entry, kind: "snapshot", volumes: volumes,
+                                                            skipChunks: storedChunks(entry.path))
                     filelist.append(("new", entry.path))
                 }
                 let sigBytes = Array(try Data(contentsOf: URL(fileURLWithPath: signature)))
@@ -125,7 +152,7 @@ public final class BackupWriter {
                 try sigtar.write(TarWriter.header(for: header) + sigBytes + TarWriter.padding(for: Int64(sigBytes.count)))
             } else {
                 let header = entry.header(name: SourceTree.memberName("snapshot", entry.path, isDirectory: isDir), size: 0)
-                try await volumes.add(header, data: [], path: entry.path, chunk: nil)
+                if storedChunks(entry.path) == nil { try await volumes.add(header, data: [], path: entry.path, chunk: nil) }
                 let sigHeader = entry.header(name: SourceTree.memberName("snapshot", entry.path, isDirectory: isDir, inSigtar: true), size: 0)
                 try sigtar.write(TarWriter.header(for: sigHeader))
             }
@@ -168,6 +195,7 @@ public final class BackupWriter {
         } else {
             try await backend.put(manifestPath, as: manifestName)
         }
+        if let cache = options.cacheDirectory { try? FileManager.default.removeItem(atPath: "\(cache)/\(partName)") }
         return stats
     }
 
@@ -181,7 +209,10 @@ public final class BackupWriter {
     /// Adds a file's bytes (content or delta) as one member, or as 64 KiB `multivol_` chunks
     /// (with a trailing empty chunk for exact multiples, as duplicity writes them).
     @discardableResult
-    private func addContent(file: String, entry: SourceEntry, kind: String, volumes: VolumeWriter) async throws -> Int64 {
+    private func addContent(file: String, entry: SourceEntry, kind: String, volumes: VolumeWriter,
+                            skipChunks: Int? = nil) async throws -> Int64 {
+        // Stored whole by an interrupted run of this set.
+        if skipChunks == Int.max { return 0 }
         let fd = open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw BackupError("cannot read \(file): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -204,14 +235,46 @@ public final class BackupWriter {
         }
         var k = 1
         while true {
-            try await volumes.add(entry.header(name: "multivol_\(kind)/\(entry.path)/\(k)", size: Int64(first.count)), data: first,
-                                  path: entry.path, chunk: k)
+            if k > (skipChunks ?? 0) {
+                try await volumes.add(entry.header(name: "multivol_\(kind)/\(entry.path)/\(k)", size: Int64(first.count)), data: first,
+                                      path: entry.path, chunk: k)
+            }
             if first.count < Self.chunk { break }
             first = readChunk()
             total += Int64(first.count)
             k += 1
         }
         return total
+    }
+}
+
+/// The record an interrupted run left in the cache: its set time and stored volumes.
+struct Resume {
+    let time: Int64
+    let volumes: [Manifest.Volume]
+
+    /// The resumable partial set following `previousTime` (a full one when nil), if its
+    /// recorded volumes are all still on the target.
+    static func find(cache: String?, previousTime: Int64?, backend: any BackupBackend) async throws -> Resume? {
+        guard let cache, let names = try? FileManager.default.contentsOfDirectory(atPath: cache) else { return nil }
+        for name in names where name.hasSuffix(".manifest.part") {
+            guard let f = BackupFileName.parse(String(name.dropLast(".part".count))), f.previousTime == previousTime,
+                  previousTime == nil ? f.kind == .fullManifest : f.kind == .incManifest,
+                  let text = try? String(contentsOfFile: "\(cache)/\(name)", encoding: .utf8) else { continue }
+            let volumes = try Manifest(parsing: text).volumes
+            let kind: BackupFileName.Kind = previousTime == nil ? .fullVolume : .incVolume
+            let present = Set(try await backend.list())
+            let stored = volumes.prefix { v in
+                present.contains(BackupFileName(kind: kind, time: f.time, previousTime: previousTime, volume: v.number, compressed: true).name)
+                    || present.contains(BackupFileName(kind: kind, time: f.time, previousTime: previousTime, volume: v.number,
+                                                       encrypted: true).name)
+                    || present.contains(BackupFileName(kind: kind, time: f.time, previousTime: previousTime, volume: v.number,
+                                                       compressed: false).name)
+            }
+            guard !stored.isEmpty else { continue }
+            return Resume(time: f.time, volumes: Array(stored))
+        }
+        return nil
     }
 }
 

@@ -61,6 +61,8 @@ final class VolumeWriter {
     let name: (Int) -> String
     let upload: (String, String) async throws -> Void
     private(set) var volumes: [Manifest.Volume] = []
+    /// Called after each volume is stored (the resume record is written there).
+    var onVolumeStored: (([Manifest.Volume]) throws -> Void)?
     private var current: TarGzFile?
     private var number = 0
     private var start: (String, Int?)?
@@ -75,6 +77,12 @@ final class VolumeWriter {
         self.volumeSize = volumeSize
         self.name = name
         self.upload = upload
+    }
+
+    /// Continues a set whose first volumes an interrupted run already stored.
+    func resume(after stored: [Manifest.Volume]) {
+        volumes = stored
+        number = stored.last?.number ?? 0
     }
 
     /// Adds one member (header and data), closing the volume first when under 64 KiB of the
@@ -113,6 +121,7 @@ final class VolumeWriter {
         volumes.append(Manifest.Volume(number: number, startPath: start.0, startBlock: start.1, endPath: last.0,
                                        endBlock: continuing ? last.1 : nil, hash: ("SHA1", sha1)))
         self.start = nil
+        try onVolumeStored?(volumes)
     }
 
     /// Ends the set; answers the volume records for the manifest.

@@ -79,3 +79,61 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: "\(root)/t/not-ours.txt"))
     }
 }
+
+/// A target that stops accepting files after a number of volumes, like a network that drops.
+final class FlakyBackend: BackupBackend, @unchecked Sendable {
+    // @unchecked: the tests drive it from one task at a time.
+    let inner: FileBackend
+    var volumesLeft: Int
+    var stored: [String] = []
+
+    init(_ inner: FileBackend, volumes: Int) {
+        self.inner = inner
+        volumesLeft = volumes
+    }
+
+    func list() async throws -> [String] { try await inner.list() }
+    func get(_ name: String, to path: String) async throws { try await inner.get(name, to: path) }
+    func delete(_ name: String) async throws { try await inner.delete(name) }
+    func put(_ path: String, as name: String) async throws {
+        if name.contains(".difftar") {
+            if volumesLeft == 0 { throw BackupError("network dropped") }
+            volumesLeft -= 1
+        }
+        stored.append(name)
+        try await inner.put(path, as: name)
+    }
+}
+
+@Suite struct ResumeTests {
+    @Test func interruptedFullBackupResumesAfterTheLastStoredVolume() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: "\(root)/src/sub", withIntermediateDirectories: true)
+        var seed: UInt64 = 7
+        func noise(_ n: Int) -> Data {
+            Data((0..<n).map { _ in seed = seed &* 6364136223846793005 &+ 1442695040888963407; return UInt8(truncatingIfNeeded: seed >> 33) })
+        }
+        try noise(2_500_000).write(to: URL(fileURLWithPath: "\(root)/src/big.bin"))
+        for i in 0..<5 { try noise(300_000).write(to: URL(fileURLWithPath: "\(root)/src/sub/f\(i)")) }
+        var options = BackupWriter.Options()
+        options.volumeSize = 1024 * 1024
+        options.cacheDirectory = "\(root)/cache"
+        let target = try FileBackend(url: "file://\(root)/t")
+        let flaky = FlakyBackend(target, volumes: 2)
+        await #expect(throws: BackupError.self) { _ = try await BackupWriter(source: "\(root)/src", backend: flaky, options: options, now: 1_800_000_000).full() }
+        #expect(BackupCollection(names: try await target.list()).chains.isEmpty, "no manifest for an unfinished set")
+        let again = FlakyBackend(target, volumes: 100)
+        let stats = try await BackupWriter(source: "\(root)/src", backend: again, options: options, now: 1_800_000_500).full()
+        let rerunVolumes = again.stored.filter { $0.contains(".difftar") }
+        #expect(rerunVolumes.count == stats.volumes - 2, "only the volumes after the two stored ones: \(rerunVolumes)")
+        #expect(!rerunVolumes.contains { $0.contains(".vol1.") || $0.contains(".vol2.") })
+        #expect(stats.volumes >= 4)
+        let dest = "\(root)/restored"
+        _ = try await Restorer(backend: target, target: dest, options: .init()).run()
+        for name in ["big.bin", "sub/f0", "sub/f4"] {
+            #expect(FileManager.default.contents(atPath: "\(dest)/\(name)") == FileManager.default.contents(atPath: "\(root)/src/\(name)"), "\(name)")
+        }
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: "\(root)/cache")).contains { $0.hasSuffix(".part") })
+    }
+}

@@ -83,7 +83,13 @@ public final class AllInOne: Sendable {
             config.expirerInterval = 10
             var nodeLogger = logger
             nodeLogger[metadataKey: "server"] = "node\(n + 1)"
-            nodes.append(try await StorageNode.start(config: config, clock: clock, logger: nodeLogger))
+            do {
+                nodes.append(try await StorageNode.start(config: config, clock: clock, logger: nodeLogger))
+            } catch {
+                // Nothing half-started stays bound.
+                for n in nodes { n.close() }
+                throw error
+            }
         }
         var proxyConfig = ProxyConfig(host: host, port: proxyPort, ringDirectory: "\(dataDir)/rings",
                                       users: AIOUsers.all.map { TempAuthUser(account: $0.account, user: $0.user, key: $0.key, groups: $0.groups) })

@@ -13,7 +13,8 @@ public final class Downloader: Sendable {
         public var prefix: String?
         /// With `--all`: objects go under `<container>/`.
         public var containerDirectories = false
-        public var verbose = false
+        /// Told of each file done (`st -v` prints these lines).
+        public var report: (@Sendable (String) -> Void)?
 
         public init() {}
     }
@@ -103,7 +104,7 @@ public final class Downloader: Sendable {
             _ = try await client.getObject(j.container, j.object, to: path) { self.progress.add($0) }
             progress.fileDone()
             s.downloaded.append(j.object)
-            if options.verbose { print(j.object) }
+            options.report?(j.object)
         } catch {
             s.errors.append("\(error)")
         }

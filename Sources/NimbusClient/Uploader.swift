@@ -24,7 +24,8 @@ public final class Uploader: Sendable {
         public var leaveSegments = false
         public var objectName: String?
         public var headers: [(String, String)] = []
-        public var verbose = false
+        /// Told of each file done (`st -v` prints these lines).
+        public var report: (@Sendable (String) -> Void)?
 
         public init() {}
     }
@@ -171,7 +172,7 @@ public final class Uploader: Sendable {
                 if options.skipIdentical, try await identical(item.path, size: size, head: existing.headers, segments: oldSegments) {
                     s.skipped.append(item.object)
                     progress.add(Int(size))
-                    if options.verbose { print("skipped identical \(item.object)") }
+                    options.report?("skipped identical \(item.object)")
                     return s
                 }
             }
@@ -195,7 +196,7 @@ public final class Uploader: Sendable {
             }
             progress.fileDone()
             s.uploaded.append(item.object)
-            if options.verbose { print(item.object) }
+            options.report?(item.object)
         } catch {
             s.errors.append("\(error)")
         }

@@ -31,7 +31,7 @@ struct Upload: AsyncParsableCommand {
         options.leaveSegments = leaveSegments
         options.objectName = objectName
         options.headers = try Session.headers(header)
-        options.verbose = Session.verbose
+        if Session.verbose { options.report = { print($0) } }
         try await Session.run { client in
             let summary = await Uploader(client: client, options: options, progress: Session.progress()).upload(container: container, paths: paths)
             if Session.verbose {
@@ -74,7 +74,7 @@ struct Download: AsyncParsableCommand {
         options.skipIdentical = skipIdentical
         options.prefix = prefix
         options.containerDirectories = all
-        options.verbose = Session.verbose
+        if Session.verbose { options.report = { print($0) } }
         try await Session.run { client in
             var containers = container.map { [$0] } ?? []
             if all { containers = try await client.list(nil).compactMap { $0["name"] as? String } }

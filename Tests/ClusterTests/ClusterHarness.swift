@@ -30,8 +30,20 @@ final class ClusterHarness: @unchecked Sendable {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let clock = ShiftedClock()
-        let aio = try await AllInOne.start(dataDir: root, layout: layout, proxyPort: 0, clock: clock, logger: logger)
-        let h = ClusterHarness(aio: aio, root: root, clock: clock)
+        // The node ports are picked free before the rings are written; a suite running in
+        // parallel may take one in between. Then the cluster is set up again on new ports.
+        var started: AllInOne?
+        for attempt in 0..<5 {
+            do {
+                started = try await AllInOne.start(dataDir: root + (attempt == 0 ? "" : "-\(attempt)"), layout: layout, proxyPort: 0,
+                                                   clock: clock, logger: logger)
+                break
+            } catch where "\(error)".contains("Address already in use") && attempt < 4 {
+                continue
+            }
+        }
+        guard let aio = started else { throw HarnessError("cluster did not start") }
+        let h = ClusterHarness(aio: aio, root: aio.dataDir, clock: clock)
         for service in aio.services {
             h.tasks.append(Task { try? await service.run() })
         }

@@ -16,6 +16,11 @@ struct BackupCommand: AsyncParsableCommand {
         @Option(help: "Archive cache directory (default ~/.cache/nimbus-backup).") var archiveDir: String?
         @Option(help: "Cache name (default: md5 of the target URL as typed).") var name: String?
 
+        /// The writer of a `full` or `incremental` run.
+        func writer(source: String, url: String) throws -> BackupWriter {
+            try BackupWriter(source: source, backend: try Backends.open(url), options: try writerOptions(source: source, url: url))
+        }
+
         func writerOptions(source: String, url: String) throws -> BackupWriter.Options {
             var o = BackupWriter.Options()
             if !noEncryption {
@@ -36,8 +41,7 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument var url: String
         @OptionGroup var common: Common
         func run() async throws {
-            let stats = try await BackupWriter(source: source, backend: try Backends.open(url),
-                                               options: try common.writerOptions(source: source, url: url)).full()
+            let stats = try await common.writer(source: source, url: url).full()
             BackupCommand.report(stats)
         }
     }
@@ -48,8 +52,7 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument var url: String
         @OptionGroup var common: Common
         func run() async throws {
-            let stats = try await BackupWriter(source: source, backend: try Backends.open(url),
-                                               options: try common.writerOptions(source: source, url: url)).incremental()
+            let stats = try await common.writer(source: source, url: url).incremental()
             BackupCommand.report(stats)
         }
     }

@@ -21,11 +21,12 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBzip2", providers: [.apt(["libbz2-dev"])]),
         .systemLibrary(name: "CRsync", providers: [.apt(["librsync-dev"])]),
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
 
         // Codecs
         .target(name: "Digest", dependencies: ["CCrypto"]),
         .target(name: "SQLite", dependencies: ["CSQLite"]),
-        .target(name: "Gzip", dependencies: ["CZlib", "CBzip2"]),
+        .target(name: "Gzip", dependencies: ["CZlib", "CBzip2", "CDeflate"]),
         .target(name: "Tar"),
         .target(name: "Rsync", dependencies: ["CRsync"]),
 

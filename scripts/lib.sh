@@ -15,7 +15,7 @@ SWIFT="$(swift_tool)"
 
 # Installs the Debian packages the build and the tests need, if any is missing.
 ensure_packages() {
-    local wanted=(libssl-dev libsqlite3-dev librsync-dev libvirt-dev zlib1g-dev libbz2-dev python3-venv "$@")
+    local wanted=(libssl-dev libsqlite3-dev librsync-dev libvirt-dev zlib1g-dev libbz2-dev libdeflate-dev python3-venv "$@")
     local missing=()
     for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

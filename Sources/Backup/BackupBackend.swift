@@ -9,6 +9,23 @@ public protocol BackupBackend: Sendable {
     /// Stores the local file `path` as `name`.
     func put(_ path: String, as name: String) async throws
     func delete(_ name: String) async throws
+    /// A local file holding `name`: the stored file itself when the target is a directory,
+    /// else a download to `path`.
+    func localFile(_ name: String, downloadingTo path: String) async throws -> String
+    /// Stores the local file `path` as `name`; `path` may be gone afterwards.
+    func move(_ path: String, as name: String) async throws
+}
+
+extension BackupBackend {
+    public func localFile(_ name: String, downloadingTo path: String) async throws -> String {
+        try await get(name, to: path)
+        return path
+    }
+
+    public func move(_ path: String, as name: String) async throws {
+        try await put(path, as: name)
+        unlink(path)
+    }
 }
 
 /// `file:///abs/dir` or `file://relative/dir`.
@@ -30,6 +47,20 @@ public struct FileBackend: BackupBackend {
         guard FileManager.default.fileExists(atPath: source) else { throw BackupError("missing volume or file \(name) on the target") }
         try? FileManager.default.removeItem(atPath: path)
         try FileManager.default.copyItem(atPath: source, toPath: path)
+    }
+
+    public func localFile(_ name: String, downloadingTo path: String) async throws -> String {
+        let stored = "\(directory)/\(name)"
+        guard access(stored, R_OK) == 0 else { throw BackupError("missing volume or file \(name) on the target") }
+        return stored
+    }
+
+    public func move(_ path: String, as name: String) async throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // Same file system: a rename, no second copy of the volume.
+        if rename(path, "\(directory)/\(name)") == 0 { return }
+        try await put(path, as: name)
+        unlink(path)
     }
 
     public func put(_ path: String, as name: String) async throws {

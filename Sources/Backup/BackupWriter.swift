@@ -49,6 +49,8 @@ public final class BackupWriter {
     deinit { try? FileManager.default.removeItem(atPath: work) }
 
     static let chunk = 65536
+    /// Files from this size on get their signature computed concurrently with their content.
+    static let parallelSignatureSize: Int64 = 1 << 20
 
     /// A full backup.
     public func full() async throws -> Stats {
@@ -78,7 +80,7 @@ public final class BackupWriter {
         let volumes = VolumeWriter(work: work, compress: options.compress, gpg: options.gpg, volumeSize: options.volumeSize,
                                    name: { BackupFileName(kind: kindVolume, time: time, previousTime: previousTime, volume: $0,
                                                           encrypted: encrypted, compressed: self.options.compress).name },
-                                   upload: { path, name in try await self.backend.put(path, as: name) })
+                                   upload: { path, name in try await self.backend.move(path, as: name) })
         let partName = BackupFileName(kind: chain == nil ? .fullManifest : .incManifest, time: time, previousTime: previousTime).name + ".part"
         if let cache = options.cacheDirectory {
             // After each stored volume the cache records how far the set got (duplicity's .part).
@@ -134,9 +136,10 @@ public final class BackupWriter {
             if entry.type == .regular {
                 stats.files += 1
                 let full = entry.path.isEmpty ? source : "\(source)/\(entry.path)"
-                let signature = "\(work)/sig"
-                try Rsync.signature(of: full, to: signature)
-                if let old, old.type == .regular, let oldSig = oldState.signatureFiles[entry.path] {
+                // Big files: the signature (MD4 over the file) runs on another core while the
+                // content is read, sampled and queued for compression here.
+                let bigSignature = entry.size >= Self.parallelSignatureSize ? Task.detached { try Rsync.signature(of: full) } : nil
+                if let old, old.type == .regular, let oldSig = try oldState.signature(for: entry.path) {
                     let delta = "\(work)/delta"
                     try Rsync.delta(signature: oldSig, newFile: full, to: delta)
                     try await addContent(file: delta, entry: entry, kind: "diff", volumes: volumes, skipChunks: storedChunks(entry.path))
@@ -147,7 +150,7 @@ public final class BackupWriter {
                                                             skipChunks: storedChunks(entry.path))
                     filelist.append(("new", entry.path))
                 }
-                let sigBytes = Array(try Data(contentsOf: URL(fileURLWithPath: signature)))
+                let sigBytes = try await bigSignature?.value ?? Rsync.signature(of: full)
                 let header = entry.header(name: SourceTree.memberName("signature", entry.path, isDirectory: false), size: Int64(sigBytes.count))
                 try sigtar.write(TarWriter.header(for: header) + sigBytes + TarWriter.padding(for: Int64(sigBytes.count)))
             } else {
@@ -206,6 +209,10 @@ public final class BackupWriter {
         return String(cString: buf)
     }
 
+    static func compressible(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { GzipMemberCompressor.looksCompressible($0) }
+    }
+
     /// Adds a file's bytes (content or delta) as one member, or as 64 KiB `multivol_` chunks
     /// (with a trailing empty chunk for exact multiples, as duplicity writes them).
     @discardableResult
@@ -230,14 +237,14 @@ public final class BackupWriter {
         var total = Int64(first.count)
         if first.count < Self.chunk {
             try await volumes.add(entry.header(name: SourceTree.memberName(kind, entry.path, isDirectory: false), size: Int64(first.count)),
-                                  data: first, path: entry.path, chunk: nil)
+                                  data: first, path: entry.path, chunk: nil, compressible: Self.compressible(first))
             return total
         }
         var k = 1
         while true {
             if k > (skipChunks ?? 0) {
                 try await volumes.add(entry.header(name: "multivol_\(kind)/\(entry.path)/\(k)", size: Int64(first.count)), data: first,
-                                      path: entry.path, chunk: k)
+                                      path: entry.path, chunk: k, compressible: Self.compressible(first))
             }
             if first.count < Self.chunk { break }
             first = readChunk()
@@ -280,62 +287,80 @@ struct Resume {
 
 /// What the previous sets recorded of each path: its metadata and librsync signature (the
 /// full signatures overlaid by each incremental's new signatures).
+///
+/// Signatures are spilled into one scratch file and read back only for files that changed:
+/// a chain's signatures run to ~3 % of the source, too much to hold in memory.
 struct SignatureState {
     var entries: [String: TarEntry] = [:]
-    var signatureFiles: [String: String] = [:]
+    private var signatures: [String: (offset: Int64, length: Int)] = [:]
+    private var spill: FileHandle?
 
     /// Paths in duplicity's order.
-    var paths: [String] { entries.keys.sorted(by: SourceTree.precedes) }
+    var paths: [String] {
+        entries.keys.map { (Restorer.components($0), $0) }.sorted { Restorer.less($0.0, $1.0) }.map(\.1)
+    }
+
+    /// The recorded librsync signature of `path`, if it was a regular file.
+    func signature(for path: String) throws -> [UInt8]? {
+        guard let (offset, length) = signatures[path], let spill else { return nil }
+        try spill.seek(toOffset: UInt64(offset))
+        return Array(try spill.read(upToCount: length) ?? Data())
+    }
 
     static func load(chain: BackupChain, backend: any BackupBackend, work: String, gpg: GPG? = nil) async throws -> SignatureState {
         var state = SignatureState()
-        var counter = 0
+        let spillPath = "\(work)/prev-signatures"
+        FileManager.default.createFile(atPath: spillPath, contents: nil)
+        guard let spill = FileHandle(forUpdatingAtPath: spillPath) else { throw BackupError("cannot write \(spillPath)") }
+        state.spill = spill
+        var spillOffset: Int64 = 0
         for set in chain.sets {
             guard let name = set.signatures else { throw BackupError("set \(DuplicityTime.format(set.time)) has no signatures") }
-            let local = "\(work)/prev-sigtar"
+            var local = "\(work)/prev-sigtar"
             try await backend.get(name, to: local)
             if name.hasSuffix(".gpg") {
                 guard let gpg else { throw BackupError("the backup is encrypted: set PASSPHRASE") }
                 try gpg.decrypt(local, to: local + ".plain")
-                try FileManager.default.removeItem(atPath: local)
-                try FileManager.default.moveItem(atPath: local + ".plain", toPath: local)
+                unlink(local)
+                local += ".plain"
             }
-            let data = Array(try Data(contentsOf: URL(fileURLWithPath: local)))
-            let plain = name.hasSuffix(".gz") ? try GzipInflater().feed(data) : data
+            defer { unlink(local) }
             let reader = TarReader()
-            var current: (String, TarEntry)?
+            var current: (kind: String, path: String, entry: TarEntry)?
             var bytes: [UInt8] = []
-            for event in try reader.feed(plain) {
-                switch event {
-                case .entry(let e):
-                    guard let (kind, path, _) = Restorer.parse(e.name) else { current = nil; continue }
-                    if kind == "deleted" {
-                        state.entries[path] = nil
-                        state.signatureFiles[path] = nil
+            func handle(_ events: [TarReader.Event]) throws {
+                for event in events {
+                    switch event {
+                    case .entry(let e):
+                        guard let (kind, path, _) = Restorer.parse(e.name) else { current = nil; continue }
+                        if kind == "deleted" {
+                            state.entries[path] = nil
+                            state.signatures[path] = nil
+                            current = nil
+                        } else {
+                            current = (kind, path, e)
+                            bytes.removeAll(keepingCapacity: true)
+                            state.entries[path] = e
+                            if kind == "snapshot" { state.signatures[path] = nil }
+                        }
+                    case .data(let d):
+                        if current?.kind == "signature" { bytes += d }
+                    case .entryEnd:
+                        if let c = current, c.kind == "signature" {
+                            spill.write(Data(bytes))
+                            state.signatures[c.path] = (spillOffset, bytes.count)
+                            spillOffset += Int64(bytes.count)
+                            // The signature member carries the file's metadata; its type is the file's.
+                            var meta = c.entry
+                            meta.type = .regular
+                            state.entries[c.path] = meta
+                        }
                         current = nil
-                    } else {
-                        current = (kind, e)
-                        bytes = []
-                        state.entries[path] = e
-                        if kind == "snapshot" { state.signatureFiles[path] = nil }
+                    case .end: break
                     }
-                case .data(let d): bytes += d
-                case .entryEnd:
-                    if let (kind, e) = current, kind == "signature", let (_, path, _) = Restorer.parse(e.name) {
-                        counter += 1
-                        let file = "\(work)/sig-\(counter)"
-                        try Data(bytes).write(to: URL(fileURLWithPath: file))
-                        state.signatureFiles[path] = file
-                        // The signature member carries the file's metadata; its type is the file's.
-                        var meta = e
-                        meta.type = .regular
-                        state.entries[path] = meta
-                    }
-                    current = nil
-                case .end: break
                 }
             }
-            unlink(local)
+            try Restorer.forEachBlock(of: local, gunzip: name.hasSuffix(".gz") || name.hasSuffix(".gz.gpg")) { try handle(try reader.feed($0)) }
         }
         return state
     }

@@ -35,6 +35,8 @@ public final class Restorer {
     let work: String
     private var pending: Pending?
     private var directoryTimes: [String: Double] = [:]
+    /// Directories known to exist (checked or made), so that each is checked once.
+    private var knownDirectories: Set<String> = []
     private var result = Result()
 
     /// A file being assembled from multivol chunks (content or delta).
@@ -43,8 +45,24 @@ public final class Restorer {
         let entry: TarEntry
         let isDiff: Bool
         let temp: String
-        let fd: Int32
+        let lane: Int
+        let file: LaneFile
     }
+
+    /// Where the data of the member being read goes: a lane writing one file.
+    struct Member {
+        let entry: TarEntry
+        let lane: Int
+        let file: LaneFile
+        /// Where the file lands when complete: the destination itself, or a scratch file
+        /// (deltas, multivol chunks) that `place` handles after a drain.
+        let path: String
+        let inPlace: Bool
+        let multivol: Bool
+        var buffer: [UInt8] = []
+    }
+
+    private let writers = FileWriterPool(lanes: ProcessInfo.processInfo.activeProcessorCount)
 
     public init(backend: any BackupBackend, target: String, options: Options) throws {
         self.backend = backend
@@ -55,7 +73,10 @@ public final class Restorer {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: work) }
+    deinit {
+        writers.shutdown()
+        try? FileManager.default.removeItem(atPath: work)
+    }
 
     public func run() async throws -> Result {
         let collection = BackupCollection(names: try await backend.list())
@@ -64,11 +85,14 @@ public final class Restorer {
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
         for set in chain.sets(upTo: time) {
             try await apply(set)
+            // A later set may patch, replace or delete what this one wrote.
+            try writers.drain()
             result.setsApplied += 1
         }
         try finishPending()
+        try writers.drain()
         // Directory times last: writing their contents changed them.
-        for (path, mtime) in directoryTimes.sorted(by: { $0.key.count > $1.key.count }) { setTimes(path, mtime, symlink: false) }
+        for (path, mtime) in directoryTimes.sorted(by: { $0.key.count > $1.key.count }) { Self.setTimes(path, mtime, symlink: false) }
         return result
     }
 
@@ -83,24 +107,42 @@ public final class Restorer {
             try FileManager.default.moveItem(atPath: manifestPath + ".plain", toPath: manifestPath)
         }
         let manifest = try Manifest(parsing: String(decoding: try Data(contentsOf: URL(fileURLWithPath: manifestPath)), as: UTF8.self))
+        var wanted: [(Manifest.Volume, String)] = []
         for volume in manifest.volumes {
             guard let name = set.volumes[volume.number] else { throw BackupError("missing volume \(volume.number) of set \(manifestName)") }
             if let only = options.fileToRestore, !Self.volume(volume, mayHold: only) { continue }
-            let local = "\(work)/vol"
-            try await backend.get(name, to: local)
-            if let (alg, expected) = volume.hash, alg == "SHA1" {
-                let actual = try Self.sha1(local)
-                guard actual == expected else { throw BackupError("Invalid data - SHA1 hash mismatch for file: \(name) (expected \(expected), got \(actual))") }
+            wanted.append((volume, name))
+        }
+        // The next volume is fetched and its SHA1 checked on another core while this one is
+        // applied; nothing of a volume is applied before its hash matched.
+        let backend = backend, gpg = options.gpg, work = work
+        func fetch(_ i: Int) -> Task<(path: String, temporary: [String]), Error> {
+            let (volume, name) = wanted[i]
+            return Task.detached {
+                let download = "\(work)/vol-\(i)"
+                let local = try await backend.localFile(name, downloadingTo: download)
+                var temporary = local == download ? [download] : []
+                if let (alg, expected) = volume.hash, alg == "SHA1" {
+                    let actual = try Self.sha1(local)
+                    guard actual == expected else {
+                        for t in temporary { unlink(t) }
+                        throw BackupError("Invalid data - SHA1 hash mismatch for file: \(name) (expected \(expected), got \(actual))")
+                    }
+                }
+                guard name.hasSuffix(".gpg"), let gpg else { return (local, temporary) }
+                try gpg.decrypt(local, to: download + ".plain")
+                temporary.append(download + ".plain")
+                return (download + ".plain", temporary)
             }
-            if name.hasSuffix(".gpg"), let gpg = options.gpg {
-                try gpg.decrypt(local, to: local + ".plain")
-                try readVolume(local + ".plain", compressed: false)
-                unlink(local + ".plain")
-            } else {
-                try readVolume(local, compressed: name.hasSuffix(".gz"))
-            }
+        }
+        var next = wanted.isEmpty ? nil : fetch(0)
+        for i in wanted.indices {
+            let fetched = try await next!.value
+            next = i + 1 < wanted.count ? fetch(i + 1) : nil
+            defer { for t in fetched.temporary { unlink(t) } }
+            let name = wanted[i].1
+            try readVolume(fetched.path, compressed: name.hasSuffix(".gz"))
             result.volumes += 1
-            unlink(local)
         }
     }
 
@@ -133,37 +175,54 @@ public final class Restorer {
         return digest.finalizeHexAndReset()
     }
 
-    private func readVolume(_ path: String, compressed: Bool) throws {
+    /// Reads a local file in 1 MiB blocks, un-gzipping when asked, handing each block on.
+    static func forEachBlock(of path: String, gunzip: Bool, _ body: ([UInt8]) throws -> Void) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BackupError("cannot read \(path)") }
+        guard fd >= 0 else { throw BackupError("cannot read \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        let gunzip = compressed ? try GzipInflater() : nil
-        let tar = TarReader()
+        let inflater = gunzip ? try GzipInflater() : nil
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var current: (TarEntry, Int32?, String?)?
-        func handle(_ events: [TarReader.Event]) throws {
-            for e in events {
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { throw BackupError("cannot read \(path): \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            if let inflater {
+                try body(try buffer.withUnsafeBytes { try inflater.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) })
+            } else {
+                try body(Array(buffer[0..<n]))
+            }
+        }
+    }
+
+    private func readVolume(_ path: String, compressed: Bool) throws {
+        let tar = TarReader()
+        var current: Member?
+        try Self.forEachBlock(of: path, gunzip: compressed) { plain in
+            for e in try tar.feed(plain) {
                 switch e {
                 case .entry(let entry):
                     current = try begin(entry)
                 case .data(let bytes):
-                    if let fd = current?.1 { try Self.writeAll(fd, bytes) }
+                    guard current != nil else { continue }
+                    current!.buffer += bytes
+                    if current!.buffer.count >= 1 << 20 { try flush(&current!) }
                 case .entryEnd:
-                    if let c = current { try end(c.0, fd: c.1, temp: c.2) }
+                    if var c = current { try end(&c) }
                     current = nil
                 case .end:
                     break
                 }
             }
         }
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { throw BackupError("cannot read \(path)") }
-            if n == 0 { break }
-            let plain = try gunzip.map { try $0.feed(Array(buffer[0..<n])) } ?? Array(buffer[0..<n])
-            try handle(try tar.feed(plain))
-        }
         try tar.finish()
+    }
+
+    /// Hands the buffered data of a member to its lane.
+    private func flush(_ m: inout Member) throws {
+        guard !m.buffer.isEmpty else { return }
+        let bytes = m.buffer, file = m.file, path = m.path
+        m.buffer = []
+        try writers.submit(lane: m.lane, bytes: bytes.count) { try Self.writeAll(file.fd, bytes, path: path) }
     }
 
     /// The kind and backup path of a member name.
@@ -195,30 +254,36 @@ public final class Restorer {
         return nil
     }
 
-    /// Starts a member: answers where its data goes (a temp file) if it has any.
-    private func begin(_ entry: TarEntry) throws -> (TarEntry, Int32?, String?)? {
+    /// Starts a member: answers where its data goes, if it has any.
+    private func begin(_ entry: TarEntry) throws -> Member? {
         guard let (kind, path, chunk) = Self.parse(entry.name) else { return nil }
         if let p = pending, p.path != path || (chunk ?? 1) == 1 { try finishPending() }
         guard let dest = destination(path) else { return nil }
         switch kind {
         case "deleted":
+            // A path appears once per set, and sets are drained in between: no lane touches it.
             try? FileManager.default.removeItem(atPath: dest)
+            knownDirectories.remove(dest)
             return nil
         case "multivol_snapshot", "multivol_diff":
             if pending == nil {
-                let temp = "\(work)/multivol"
-                let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-                guard fd >= 0 else { throw BackupError("cannot write \(temp)") }
-                pending = Pending(path: path, entry: entry, isDiff: kind == "multivol_diff", temp: temp, fd: fd)
+                let temp = "\(work)/multivol", lane = writers.leastLoadedLane(), file = LaneFile()
+                try writers.submit(lane: lane) { try Self.create(file, at: temp, replacing: false) }
+                pending = Pending(path: path, entry: entry, isDiff: kind == "multivol_diff", temp: temp, lane: lane, file: file)
             }
-            return (entry, pending!.fd, nil)
+            return Member(entry: entry, lane: pending!.lane, file: pending!.file, path: pending!.temp, inPlace: false, multivol: true)
+        case "snapshot" where entry.type == .regular:
+            // Whole files are written where they belong, as tar does: no second inode, no rename.
+            try makeParent(of: dest)
+            knownDirectories.remove(dest)
+            let lane = writers.leastLoadedLane(), file = LaneFile()
+            try writers.submit(lane: lane) { try Self.create(file, at: dest, replacing: true) }
+            return Member(entry: entry, lane: lane, file: file, path: dest, inPlace: true, multivol: false)
+        case "diff" where entry.type == .regular:
+            let temp = "\(work)/member", lane = writers.leastLoadedLane(), file = LaneFile()
+            try writers.submit(lane: lane) { try Self.create(file, at: temp, replacing: false) }
+            return Member(entry: entry, lane: lane, file: file, path: temp, inPlace: false, multivol: false)
         case "snapshot", "diff":
-            if entry.type == .regular {
-                let temp = "\(work)/member"
-                let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-                guard fd >= 0 else { throw BackupError("cannot write \(temp)") }
-                return (entry, fd, temp)
-            }
             try place(entry, at: dest, content: nil, isDiff: false)
             return nil
         default:
@@ -226,17 +291,38 @@ public final class Restorer {
         }
     }
 
-    private func end(_ entry: TarEntry, fd: Int32?, temp: String?) throws {
-        guard let temp, let fd else { return }  // multivol chunks stay open until the file is complete
-        close(fd)
-        guard let (kind, path, _) = Self.parse(entry.name), let dest = destination(path) else { return }
-        try place(entry, at: dest, content: temp, isDiff: kind == "diff")
+    /// Opens a new file for a lane's following jobs (a file or empty directory in the way goes).
+    private static func create(_ file: LaneFile, at path: String, replacing: Bool) throws {
+        if replacing && unlink(path) != 0 && errno != ENOENT { try FileManager.default.removeItem(atPath: path) }
+        file.fd = open(path, O_WRONLY | O_CREAT | (replacing ? O_EXCL : O_TRUNC) | O_CLOEXEC, 0o600)
+        guard file.fd >= 0 else { throw BackupError("cannot write \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    private func end(_ m: inout Member) throws {
+        try flush(&m)
+        guard !m.multivol else { return }  // multivol chunks stay open until the file is complete
+        let file = m.file, entry = m.entry, path = m.path, numericOwner = options.numericOwner
+        if m.inPlace {
+            result.files += 1
+            result.bytes += entry.size
+            try writers.submit(lane: m.lane) {
+                close(file.fd)
+                Self.applyMetadata(entry, to: path, numericOwner: numericOwner)
+            }
+            return
+        }
+        try writers.submit(lane: m.lane) { close(file.fd) }
+        try writers.drain()
+        guard let (kind, backupPath, _) = Self.parse(entry.name), let dest = destination(backupPath) else { return }
+        try place(entry, at: dest, content: path, isDiff: kind == "diff")
     }
 
     private func finishPending() throws {
         guard let p = pending else { return }
         pending = nil
-        close(p.fd)
+        let file = p.file
+        try writers.submit(lane: p.lane) { close(file.fd) }
+        try writers.drain()
         guard let dest = destination(p.path) else { return }
         try place(p.entry, at: dest, content: p.temp, isDiff: p.isDiff)
     }
@@ -244,14 +330,14 @@ public final class Restorer {
     /// Puts one restored entry at `dest` with its metadata.
     private func place(_ entry: TarEntry, at dest: String, content: String?, isDiff: Bool) throws {
         let fm = FileManager.default
-        let parent = (dest as NSString).deletingLastPathComponent
-        if !fm.fileExists(atPath: parent) { try fm.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        try makeParent(of: dest)
         switch entry.type {
         case .directory:
             var isDir: ObjCBool = false
             if fm.fileExists(atPath: dest, isDirectory: &isDir), !isDir.boolValue { try fm.removeItem(atPath: dest) }
             if !fm.fileExists(atPath: dest) { try fm.createDirectory(atPath: dest, withIntermediateDirectories: true) }
             directoryTimes[dest] = entry.mtime
+            knownDirectories.insert(dest)
         case .symlink:
             try? fm.removeItem(atPath: dest)
             guard symlink(entry.linkName.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }, dest) == 0 else {
@@ -266,22 +352,39 @@ public final class Restorer {
             mknod(dest, kind | mode_t(entry.mode & 0o7777), Self.device(major: entry.deviceMajor, minor: entry.deviceMinor))
         default:
             guard let content else { return }
-            let staged = "\(work)/staged"
+            var staged = content
             if isDiff {
                 guard fm.fileExists(atPath: dest) else { throw BackupError("cannot apply the delta for \(dest): no earlier version restored") }
+                staged = "\(work)/staged"
                 try Rsync.patch(basis: dest, delta: content, to: staged)
-            } else {
-                guard rename(content, staged) == 0 else { throw BackupError("cannot stage \(dest)") }
             }
-            var isDir: ObjCBool = false
-            if fm.fileExists(atPath: dest, isDirectory: &isDir), isDir.boolValue { try fm.removeItem(atPath: dest) }
-            guard rename(staged, dest) == 0 else { throw BackupError("cannot write \(dest): \(String(cString: strerror(errno)))") }
+            // The new content replaces the old in one rename; a directory in the way goes first.
+            if rename(staged, dest) != 0 {
+                guard errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST else {
+                    throw BackupError("cannot write \(dest): \(String(cString: strerror(errno)))")
+                }
+                try fm.removeItem(atPath: dest)
+                guard rename(staged, dest) == 0 else { throw BackupError("cannot write \(dest): \(String(cString: strerror(errno)))") }
+            }
+            knownDirectories.remove(dest)
             result.files += 1
-            result.bytes += (try? fm.attributesOfItem(atPath: dest)[.size] as? Int64) ?? 0
+            var st = stat()
+            if lstat(dest, &st) == 0 { result.bytes += Int64(st.st_size) }
         }
-        setOwner(dest, entry)
+        Self.applyMetadata(entry, to: dest, numericOwner: options.numericOwner)
+    }
+
+    private static func applyMetadata(_ entry: TarEntry, to dest: String, numericOwner: Bool) {
+        setOwner(dest, entry, numericOwner: numericOwner)
         if entry.type != .symlink { chmod(dest, mode_t(entry.mode & 0o7777)) }
         if entry.type != .directory { setTimes(dest, entry.mtime, symlink: entry.type == .symlink) }
+    }
+
+    private func makeParent(of dest: String) throws {
+        let parent = (dest as NSString).deletingLastPathComponent
+        guard !knownDirectories.contains(parent) else { return }
+        if !FileManager.default.fileExists(atPath: parent) { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        knownDirectories.insert(parent)
     }
 
     /// glibc's `makedev` (a macro Swift cannot see).
@@ -290,26 +393,26 @@ public final class Restorer {
         return dev_t(((ma & 0xFFFF_F000) << 32) | ((ma & 0xFFF) << 8) | ((mi & 0xFFFF_FF00) << 12) | (mi & 0xFF))
     }
 
-    private func setOwner(_ path: String, _ entry: TarEntry) {
+    private static func setOwner(_ path: String, _ entry: TarEntry, numericOwner: Bool) {
         guard geteuid() == 0 else { return }
         var uid = uid_t(entry.uid), gid = gid_t(entry.gid)
-        if !options.numericOwner {
-            if !entry.userName.isEmpty, let pw = getpwnam(entry.userName) { uid = pw.pointee.pw_uid }
-            if !entry.groupName.isEmpty, let gr = getgrnam(entry.groupName) { gid = gr.pointee.gr_gid }
+        if !numericOwner {
+            if !entry.userName.isEmpty, let id = OwnerNames.shared.uid(named: entry.userName) { uid = id }
+            if !entry.groupName.isEmpty, let id = OwnerNames.shared.gid(named: entry.groupName) { gid = id }
         }
         lchown(path, uid, gid)
     }
 
-    private func setTimes(_ path: String, _ mtime: Double, symlink: Bool) {
+    private static func setTimes(_ path: String, _ mtime: Double, symlink: Bool) {
         var times = [timespec(tv_sec: Int(mtime), tv_nsec: 0), timespec(tv_sec: Int(mtime), tv_nsec: 0)]
         utimensat(AT_FDCWD, path, &times, symlink ? AT_SYMLINK_NOFOLLOW : 0)
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String? = nil) throws {
         var done = 0
         while done < bytes.count {
             let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 { throw BackupError("write failed: \(String(cString: strerror(errno)))") }
+            if n < 0 { throw BackupError("cannot write \(path ?? "a file"): \(String(cString: strerror(errno)))") }
             done += n
         }
     }

@@ -86,15 +86,9 @@ enum SourceTree {
                            minor: Int(((rdev >> 12) & 0xFFFF_FF00) | (rdev & 0xFF)))
     }
 
-    static func userName(_ uid: Int) -> String {
-        guard let pw = getpwuid(uid_t(uid)) else { return "" }
-        return String(cString: pw.pointee.pw_name)
-    }
+    static func userName(_ uid: Int) -> String { OwnerNames.shared.user(uid) }
 
-    static func groupName(_ gid: Int) -> String {
-        guard let gr = getgrgid(gid_t(gid)) else { return "" }
-        return String(cString: gr.pointee.gr_name)
-    }
+    static func groupName(_ gid: Int) -> String { OwnerNames.shared.group(gid) }
 
     /// Member names: directories end in `/`; the root is `<kind>/./` in volumes.
     static func memberName(_ kind: String, _ path: String, isDirectory: Bool, inSigtar: Bool = false) -> String {
@@ -105,5 +99,54 @@ enum SourceTree {
     /// Paths in duplicity's order: component by component, bytes within a component.
     static func precedes(_ a: String, _ b: String) -> Bool {
         Restorer.less(Restorer.components(a), Restorer.components(b))
+    }
+}
+
+/// User and group names by id, looked up once each (every member header carries them, and
+/// each lookup reads the account databases).
+final class OwnerNames: @unchecked Sendable {  // the caches are only touched under `lock`
+    static let shared = OwnerNames()
+    private let lock = NSLock()
+    private var users: [Int: String] = [:]
+    private var groups: [Int: String] = [:]
+
+    func user(_ uid: Int) -> String {
+        lock.withLock {
+            if let name = users[uid] { return name }
+            let name = getpwuid(uid_t(uid)).map { String(cString: $0.pointee.pw_name) } ?? ""
+            users[uid] = name
+            return name
+        }
+    }
+
+    private var uids: [String: uid_t?] = [:]
+    private var gids: [String: gid_t?] = [:]
+
+    /// The local id of a user name (restores map names, as tar does).
+    func uid(named name: String) -> uid_t? {
+        lock.withLock {
+            if let id = uids[name] { return id }
+            let id = getpwnam(name).map { $0.pointee.pw_uid }
+            uids[name] = id
+            return id
+        }
+    }
+
+    func gid(named name: String) -> gid_t? {
+        lock.withLock {
+            if let id = gids[name] { return id }
+            let id = getgrnam(name).map { $0.pointee.gr_gid }
+            gids[name] = id
+            return id
+        }
+    }
+
+    func group(_ gid: Int) -> String {
+        lock.withLock {
+            if let name = groups[gid] { return name }
+            let name = getgrgid(gid_t(gid)).map { String(cString: $0.pointee.gr_name) } ?? ""
+            groups[gid] = name
+            return name
+        }
     }
 }

@@ -1,59 +1,34 @@
-import Digest
 import Foundation
 import Gzip
 import Tar
 
-/// Writes a gzip-compressed tar stream to a local file, counting compressed bytes (volumes
-/// are cut on those) and hashing what is stored (the manifest's SHA1).
-final class TarGzFile {
-    let path: String
-    private let fd: Int32
-    private let gzip: GzipDeflater?
-    private var sha1 = MessageDigest(.sha1)
-    /// Uncompressed tar bytes written (for the final record padding).
-    private(set) var tarBytes: Int64 = 0
-    private(set) var storedBytes: Int64 = 0
-
-    init(path: String, compress: Bool) throws {
-        self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw BackupError("cannot write \(path): \(String(cString: strerror(errno)))") }
-        gzip = compress ? try GzipDeflater(level: 6) : nil
-    }
-
-    deinit { close(fd) }
-
-    func write(_ bytes: [UInt8]) throws {
-        tarBytes += Int64(bytes.count)
-        try store(try gzip.map { try $0.feed(bytes) } ?? bytes)
-    }
-
-    private func store(_ bytes: [UInt8]) throws {
-        guard !bytes.isEmpty else { return }
-        sha1.update(bytes)
-        try Restorer.writeAll(fd, bytes)
-        storedBytes += Int64(bytes.count)
-    }
-
-    /// Compressed bytes so far (what the volume size limit applies to).
-    var compressedSize: Int64 { gzip.map { $0.totalOut } ?? tarBytes }
-
-    /// Ends the archive (two zero blocks, padded to a 10240-byte record) and answers the SHA1
-    /// of the stored file.
-    func finish() throws -> String {
-        var pad = [UInt8](repeating: 0, count: 1024)
-        let total = tarBytes + 1024
-        if total % 10240 != 0 { pad += [UInt8](repeating: 0, count: Int(10240 - total % 10240)) }
-        try write(pad)
-        if let gzip { try store(try gzip.finish()) }
-        guard fsync(fd) == 0 else { throw BackupError("cannot sync \(path)") }
-        return sha1.finalizeHexAndReset()
-    }
-}
-
-/// Cuts the data of a backup set into volumes of about `volumeSize` compressed bytes, between
+/// Cuts the data of a backup set into volumes of about `volumeSize` stored bytes, between
 /// tar members, and uploads each as it closes.
+///
+/// Members are gathered into segments of up to 1 MiB, each either compressible or not (the
+/// caller samples the data); segments are compressed into gzip members on all cores while
+/// the caller reads on, and written in order. A volume is cut before a segment once its
+/// stored size is within 64 KiB of the limit (duplicity checks before each member; a
+/// segment is at most 1 MiB, so volumes overshoot by no more than that).
 final class VolumeWriter {
+    /// A member's place in the backup: path (`.` for the root) and multivol chunk.
+    struct Mark {
+        let path: String
+        let chunk: Int?
+    }
+
+    private struct Segment {
+        var bytes: [UInt8] = []
+        var marks: [Mark] = []
+        var compressible = true
+    }
+
+    private struct InFlight {
+        let stored: Task<[UInt8], Never>
+        let marks: [Mark]
+        let tarCount: Int
+    }
+
     let work: String
     let compress: Bool
     let gpg: GPG?
@@ -65,8 +40,12 @@ final class VolumeWriter {
     var onVolumeStored: (([Manifest.Volume]) throws -> Void)?
     private var current: TarGzFile?
     private var number = 0
-    private var start: (String, Int?)?
-    private var last: (String, Int?) = ("", nil)
+    private var start: Mark?
+    private var last = Mark(path: ".", chunk: nil)
+    private var segment = Segment()
+    private var inFlight: [InFlight] = []
+    private let maxInFlight = 2 * ProcessInfo.processInfo.activeProcessorCount
+    static let segmentSize = 1 << 20
 
     init(work: String, compress: Bool, gpg: GPG?, volumeSize: Int64, name: @escaping (Int) -> String,
          upload: @escaping (String, String) async throws -> Void) {
@@ -85,26 +64,65 @@ final class VolumeWriter {
         number = stored.last?.number ?? 0
     }
 
-    /// Adds one member (header and data), closing the volume first when under 64 KiB of the
-    /// size budget remains, as duplicity does.
-    func add(_ header: TarEntry, data: [UInt8], path: String, chunk: Int?) async throws {
-        if let c = current, c.compressedSize >= volumeSize - 65536 {
+    /// Adds one member (header and data); `compressible` says whether its data is worth
+    /// compressing.
+    func add(_ header: TarEntry, data: [UInt8], path: String, chunk: Int?, compressible: Bool = true) async throws {
+        var h = header
+        h.size = Int64(data.count)
+        let headerBytes = TarWriter.header(for: h)
+        let size = headerBytes.count + data.count + TarWriter.padding(for: Int64(data.count)).count
+        let compressible = data.isEmpty ? true : compressible
+        if !segment.bytes.isEmpty && (segment.compressible != compressible || segment.bytes.count + size > Self.segmentSize) {
+            try await submitSegment()
+        }
+        if segment.bytes.isEmpty {
+            segment.compressible = compressible
+            segment.bytes.reserveCapacity(max(size, Self.segmentSize))
+        }
+        segment.bytes += headerBytes
+        segment.bytes += data
+        segment.bytes += TarWriter.padding(for: Int64(data.count))
+        segment.marks.append(Mark(path: path.isEmpty ? "." : path, chunk: chunk))
+    }
+
+    private func submitSegment() async throws {
+        let s = segment
+        segment = Segment()
+        guard !s.bytes.isEmpty else { return }
+        guard compress else {
+            try await store(s.bytes, marks: s.marks, tarCount: s.bytes.count)
+            return
+        }
+        let bytes = s.bytes, compressible = s.compressible
+        let task = Task.detached { CompressorPool.shared.member(bytes, compressible: compressible) }
+        inFlight.append(InFlight(stored: task, marks: s.marks, tarCount: s.bytes.count))
+        while inFlight.count > maxInFlight { try await storeOldest() }
+    }
+
+    private func storeOldest() async throws {
+        let oldest = inFlight.removeFirst()
+        try await store(await oldest.stored.value, marks: oldest.marks, tarCount: oldest.tarCount)
+    }
+
+    /// Writes a segment (compressed or plain) into the current volume, cutting first when
+    /// the volume is full.
+    private func store(_ bytes: [UInt8], marks: [Mark], tarCount: Int) async throws {
+        guard let first = marks.first, let lastMark = marks.last else { return }
+        if let c = current, c.storedBytes >= volumeSize - 65536 {
             // The ending block is recorded only when this file goes on in the next volume.
-            try await closeVolume(continuing: (path.isEmpty ? "." : path) == last.0 && (chunk ?? 0) > 1)
+            try await closeVolume(continuing: first.path == last.path && (first.chunk ?? 0) > 1)
         }
         if current == nil {
             number += 1
             current = try TarGzFile(path: "\(work)/volume-\(number)", compress: compress)
-            start = (path.isEmpty ? "." : path, chunk)
+            start = first
         }
-        var h = header
-        h.size = Int64(data.count)
-        try current!.write(TarWriter.header(for: h) + data + TarWriter.padding(for: Int64(data.count)))
-        last = (path.isEmpty ? "." : path, chunk)
+        try current!.append(stored: bytes, tarCount: tarCount)
+        last = lastMark
     }
 
     /// Closes the volume being written; `continuing` says a file may go on in the next one.
-    func closeVolume(continuing: Bool = false) async throws {
+    private func closeVolume(continuing: Bool = false) async throws {
         guard let c = current, let start else { return }
         var sha1 = try c.finish()
         current = nil
@@ -118,20 +136,22 @@ final class VolumeWriter {
         }
         try await upload(stored, volumeName)
         unlink(stored)
-        volumes.append(Manifest.Volume(number: number, startPath: start.0, startBlock: start.1, endPath: last.0,
-                                       endBlock: continuing ? last.1 : nil, hash: ("SHA1", sha1)))
+        volumes.append(Manifest.Volume(number: number, startPath: start.path, startBlock: start.chunk, endPath: last.path,
+                                       endBlock: continuing ? last.chunk : nil, hash: ("SHA1", sha1)))
         self.start = nil
         try onVolumeStored?(volumes)
     }
 
     /// Ends the set; answers the volume records for the manifest.
     func finish() async throws -> [Manifest.Volume] {
+        try await submitSegment()
+        while !inFlight.isEmpty { try await storeOldest() }
         if current == nil && volumes.isEmpty {
             // An empty set still has one (empty) volume, as duplicity writes.
             number = 1
             current = try TarGzFile(path: "\(work)/volume-1", compress: compress)
-            start = (".", nil)
-            last = (".", nil)
+            start = Mark(path: ".", chunk: nil)
+            last = Mark(path: ".", chunk: nil)
         }
         try await closeVolume()
         // The last volume's end has no block number when the file finished there.

@@ -23,17 +23,62 @@ public enum Rsync {
         }
     }
 
+    /// The signature of `basis`, in memory (signatures are ~1 % of the file).
+    public static func signature(of basis: String, blockLength: Int? = nil) throws -> [UInt8] {
+        let size = (try? FileManager.default.attributesOfItem(atPath: basis)[.size] as? Int64) ?? 0
+        return try withMemoryOutput { out in
+            try withFiles([(basis, "rb")]) { f in
+                let rc = rs_sig_file(f[0], out, blockLength ?? Self.blockLength(forSize: size), 8, RS_MD4_SIG_MAGIC, nil)
+                guard rc == RS_DONE else { throw Failure(description: "rs_sig_file failed (\(rc.rawValue)) for \(basis)") }
+            }
+        }
+    }
+
+    /// Writes the delta turning the file whose signature is `signature` into `newFile`.
+    public static func delta(signature: [UInt8], newFile: String, to delta: String) throws {
+        var sig = signature
+        try sig.withUnsafeMutableBytes { raw in
+            guard let f = fmemopen(raw.baseAddress, raw.count, "rb") else { throw Failure(description: "fmemopen failed") }
+            defer { fclose(f) }
+            try withFiles([(newFile, "rb"), (delta, "wb")]) { files in
+                try Self.delta(sums: f, newFile: files[0], to: files[1], name: newFile)
+            }
+        }
+    }
+
+    private static func delta(sums sigFile: UnsafeMutablePointer<FILE>, newFile: UnsafeMutablePointer<FILE>,
+                              to out: UnsafeMutablePointer<FILE>, name: String) throws {
+        var sums: OpaquePointer?
+        var rc = rs_loadsig_file(sigFile, &sums, nil)
+        guard rc == RS_DONE, let sums else { throw Failure(description: "cannot load the signature of \(name) (\(rc.rawValue))") }
+        defer { rs_free_sumset(sums) }
+        rc = rs_build_hash_table(sums)
+        guard rc == RS_DONE else { throw Failure(description: "rs_build_hash_table failed (\(rc.rawValue))") }
+        rc = rs_delta_file(sums, newFile, out, nil)
+        guard rc == RS_DONE else { throw Failure(description: "rs_delta_file failed (\(rc.rawValue)) for \(name)") }
+    }
+
+    /// Runs `body` with a FILE that collects what is written into memory.
+    private static func withMemoryOutput(_ body: (UnsafeMutablePointer<FILE>) throws -> Void) throws -> [UInt8] {
+        var buffer: UnsafeMutablePointer<CChar>?
+        var size = 0
+        guard let f = open_memstream(&buffer, &size) else { throw Failure(description: "open_memstream failed") }
+        var closed = false
+        defer {
+            if !closed { fclose(f) }
+            free(buffer)
+        }
+        try body(f)
+        fclose(f)
+        closed = true
+        guard let buffer else { return [] }
+        return buffer.withMemoryRebound(to: UInt8.self, capacity: size) { Array(UnsafeBufferPointer(start: $0, count: size)) }
+    }
+
     /// Writes the delta turning the file `signature` describes into `newFile`.
     public static func delta(signature: String, newFile: String, to delta: String) throws {
         try withFiles([(signature, "rb"), (newFile, "rb"), (delta, "wb")]) { f in
-            var sums: OpaquePointer?
-            var rc = rs_loadsig_file(f[0], &sums, nil)
-            guard rc == RS_DONE, let sums else { throw Failure(description: "cannot load signature \(signature) (\(rc.rawValue))") }
-            defer { rs_free_sumset(sums) }
-            rc = rs_build_hash_table(sums)
-            guard rc == RS_DONE else { throw Failure(description: "rs_build_hash_table failed (\(rc.rawValue))") }
-            rc = rs_delta_file(sums, f[1], f[2], nil)
-            guard rc == RS_DONE else { throw Failure(description: "rs_delta_file failed (\(rc.rawValue)) for \(newFile)") }
+            try Self.delta(sums: f[0], newFile: f[1], to: f[2], name: newFile)
         }
     }
 

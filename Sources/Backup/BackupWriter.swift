@@ -17,18 +17,46 @@ public final class BackupWriter {
         /// `Localdir` in the manifest: the source as given on the command line.
         public var localdir: String?
         public var hostname: String?
-        /// Symmetric encryption (`PASSPHRASE`); nil with `--no-encryption`.
+        /// Encryption (`PASSPHRASE` or `--encrypt-key`); nil with `--no-encryption`.
         public var gpg: GPG?
+        /// `--include` / `--exclude` rules.
+        public var selection: Selection?
+        /// Extend a chain made from another host or source directory.
+        public var allowSourceMismatch = false
+        /// Hears of progress (about twice a second) and of files that cannot be read.
+        public var onProgress: (@Sendable (Progress) -> Void)?
+        public var onWarning: (@Sendable (String) -> Void)?
         public init() {}
     }
 
-    public struct Stats: Sendable {
+    /// How far a backup is: source bytes to read (new and changed files) and read so far.
+    public struct Progress: Sendable {
         public var files = 0
-        public var changed = 0
-        public var deleted = 0
-        public var bytesRead: Int64 = 0
-        public var volumes = 0
+        public var totalFiles = 0
+        public var bytes: Int64 = 0
+        public var totalBytes: Int64 = 0
+        public var started = Date()
+    }
+
+    /// duplicity's backup statistics.
+    public struct Stats: Sendable {
+        public var startTime = Date()
+        public var endTime = Date()
+        /// The set's time (its name).
         public var time: Int64 = 0
+        public var sourceFiles = 0
+        public var sourceFileSize: Int64 = 0
+        public var newFiles = 0
+        public var newFileSize: Int64 = 0
+        public var deletedFiles = 0
+        public var changedFiles = 0
+        public var changedFileSize: Int64 = 0
+        public var changedDeltaSize: Int64 = 0
+        public var deltaEntries = 0
+        public var rawDeltaSize: Int64 = 0
+        public var totalDestinationSizeChange: Int64 = 0
+        public var errors = 0
+        public var volumes = 0
     }
 
     let source: String
@@ -54,17 +82,70 @@ public final class BackupWriter {
 
     /// A full backup.
     public func full() async throws -> Stats {
-        try await write(previous: nil)
+        let (cache, _) = try await prepare()
+        return try await write(previous: nil, cache: cache)
     }
 
     /// An incremental on top of the newest chain (a full when there is none).
     public func incremental() async throws -> Stats {
-        let collection = BackupCollection(names: try await backend.list())
-        guard let chain = collection.chains.last else { return try await full() }
-        return try await write(previous: chain)
+        let (cache, chain) = try await prepare()
+        return try await write(previous: chain, cache: cache)
     }
 
-    private func write(previous chain: BackupChain?) async throws -> Stats {
+    /// duplicity's bare `SRC URL`: an incremental, or a full when there is no chain yet or
+    /// the chain's full set is older than `fullIfOlderThan` (epoch seconds).
+    public func automatic(fullIfOlderThan: Int64?) async throws -> Stats {
+        let (cache, chain) = try await prepare()
+        if let chain, let limit = fullIfOlderThan, chain.start < limit { return try await write(previous: nil, cache: cache) }
+        return try await write(previous: chain, cache: cache)
+    }
+
+    /// Locks and syncs the cache; answers the chain an incremental would extend.
+    private func prepare() async throws -> (ArchiveCache?, BackupChain?) {
+        var cache: ArchiveCache?
+        if let dir = options.cacheDirectory {
+            cache = try ArchiveCache(directory: dir)
+            try cache!.lock()
+            let report = try await cache!.sync(with: backend, gpg: options.gpg, work: work)
+            for name in report.orphaned { options.onWarning?("moved \(name) to \(dir)/orphaned: the target does not hold it") }
+        }
+        let chain = BackupCollection(names: try await backend.list()).chains.last
+        if let chain { try await checkSource(chain, cache: cache) }
+        return (cache, chain)
+    }
+
+    /// duplicity refuses to extend a chain made on another host or from another directory.
+    private func checkSource(_ chain: BackupChain, cache: ArchiveCache?) async throws {
+        guard !options.allowSourceMismatch, let name = chain.sets.last?.manifest else { return }
+        var path = cache?.path(of: name)
+        if path == nil {
+            let local = try await backend.localFile(name, downloadingTo: "\(work)/last-manifest")
+            path = local
+            if name.hasSuffix(".gpg"), let gpg = options.gpg {
+                try gpg.decrypt(local, to: "\(work)/last-manifest.plain")
+                path = "\(work)/last-manifest.plain"
+            }
+        }
+        guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8), let manifest = try? Manifest(parsing: text) else { return }
+        let host = options.hostname ?? Self.hostname()
+        if let previous = manifest.hostname, previous != host {
+            throw BackupError("""
+                Backup source host has changed. Current hostname: \(host), previous hostname: \(previous). \
+                Aborting because you may have accidentally tried to back up two different data sets to the same target. \
+                If this is not a mistake, use --allow-source-mismatch.
+                """)
+        }
+        let dir = options.localdir ?? source
+        if let previous = manifest.localdir, previous != dir {
+            throw BackupError("""
+                Backup source directory has changed. Current directory: \(dir), previous directory: \(previous). \
+                Aborting because you may have accidentally tried to back up two different data sets to the same target. \
+                If this is not a mistake, use --allow-source-mismatch.
+                """)
+        }
+    }
+
+    private func write(previous chain: BackupChain?, cache: ArchiveCache?) async throws -> Stats {
         var stats = Stats()
         var time = now
         if let chain, time <= chain.end { time = chain.end + 1 }  // names have one-second resolution
@@ -75,7 +156,9 @@ public final class BackupWriter {
         let previousTime = chain?.end
         let kindVolume: BackupFileName.Kind = chain == nil ? .fullVolume : .incVolume
         var oldState = SignatureState()
-        if let chain { oldState = try await SignatureState.load(chain: chain, backend: backend, work: work, gpg: options.gpg) }
+        if let chain {
+            oldState = try await SignatureState.load(chain: chain, backend: backend, work: work, gpg: options.gpg, cache: cache)
+        }
         let encrypted = options.gpg != nil
         let volumes = VolumeWriter(work: work, compress: options.compress, gpg: options.gpg, volumeSize: options.volumeSize,
                                    name: { BackupFileName(kind: kindVolume, time: time, previousTime: previousTime, volume: $0,
@@ -90,6 +173,11 @@ public final class BackupWriter {
                 partial.volumes = stored
                 try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
                 try Data(partial.text.utf8).write(to: URL(fileURLWithPath: "\(cache)/\(partName)"), options: .atomic)
+                // Fault injection for the resume tests: die as a crash would, right after volume N.
+                if let n = ProcessInfo.processInfo.environment["NIMBUS_BACKUP_CRASH_AFTER_VOLUME"].flatMap(Int.init),
+                   stored.last?.number == n {
+                    kill(getpid(), SIGKILL)
+                }
             }
         }
         var skipUntil: (path: String, block: Int?)?
@@ -111,6 +199,10 @@ public final class BackupWriter {
                                           compressed: true).name
         let sigtar = try TarGzFile(path: "\(work)/sigtar", compress: options.compress || encrypted)
         var filelist: [(String, String)] = []
+        let warn: (String) -> Void = { [options] message in
+            stats.errors += 1
+            options.onWarning?(message)
+        }
 
         var oldPaths = oldState.paths[...]
         func emitDeletions(before path: String?) async throws {
@@ -121,39 +213,85 @@ public final class BackupWriter {
                 if storedChunks(old) == nil { try await volumes.add(header, data: [], path: old, chunk: nil) }
                 try sigtar.write(TarWriter.header(for: header))
                 if oldState.entries[old]?.type == TarEntryType.regular { filelist.append(("deleted", old)) }
-                stats.deleted += 1
+                stats.deletedFiles += 1
+                stats.deltaEntries += 1
             }
         }
 
         var entries: [SourceEntry] = []
-        try SourceTree.walk(source) { entries.append($0) }
+        try SourceTree.walk(source, selection: options.selection, warn: warn) { entries.append($0) }
+        var progress = Progress()
+        for entry in entries where entry.type == .regular {
+            if let old = oldState.entries[entry.path], !entry.differs(from: old) { continue }
+            progress.totalFiles += 1
+            progress.totalBytes += entry.size
+        }
+        var lastReport = Date.distantPast
+        func report(force: Bool = false) {
+            guard let onProgress = options.onProgress else { return }
+            let now = Date()
+            guard force || now.timeIntervalSince(lastReport) >= 0.5 else { return }
+            lastReport = now
+            onProgress(progress)
+        }
         for entry in entries {
             try await emitDeletions(before: entry.path)
+            stats.sourceFiles += 1
+            stats.sourceFileSize += entry.size
             let old = oldState.entries[entry.path]
             if oldPaths.first == entry.path { oldPaths.removeFirst() }
             if let old, !entry.differs(from: old) { continue }
             let isDir = entry.type == .directory
             if entry.type == .regular {
-                stats.files += 1
                 let full = entry.path.isEmpty ? source : "\(source)/\(entry.path)"
+                guard access(full, R_OK) == 0 else {
+                    // duplicity's behaviour: say so, go on, count it; the chain keeps what it had.
+                    warn("cannot read \(full): \(String(cString: strerror(errno))) (skipped)")
+                    continue
+                }
                 // Big files: the signature (MD4 over the file) runs on another core while the
                 // content is read, sampled and queued for compression here.
                 let bigSignature = entry.size >= Self.parallelSignatureSize ? Task.detached { try Rsync.signature(of: full) } : nil
-                if let old, old.type == .regular, let oldSig = try oldState.signature(for: entry.path) {
-                    let delta = "\(work)/delta"
-                    try Rsync.delta(signature: oldSig, newFile: full, to: delta)
-                    try await addContent(file: delta, entry: entry, kind: "diff", volumes: volumes, skipChunks: storedChunks(entry.path))
-                    filelist.append(("changed", entry.path))
-                    stats.changed += 1
-                } else {
-                    stats.bytesRead += try await addContent(file: full, entry: entry, kind: "snapshot", volumes: volumes,
-                                                            skipChunks: storedChunks(entry.path))
-                    filelist.append(("new", entry.path))
+                do {
+                    if let old, old.type == .regular, let oldSig = try oldState.signature(for: entry.path) {
+                        let delta = "\(work)/delta"
+                        try Rsync.delta(signature: oldSig, newFile: full, to: delta)
+                        let size = try await addContent(file: delta, entry: entry, kind: "diff", volumes: volumes, skipChunks: storedChunks(entry.path))
+                        filelist.append(("changed", entry.path))
+                        stats.changedFiles += 1
+                        stats.changedFileSize += entry.size
+                        stats.changedDeltaSize += size
+                        stats.rawDeltaSize += size
+                    } else {
+                        let size = try await addContent(file: full, entry: entry, kind: "snapshot", volumes: volumes,
+                                                        skipChunks: storedChunks(entry.path))
+                        filelist.append(("new", entry.path))
+                        if old == nil {
+                            stats.newFiles += 1
+                            stats.newFileSize += entry.size
+                        } else {
+                            stats.changedFiles += 1
+                            stats.changedFileSize += entry.size
+                        }
+                        stats.rawDeltaSize += size
+                    }
+                } catch let error as SourceReadError {
+                    // Vanished or unreadable since the walk: only whole members were queued
+                    // before the first read, so nothing of this file is in the volumes.
+                    _ = try? await bigSignature?.value
+                    warn(error.description)
+                    continue
                 }
+                stats.deltaEntries += 1
+                progress.files += 1
+                progress.bytes += entry.size
+                report()
                 let sigBytes = try await bigSignature?.value ?? Rsync.signature(of: full)
                 let header = entry.header(name: SourceTree.memberName("signature", entry.path, isDirectory: false), size: Int64(sigBytes.count))
                 try sigtar.write(TarWriter.header(for: header) + sigBytes + TarWriter.padding(for: Int64(sigBytes.count)))
             } else {
+                if old == nil { stats.newFiles += 1 } else { stats.changedFiles += 1 }
+                stats.deltaEntries += 1
                 let header = entry.header(name: SourceTree.memberName("snapshot", entry.path, isDirectory: isDir), size: 0)
                 if storedChunks(entry.path) == nil { try await volumes.add(header, data: [], path: entry.path, chunk: nil) }
                 let sigHeader = entry.header(name: SourceTree.memberName("snapshot", entry.path, isDirectory: isDir, inSigtar: true), size: 0)
@@ -161,18 +299,24 @@ public final class BackupWriter {
             }
         }
         try await emitDeletions(before: nil)
+        report(force: true)
         let volumeRecords = try await volumes.finish()
         stats.volumes = volumeRecords.count
+        stats.totalDestinationSizeChange = volumes.storedBytes
         // Signatures, then the manifest: the manifest makes the set exist.
         _ = try sigtar.finish()
         if let gpg = options.gpg {
             // Encrypted targets hold the plain tar inside the OpenPGP message.
             let plain = "\(work)/sigtar.tar"
-            let data = Array(try Data(contentsOf: URL(fileURLWithPath: sigtar.path)))
-            try Data(try GzipInflater().feed(data)).write(to: URL(fileURLWithPath: plain))
+            let out = FileManager.default.createFile(atPath: plain, contents: nil) ? FileHandle(forWritingAtPath: plain) : nil
+            guard let out else { throw BackupError("cannot write \(plain)") }
+            try Restorer.forEachBlock(of: sigtar.path, gunzip: true) { out.write(Data($0)) }
+            try out.close()
             try gpg.encrypt(plain, to: "\(work)/sigtar.gpg")
+            stats.totalDestinationSizeChange += Self.size("\(work)/sigtar.gpg")
             try await backend.put("\(work)/sigtar.gpg", as: sigName)
         } else {
+            stats.totalDestinationSizeChange += sigtar.storedBytes
             try await backend.put(sigtar.path, as: sigName)
         }
         var manifest = Manifest()
@@ -185,8 +329,7 @@ public final class BackupWriter {
         let manifestName = BackupFileName(kind: chain == nil ? .fullManifest : .incManifest, time: time, previousTime: previousTime).name
         let storedManifestName = BackupFileName(kind: chain == nil ? .fullManifest : .incManifest, time: time, previousTime: previousTime,
                                                 encrypted: encrypted).name
-        if let cache = options.cacheDirectory {
-            try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        if let cache = cache?.directory {
             try? FileManager.default.removeItem(atPath: "\(cache)/\(manifestName)")
             try FileManager.default.copyItem(atPath: manifestPath, toPath: "\(cache)/\(manifestName)")
             try? FileManager.default.removeItem(atPath: "\(cache)/\(cacheSigName)")
@@ -194,12 +337,20 @@ public final class BackupWriter {
         }
         if let gpg = options.gpg {
             try gpg.encrypt(manifestPath, to: manifestPath + ".gpg")
+            stats.totalDestinationSizeChange += Self.size(manifestPath + ".gpg")
             try await backend.put(manifestPath + ".gpg", as: storedManifestName)
         } else {
+            stats.totalDestinationSizeChange += Self.size(manifestPath)
             try await backend.put(manifestPath, as: manifestName)
         }
         if let cache = options.cacheDirectory { try? FileManager.default.removeItem(atPath: "\(cache)/\(partName)") }
+        stats.endTime = Date()
         return stats
+    }
+
+    static func size(_ path: String) -> Int64 {
+        var st = stat()
+        return lstat(path, &st) == 0 ? Int64(st.st_size) : 0
     }
 
     /// `socket.gethostname()`, as duplicity records it.
@@ -221,7 +372,7 @@ public final class BackupWriter {
         // Stored whole by an interrupted run of this set.
         if skipChunks == Int.max { return 0 }
         let fd = open(file, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BackupError("cannot read \(file): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw SourceReadError(description: "cannot read \(file): \(String(cString: strerror(errno))) (skipped)") }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: Self.chunk)
         func readChunk() -> [UInt8] {
@@ -253,6 +404,11 @@ public final class BackupWriter {
         }
         return total
     }
+}
+
+/// A source file that could not be read (a warning and a counted error, not a failed backup).
+struct SourceReadError: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// The record an interrupted run left in the cache: its set time and stored volumes.
@@ -307,7 +463,8 @@ struct SignatureState {
         return Array(try spill.read(upToCount: length) ?? Data())
     }
 
-    static func load(chain: BackupChain, backend: any BackupBackend, work: String, gpg: GPG? = nil) async throws -> SignatureState {
+    static func load(chain: BackupChain, backend: any BackupBackend, work: String, gpg: GPG? = nil,
+                     cache: ArchiveCache? = nil) async throws -> SignatureState {
         var state = SignatureState()
         let spillPath = "\(work)/prev-signatures"
         FileManager.default.createFile(atPath: spillPath, contents: nil)
@@ -316,15 +473,6 @@ struct SignatureState {
         var spillOffset: Int64 = 0
         for set in chain.sets {
             guard let name = set.signatures else { throw BackupError("set \(DuplicityTime.format(set.time)) has no signatures") }
-            var local = "\(work)/prev-sigtar"
-            try await backend.get(name, to: local)
-            if name.hasSuffix(".gpg") {
-                guard let gpg else { throw BackupError("the backup is encrypted: set PASSPHRASE") }
-                try gpg.decrypt(local, to: local + ".plain")
-                unlink(local)
-                local += ".plain"
-            }
-            defer { unlink(local) }
             let reader = TarReader()
             var current: (kind: String, path: String, entry: TarEntry)?
             var bytes: [UInt8] = []
@@ -360,6 +508,20 @@ struct SignatureState {
                     }
                 }
             }
+            // The cache's copy (gzipped, decrypted) saves fetching and decrypting the target's.
+            if let cached = cache?.path(of: name) {
+                try Restorer.forEachBlock(of: cached, gunzip: true) { try handle(try reader.feed($0)) }
+                continue
+            }
+            var local = "\(work)/prev-sigtar"
+            try await backend.get(name, to: local)
+            if name.hasSuffix(".gpg") {
+                guard let gpg else { throw BackupError("the backup is encrypted: set PASSPHRASE") }
+                try gpg.decrypt(local, to: local + ".plain")
+                unlink(local)
+                local += ".plain"
+            }
+            defer { unlink(local) }
             try Restorer.forEachBlock(of: local, gunzip: name.hasSuffix(".gz") || name.hasSuffix(".gz.gpg")) { try handle(try reader.feed($0)) }
         }
         return state

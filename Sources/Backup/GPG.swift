@@ -1,12 +1,29 @@
 import Foundation
 
-/// Symmetric OpenPGP encryption through the `gpg` program, as duplicity does it (AES256,
-/// the passphrase from `PASSPHRASE`). GnuPG compresses inside, so encrypted volumes hold a
-/// plain tar.
+/// OpenPGP encryption through the `gpg` program, as duplicity does it: symmetric (AES256,
+/// the passphrase from `PASSPHRASE`) or to public keys (`--encrypt-key`, optionally signed
+/// with `--sign-key`). GnuPG compresses inside, so encrypted volumes hold a plain tar.
 public struct GPG: Sendable {
-    public let passphrase: String
+    /// The symmetric passphrase, or the passphrase of the secret (decrypting/signing) key.
+    public let passphrase: String?
+    /// Key ids to encrypt to; empty means symmetric.
+    public let recipients: [String]
+    public let signKey: String?
+    /// The keyring (`GNUPGHOME`); nil: gpg's default. Symmetric runs use a scratch home.
+    public let homedir: String?
 
-    public init(passphrase: String) { self.passphrase = passphrase }
+    public init(passphrase: String) {
+        self.init(passphrase: passphrase, recipients: [], signKey: nil, homedir: nil)
+    }
+
+    public init(passphrase: String?, recipients: [String], signKey: String?, homedir: String?) {
+        self.passphrase = passphrase
+        self.recipients = recipients
+        self.signKey = signKey
+        self.homedir = homedir
+    }
+
+    var usesKeys: Bool { !recipients.isEmpty || signKey != nil }
 
     /// The passphrase from the environment, if set.
     public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> GPG? {
@@ -14,20 +31,42 @@ public struct GPG: Sendable {
     }
 
     public func encrypt(_ input: String, to output: String) throws {
-        try run(["--symmetric", "--cipher-algo", "AES256", "--compress-algo", "zip", "-o", output, input], what: "encrypt \(input)")
+        var args = ["--compress-algo", "zip", "-o", output]
+        if recipients.isEmpty {
+            args = ["--symmetric", "--cipher-algo", "AES256"] + args
+        } else {
+            args = ["--encrypt"] + recipients.flatMap { ["-r", $0] } + ["--trust-model", "always"] + args
+        }
+        if let signKey { args = ["--sign", "-u", signKey] + args }
+        try run(args + [input], what: "encrypt \(input)")
     }
 
     public func decrypt(_ input: String, to output: String) throws {
-        try run(["--decrypt", "-o", output, input], what: "decrypt \((input as NSString).lastPathComponent)")
+        let what = "decrypt \((input as NSString).lastPathComponent)"
+        do {
+            try run(["--decrypt", "-o", output, input], what: what)
+        } catch let error as BackupError where !usesKeys && homedir == nil && error.description.contains("no secret key") {
+            // Encrypted to a public key: the user's keyring holds the secret key.
+            try run(["--decrypt", "-o", output, input], what: what, keyring: true)
+        }
     }
 
-    private func run(_ args: [String], what: String) throws {
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("nimbus-gpg-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(atPath: home) }
+    private func run(_ args: [String], what: String, keyring: Bool = false) throws {
+        // Symmetric work needs no keyring: a scratch home keeps the user's untouched.
+        var home = homedir
+        var scratch: String?
+        if home == nil && !usesKeys && !keyring {
+            scratch = FileManager.default.temporaryDirectory.appendingPathComponent("nimbus-gpg-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: scratch!, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            home = scratch
+        }
+        defer { if let scratch { try? FileManager.default.removeItem(atPath: scratch) } }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/gpg")
-        p.arguments = ["--homedir", home, "--batch", "--yes", "--quiet", "--pinentry-mode", "loopback", "--passphrase-fd", "0"] + args
+        var common = ["--batch", "--yes", "--quiet"]
+        if let home { common = ["--homedir", home] + common }
+        if passphrase != nil { common += ["--pinentry-mode", "loopback", "--passphrase-fd", "0"] }
+        p.arguments = common + args
         let input = Pipe(), errors = Pipe()
         p.standardInput = input
         p.standardError = errors
@@ -37,14 +76,15 @@ public struct GPG: Sendable {
         } catch {
             throw BackupError("cannot run gpg (install the gnupg package): \(error)")
         }
-        input.fileHandleForWriting.write(Data((passphrase + "\n").utf8))
+        if let passphrase { input.fileHandleForWriting.write(Data((passphrase + "\n").utf8)) }
         try input.fileHandleForWriting.close()
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
-            if message.contains("Bad session key") || message.contains("decryption failed") {
+            if message.contains("Bad session key") || message.contains("decryption failed") || message.contains("Bad passphrase") {
                 throw BackupError("wrong passphrase: gpg could not \(what)")
             }
+            if message.contains("No secret key") { throw BackupError("no secret key for \(what) in the keyring") }
             throw BackupError("gpg could not \(what): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
     }

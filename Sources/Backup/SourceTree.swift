@@ -41,20 +41,32 @@ struct SourceEntry {
 /// Walks a source directory depth-first, each directory's entries in byte order of their
 /// names (duplicity's order), skipping sockets.
 enum SourceTree {
-    static func walk(_ root: String, visit: (SourceEntry) throws -> Void) throws {
+    /// Visits the root and, depth-first, every path `selection` keeps; `warn` hears of
+    /// directories that cannot be read (their contents are skipped).
+    static func walk(_ root: String, selection: Selection? = nil, warn: (String) -> Void = { _ in },
+                     visit: (SourceEntry) throws -> Void) throws {
         guard let rootEntry = stat(root, relative: "") else { throw BackupError("cannot read the source \(root)") }
         try visit(rootEntry)
-        try walkDirectory(root, relative: "", visit: visit)
+        try walkDirectory(root, relative: "", selection: selection, warn: warn, visit: visit)
     }
 
-    private static func walkDirectory(_ root: String, relative: String, visit: (SourceEntry) throws -> Void) throws {
+    private static func walkDirectory(_ root: String, relative: String, selection: Selection?, warn: (String) -> Void,
+                                      visit: (SourceEntry) throws -> Void) throws {
         let dir = relative.isEmpty ? root : "\(root)/\(relative)"
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: dir)
+        } catch {
+            let reason = opendir(dir).map { closedir($0); return "unreadable" } ?? String(cString: strerror(errno))
+            warn("cannot read the directory \(dir): \(reason)")
+            return
+        }
         for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
             let rel = relative.isEmpty ? name : "\(relative)/\(name)"
             guard let entry = stat(root, relative: rel) else { continue }
+            if let selection, !selection.includes(rel, isDirectory: entry.type == .directory) { continue }
             try visit(entry)
-            if entry.type == .directory { try walkDirectory(root, relative: rel, visit: visit) }
+            if entry.type == .directory { try walkDirectory(root, relative: rel, selection: selection, warn: warn, visit: visit) }
         }
     }
 

@@ -56,11 +56,11 @@ final class TarGzFile {
         pending.removeAll(keepingCapacity: true)
     }
 
-    /// Ends the archive (two zero blocks, padded to a 10240-byte record) and answers the SHA1
-    /// of the stored file.
-    func finish() throws -> String {
+    /// Ends the archive (two zero blocks, padded to a 10240-byte record; `endArchive: false`
+    /// when the bytes written are a whole tar already) and answers the SHA1 of the stored file.
+    func finish(endArchive: Bool = true) throws -> String {
         let total = tarBytes + Int64(pending.count) + 1024
-        let pad = [UInt8](repeating: 0, count: 1024 + (total % 10240 == 0 ? 0 : Int(10240 - total % 10240)))
+        let pad = !endArchive ? [] : [UInt8](repeating: 0, count: 1024 + (total % 10240 == 0 ? 0 : Int(10240 - total % 10240)))
         if compress {
             pending += pad
             try flush()

@@ -36,6 +36,8 @@ final class VolumeWriter {
     let name: (Int) -> String
     let upload: (String, String) async throws -> Void
     private(set) var volumes: [Manifest.Volume] = []
+    /// Bytes of the volumes this run stored.
+    private(set) var storedBytes: Int64 = 0
     /// Called after each volume is stored (the resume record is written there).
     var onVolumeStored: (([Manifest.Volume]) throws -> Void)?
     private var current: TarGzFile?
@@ -134,6 +136,7 @@ final class VolumeWriter {
             unlink(c.path)
             sha1 = try Restorer.sha1(stored)
         }
+        storedBytes += BackupWriter.size(stored)
         try await upload(stored, volumeName)
         unlink(stored)
         volumes.append(Manifest.Volume(number: number, startPath: start.path, startBlock: start.chunk, endPath: last.path,

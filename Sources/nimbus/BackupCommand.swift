@@ -6,32 +6,63 @@ import Foundation
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup", abstract: "duplicity-compatible backups to file://, swift:// or cf+http:// targets.",
-        subcommands: [Full.self, Incremental.self, Restore.self, CollectionStatus.self, ListCurrentFiles.self, RemoveOlderThan.self,
-                      RemoveAllButNFull.self, Cleanup.self, Copy.self, MigrateCache.self])
+        discussion: "`nimbus backup SRC URL` backs up (a full when there is no chain or --full-if-older-than says so); "
+            + "`nimbus backup URL DEST` restores, as duplicity does.",
+        subcommands: [Automatic.self, Full.self, Incremental.self, Restore.self, Verify.self, CollectionStatus.self, ListCurrentFiles.self,
+                      RemoveOlderThan.self, RemoveAllButNFull.self, Cleanup.self, Copy.self, MigrateCache.self, Schedule.self],
+        defaultSubcommand: Automatic.self)
 
+    /// Options of the verbs that write a backup set.
     struct Common: ParsableArguments {
         @Option(help: "Volume size in MiB.") var volsize: Int64 = 200
-        @Flag(help: "Store volumes unencrypted (otherwise symmetric gpg with PASSPHRASE).") var noEncryption = false
         @Flag(help: "Store volumes uncompressed.") var noCompression = false
         @Option(help: "Archive cache directory (default ~/.cache/nimbus-backup).") var archiveDir: String?
         @Option(help: "Cache name (default: md5 of the target URL as typed).") var name: String?
+        @Flag(help: "Extend a chain made on another host or from another source directory.") var allowSourceMismatch = false
+        @Flag(help: "Show progress (files, bytes, rate, ETA) even when stderr is not a terminal.") var progress = false
+        @OptionGroup var crypto: CryptoOptions
+        @OptionGroup var selection: SelectionOptions
 
-        /// The writer of a `full` or `incremental` run.
+        /// The writer of one run.
         func writer(source: String, url: String) throws -> BackupWriter {
-            try BackupWriter(source: source, backend: try Backends.open(url), options: try writerOptions(source: source, url: url))
-        }
-
-        func writerOptions(source: String, url: String) throws -> BackupWriter.Options {
             var o = BackupWriter.Options()
-            if !noEncryption {
-                guard let gpg = GPG.fromEnvironment() else { throw ValidationError("set PASSPHRASE for encrypted backups, or give --no-encryption") }
-                o.gpg = gpg
-            }
+            o.gpg = try crypto.forWriting()
             o.volumeSize = volsize * 1024 * 1024
             o.compress = !noCompression
             o.localdir = source
             o.cacheDirectory = Backends.cacheDirectory(url: url, archiveDir: archiveDir, name: name)
-            return o
+            o.selection = try selection.selection(source: source)
+            o.allowSourceMismatch = allowSourceMismatch
+            if progress || isatty(2) != 0 { o.onProgress = { ProgressPrinter.show($0) } }
+            o.onWarning = { ProgressPrinter.warn($0) }
+            return try BackupWriter(source: source, backend: try Backends.open(url), options: o)
+        }
+    }
+
+    /// Prints the statistics; a run that had to skip unreadable files ends with status 2.
+    static func finish(_ stats: BackupWriter.Stats) throws {
+        print(stats.text)
+        if stats.errors > 0 {
+            FileHandle.standardError.write(Data("backup finished with \(stats.errors) errors (see the warnings above)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    struct Automatic: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "auto", abstract: "SRC URL: back up (full or incremental); URL DEST: restore.")
+        @Option(help: "Make a full backup when the chain's full set is older than this (e.g. 1M, 2W, 30D).") var fullIfOlderThan: String?
+        @OptionGroup var common: Common
+        @Argument var first: String
+        @Argument var second: String
+        func run() async throws {
+            if first.contains("://") && !second.contains("://") {
+                var restore = try Restore.parse([first, second] + (common.crypto.noEncryption ? ["--no-encryption"] : []))
+                try await restore.run()
+                return
+            }
+            let limit = try fullIfOlderThan.map { try DuplicityTime.parseSpec($0, now: Int64(Date().timeIntervalSince1970)) }
+            try BackupCommand.finish(try await common.writer(source: first, url: second).automatic(fullIfOlderThan: limit))
         }
     }
 
@@ -41,19 +72,19 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument var url: String
         @OptionGroup var common: Common
         func run() async throws {
-            let stats = try await common.writer(source: source, url: url).full()
-            BackupCommand.report(stats)
+            try BackupCommand.finish(try await common.writer(source: source, url: url).full())
         }
     }
 
     struct Incremental: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add an incremental set (a full one when there is no chain).")
+        @Option(help: "Make a full backup instead when the chain's full set is older than this.") var fullIfOlderThan: String?
         @Argument var source: String
         @Argument var url: String
         @OptionGroup var common: Common
         func run() async throws {
-            let stats = try await common.writer(source: source, url: url).incremental()
-            BackupCommand.report(stats)
+            let limit = try fullIfOlderThan.map { try DuplicityTime.parseSpec($0, now: Int64(Date().timeIntervalSince1970)) }
+            try BackupCommand.finish(try await common.writer(source: source, url: url).automatic(fullIfOlderThan: limit))
         }
     }
 
@@ -62,7 +93,7 @@ struct BackupCommand: AsyncParsableCommand {
         @Option(help: "now, 20261125T090315Z, 2026-11-25, epoch seconds, or 3D / 2h30m ago.") var time: String?
         @Option(help: "Restore only this path.") var fileToRestore: String?
         @Flag(help: "Restore into a non-empty directory.") var force = false
-        @Flag(help: "The backup is not encrypted (otherwise PASSPHRASE is used for .gpg files).") var noEncryption = false
+        @OptionGroup var crypto: CryptoOptions
         @Argument var url: String
         @Argument var destination: String
         func run() async throws {
@@ -72,9 +103,31 @@ struct BackupCommand: AsyncParsableCommand {
             var o = Restorer.Options()
             o.time = try time.map { try DuplicityTime.parseSpec($0, now: Int64(Date().timeIntervalSince1970)) }
             o.fileToRestore = fileToRestore
-            if !noEncryption { o.gpg = GPG.fromEnvironment() }
+            o.gpg = crypto.forReading()
             let r = try await Restorer(backend: try Backends.open(url), target: destination, options: o).run()
             print("Restored \(r.files) files (\(r.bytes) bytes) from \(r.setsApplied) sets, \(r.volumes) volumes")
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Restore the chain to scratch space and compare it with a local directory (exit 1 on differences).")
+        @Option(help: "Verify the state at this time (default: the latest).") var time: String?
+        @Flag(help: "Compare file contents too, not only type, permissions and times.") var compareData = false
+        @OptionGroup var crypto: CryptoOptions
+        @OptionGroup var selection: SelectionOptions
+        @Argument var url: String
+        @Argument var local: String
+        func run() async throws {
+            var o = Restorer.Options()
+            o.time = try time.map { try DuplicityTime.parseSpec($0, now: Int64(Date().timeIntervalSince1970)) }
+            o.gpg = crypto.forReading()
+            let r = try await Verifier(backend: try Backends.open(url), local: local, restoreOptions: o, compareData: compareData,
+                                       selection: try selection.selection(source: local)).run()
+            for d in r.differences { print("Difference found: \(d)") }
+            print("Verify complete: \(r.compared) \(r.compared == 1 ? "file" : "files") compared, "
+                  + "\(r.differences.count) \(r.differences.count == 1 ? "difference" : "differences") found.")
+            if !r.differences.isEmpty { throw ExitCode(1) }
         }
     }
 
@@ -103,12 +156,11 @@ struct BackupCommand: AsyncParsableCommand {
     struct ListCurrentFiles: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list-current-files", abstract: "List the files of a chain at a time.")
         @Option var time: String?
-        @Flag(help: "Ignored.") var noEncryption = false
+        @OptionGroup var crypto: CryptoOptions
         @Argument var url: String
         func run() async throws {
             let t = try time.map { try DuplicityTime.parseSpec($0, now: Int64(Date().timeIntervalSince1970)) } ?? Int64.max
-            for (path, mtime) in try await Listing.current(backend: try Backends.open(url), time: t,
-                                                          gpg: noEncryption ? nil : GPG.fromEnvironment()) {
+            for (path, mtime) in try await Listing.current(backend: try Backends.open(url), time: t, gpg: crypto.forReading()) {
                 print("\(BackupCommand.ctime(mtime)) \(path.isEmpty ? "." : path)")
             }
         }
@@ -177,18 +229,6 @@ struct BackupCommand: AsyncParsableCommand {
     static func listDeletions(_ names: [String], force: Bool) {
         for n in names { print("\(force ? "Deleting" : "Would delete") \(n)") }
         if names.isEmpty { print("Nothing to delete.") } else if !force { print("Rerun command with --force option to actually delete.") }
-    }
-
-    static func report(_ s: BackupWriter.Stats) {
-        print("--------------[ Backup Statistics ]--------------")
-        print("StartTime \(s.time)")
-        print("SourceFiles \(s.files)")
-        print("ChangedFiles \(s.changed)")
-        print("DeletedFiles \(s.deleted)")
-        print("RawDeltaSize \(s.bytesRead)")
-        print("Volumes \(s.volumes)")
-        print("Errors 0")
-        print("-------------------------------------------------")
     }
 
     static func ctime(_ t: Int64) -> String {

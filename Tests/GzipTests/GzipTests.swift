@@ -59,3 +59,26 @@ import Testing
         #expect(throws: CompressionError.self) { _ = try inflate(packed, step: 1000) }
     }
 }
+
+/// libdeflate members: concatenated, they are one gzip stream any reader decodes.
+@Suite struct GzipMemberTests {
+    @Test func concatenatedMembersInflateToTheWholeInput() throws {
+        let c = try GzipMemberCompressor()
+        let text = Array(String(repeating: "backup volume manifest signature ", count: 4000).utf8)
+        var random = [UInt8](repeating: 0, count: 100_000)
+        for i in random.indices { random[i] = UInt8.random(in: 0...255) }
+        let stream = c.member(text) + c.member(random) + c.member(Array(text.prefix(10)))
+        #expect(try GzipInflater().feed(stream) == text + random + Array(text.prefix(10)))
+    }
+
+    @Test func randomBytesAreStoredAndTextIsCompressed() {
+        var random = [UInt8](repeating: 0, count: 65_536)
+        for i in random.indices { random[i] = UInt8.random(in: 0...255) }
+        let text = Array(String(repeating: "the quick brown fox ", count: 3000).utf8)
+        #expect(random.withUnsafeBytes { !GzipMemberCompressor.looksCompressible($0) })
+        #expect(text.withUnsafeBytes { GzipMemberCompressor.looksCompressible($0) })
+        let c = try! GzipMemberCompressor()
+        #expect(c.member(random).count > random.count)
+        #expect(c.member(text).count < text.count / 10)
+    }
+}

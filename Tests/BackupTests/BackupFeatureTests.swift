@@ -1,0 +1,149 @@
+import Foundation
+import Testing
+@testable import Backup
+
+/// The writer's behaviour around a run: statistics, selection, the source check, the cache
+/// kept in line with the target, verify, and public-key encryption.
+@Suite struct BackupFeatureTests {
+    final class Dir {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bf-\(UUID().uuidString)").path
+        init() throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+        func write(_ rel: String, _ text: String, mtime: Int? = nil) throws {
+            let full = "\(path)/\(rel)"
+            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: full, atomically: false, encoding: .utf8)
+            if let mtime {
+                try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: Double(mtime))], ofItemAtPath: full)
+            }
+        }
+    }
+
+    func options(_ dir: Dir) -> BackupWriter.Options {
+        var o = BackupWriter.Options()
+        o.cacheDirectory = "\(dir.path)/cache"
+        return o
+    }
+
+    @Test func statisticsCountNewChangedAndDeletedFiles() async throws {
+        let d = try Dir()
+        try d.write("src/a", "one", mtime: 1_000)
+        try d.write("src/b", "two", mtime: 1_000)
+        try d.write("src/c", "three", mtime: 1_000)
+        let target = try FileBackend(url: "file://\(d.path)/t")
+        let first = try await BackupWriter(source: "\(d.path)/src", backend: target, options: options(d), now: 1_800_000_000).full()
+        #expect(first.newFiles == 4 && first.sourceFiles == 4 && first.changedFiles == 0 && first.errors == 0)
+        #expect(first.newFileSize == 11 && first.rawDeltaSize == 11)
+        try d.write("src/b", "two, longer now", mtime: 2_000)
+        try FileManager.default.removeItem(atPath: "\(d.path)/src/c")
+        try d.write("src/d", "new", mtime: 2_000)
+        let second = try await BackupWriter(source: "\(d.path)/src", backend: target, options: options(d), now: 1_800_000_010).incremental()
+        #expect(second.newFiles == 1, "\(second.text)")
+        // b, and the root directory when its mtime moved to another second.
+        #expect(second.changedFiles >= 1 && second.changedFileSize >= 15, "\(second.text)")
+        #expect(second.deletedFiles == 1)
+        #expect(second.totalDestinationSizeChange > 0)
+        #expect(second.text.contains("DeletedFiles 1\n"))
+    }
+
+    @Test func excludedFilesAreLeftOutAndLaterExclusionsBecomeDeletions() async throws {
+        let d = try Dir()
+        try d.write("src/keep.txt", "k")
+        try d.write("src/skip.tmp", "s")
+        let src = "\(d.path)/src", target = try FileBackend(url: "file://\(d.path)/t")
+        let full = try await BackupWriter(source: src, backend: target, options: options(d), now: 1_800_000_000).full()
+        #expect(full.newFiles == 3)
+        var o = options(d)
+        o.selection = try Selection([.exclude("**/*.tmp")], source: src)
+        let inc = try await BackupWriter(source: src, backend: target, options: o, now: 1_800_000_010).incremental()
+        #expect(inc.deletedFiles == 1)
+        let files = try await Listing.current(backend: target, time: Int64.max, gpg: nil).map(\.0)
+        #expect(files == ["", "keep.txt"])
+    }
+
+    @Test func anIncrementalFromAnotherSourceDirectoryIsRefusedUnlessAllowed() async throws {
+        let d = try Dir()
+        try d.write("one/f", "x", mtime: 1_000)
+        try d.write("two/f", "y", mtime: 2_000)
+        let target = try FileBackend(url: "file://\(d.path)/t")
+        _ = try await BackupWriter(source: "\(d.path)/one", backend: target, options: options(d), now: 1_800_000_000).full()
+        await #expect(throws: BackupError.self) {
+            _ = try await BackupWriter(source: "\(d.path)/two", backend: target, options: options(d), now: 1_800_000_010).incremental()
+        }
+        var o = options(d)
+        o.allowSourceMismatch = true
+        let stats = try await BackupWriter(source: "\(d.path)/two", backend: target, options: o, now: 1_800_000_020).incremental()
+        #expect(stats.changedFiles >= 1)
+    }
+
+    @Test func cacheFollowsTheTargetAndMovesStrayFilesAside() async throws {
+        let d = try Dir()
+        try d.write("src/f", "x")
+        let target = try FileBackend(url: "file://\(d.path)/t")
+        _ = try await BackupWriter(source: "\(d.path)/src", backend: target, options: options(d), now: 1_800_000_000).full()
+        let cache = "\(d.path)/cache"
+        let sig = "duplicity-full-signatures.20270115T080000Z.sigtar.gz"
+        #expect(FileManager.default.fileExists(atPath: "\(cache)/\(sig)"))
+        try FileManager.default.removeItem(atPath: "\(cache)/\(sig)")
+        try "stray".write(toFile: "\(cache)/duplicity-full.20200101T000000Z.manifest", atomically: true, encoding: .utf8)
+        let report = try await ArchiveCache(directory: cache).sync(with: target, gpg: nil, work: d.path)
+        #expect(report.fetched == [sig])
+        #expect(report.orphaned == ["duplicity-full.20200101T000000Z.manifest"])
+        #expect(FileManager.default.fileExists(atPath: "\(cache)/orphaned/duplicity-full.20200101T000000Z.manifest"))
+        #expect(FileManager.default.fileExists(atPath: "\(cache)/\(sig)"))
+    }
+
+    @Test func aSecondRunOnTheSameCacheIsRefusedWhileTheFirstHoldsTheLock() throws {
+        let d = try Dir()
+        let first = try ArchiveCache(directory: "\(d.path)/cache")
+        try first.lock()
+        let second = try ArchiveCache(directory: "\(d.path)/cache")
+        #expect(throws: BackupError.self) { try second.lock() }
+    }
+
+    @Test func verifyFindsChangedDataOnlyWhenAskedToCompareIt() async throws {
+        let d = try Dir()
+        try d.write("src/f", "abc", mtime: 1_000)
+        try d.write("src/g", "ghi", mtime: 1_000)
+        let target = try FileBackend(url: "file://\(d.path)/t")
+        _ = try await BackupWriter(source: "\(d.path)/src", backend: target, options: options(d), now: 1_800_000_000).full()
+        let clean = try await Verifier(backend: target, local: "\(d.path)/src", restoreOptions: .init(), compareData: true, selection: nil).run()
+        #expect(clean.compared == 3 && clean.differences.isEmpty)
+        try d.write("src/f", "xyz", mtime: 1_000)  // same size and time, other bytes
+        try d.write("src/new", "n")
+        let meta = try await Verifier(backend: target, local: "\(d.path)/src", restoreOptions: .init(), compareData: false, selection: nil).run()
+        #expect(meta.differences == ["new: new locally, not in the backup"])
+        let data = try await Verifier(backend: target, local: "\(d.path)/src", restoreOptions: .init(), compareData: true, selection: nil).run()
+        #expect(data.differences.contains("f: data differs"))
+    }
+
+    @Test func publicKeyEncryptedBackupRestoresWithTheSecretKey() async throws {
+        let d = try Dir()
+        let home = "\(d.path)/gnupg"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let gen = Process()
+        gen.executableURL = URL(fileURLWithPath: "/usr/bin/gpg")
+        gen.arguments = ["--homedir", home, "--batch", "--passphrase", "", "--quick-gen-key", "nimbus-test@example.org", "default", "default", "never"]
+        gen.standardError = FileHandle.nullDevice
+        try gen.run()
+        gen.waitUntilExit()
+        #expect(gen.terminationStatus == 0)
+        try d.write("src/secret.txt", "for the key holder only")
+        var o = options(d)
+        o.gpg = GPG(passphrase: nil, recipients: ["nimbus-test@example.org"], signKey: nil, homedir: home)
+        let target = try FileBackend(url: "file://\(d.path)/t")
+        _ = try await BackupWriter(source: "\(d.path)/src", backend: target, options: o, now: 1_800_000_000).full()
+        let names = try await target.list()
+        #expect(names.allSatisfy { $0.hasSuffix(".gpg") })
+        var r = Restorer.Options()
+        r.gpg = GPG(passphrase: nil, recipients: [], signKey: nil, homedir: home)
+        _ = try await Restorer(backend: target, target: "\(d.path)/out", options: r).run()
+        #expect(try String(contentsOfFile: "\(d.path)/out/secret.txt", encoding: .utf8) == "for the key holder only")
+        // A symmetric passphrase cannot open it.
+        var wrong = Restorer.Options()
+        wrong.gpg = GPG(passphrase: "guess", recipients: [], signKey: nil, homedir: "\(d.path)/empty-home")
+        try FileManager.default.createDirectory(atPath: "\(d.path)/empty-home", withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        await #expect(throws: BackupError.self) { _ = try await Restorer(backend: target, target: "\(d.path)/out2", options: wrong).run() }
+    }
+}

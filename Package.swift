@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "DigestTests", dependencies: ["Digest"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
         .testTarget(name: "TarTests", dependencies: ["Tar"]),
-        .testTarget(name: "BackupTests", dependencies: ["Backup", "Rsync", "Tar"]),
+        .testTarget(name: "BackupTests", dependencies: ["Backup", "Rsync", "Tar", "Gzip", "NimbusClient"]),
         .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"]),

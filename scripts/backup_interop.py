@@ -185,6 +185,26 @@ def main():
         nimbus("restore", "swift://moved/host", f"{work}/restoreM", env=env)
         check(listing(f"{work}/restoreM") == listing(os.path.join(work, "srcM")), "restore from swift:// is exact")
 
+        # An unreadable source file (root reads everything: run as nobody): a warning naming it,
+        # "Errors 1", exit status 2, and everything else backed up and restorable.
+        if os.geteuid() == 0 and shutil.which("setpriv"):
+            udir = tempfile.mkdtemp(prefix="nimbus-unreadable-")
+            os.chmod(udir, 0o777)
+            for name, mode in (("ok.txt", 0o644), ("locked.txt", 0o000)):
+                with open(os.path.join(udir, name), "w") as f:
+                    f.write(name)
+                os.chmod(os.path.join(udir, name), mode)
+            os.chown(udir, 65534, 65534)
+            r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", args.nimbus, "backup", "full",
+                                "--no-encryption", "--archive-dir", f"{udir}/cache", udir, f"file://{udir}/t"],
+                               capture_output=True, text=True, cwd=udir, env=dict(os.environ, HOME=udir))
+            check(r.returncode == 2 and "locked.txt" in r.stderr and "Errors 1" in r.stdout,
+                  f"an unreadable file is warned about, counted and gives exit status 2 ({r.returncode})")
+            nimbus("restore", f"file://{udir}/t", f"{work}/restoreU")
+            check(open(f"{work}/restoreU/ok.txt").read() == "ok.txt" and not os.path.exists(f"{work}/restoreU/locked.txt"),
+                  "the readable files are in the backup")
+            shutil.rmtree(udir, ignore_errors=True)
+
         print("backup interop checks passed")
         ok = True
         return 0

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Backup
+import NimbusClient
 
 /// The writer's behaviour around a run: statistics, selection, the source check, the cache
 /// kept in line with the target, verify, and public-key encryption.
@@ -145,5 +146,48 @@ import Testing
         try FileManager.default.createDirectory(atPath: "\(d.path)/empty-home", withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         await #expect(throws: BackupError.self) { _ = try await Restorer(backend: target, target: "\(d.path)/out2", options: wrong).run() }
+    }
+}
+
+/// A target that runs out of space after `volumes` volumes, as a full cluster answers.
+final class FullTargetBackend: BackupBackend, @unchecked Sendable {
+    // @unchecked: the test drives it from one task at a time.
+    let inner: FileBackend
+    var volumesLeft: Int
+    init(_ inner: FileBackend, volumes: Int) {
+        self.inner = inner
+        volumesLeft = volumes
+    }
+    func list() async throws -> [String] { try await inner.list() }
+    func get(_ name: String, to path: String) async throws { try await inner.get(name, to: path) }
+    func delete(_ name: String) async throws { try await inner.delete(name) }
+    func put(_ path: String, as name: String) async throws {
+        if volumesLeft == 0 { throw ClientError.http(507, "upload of backups/\(name)") }
+        if name.contains(".difftar") { volumesLeft -= 1 }
+        try await inner.put(path, as: name)
+    }
+}
+
+@Suite struct FullTargetTests {
+    @Test func aFullTargetStopsTheBackupWithTheReasonAndNoManifest() async throws {
+        let d = try BackupFeatureTests.Dir()
+        for i in 0..<4 {
+            var bytes = [UInt8](repeating: 0, count: 600_000)
+            for j in bytes.indices { bytes[j] = UInt8.random(in: 0...255) }
+            try FileManager.default.createDirectory(atPath: "\(d.path)/src", withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: "\(d.path)/src/f\(i)", contents: Data(bytes))
+        }
+        var o = BackupWriter.Options()
+        o.volumeSize = 1 << 20
+        let target = try FileBackend(url: "file://\(d.path)/t")
+        do {
+            _ = try await BackupWriter(source: "\(d.path)/src", backend: FullTargetBackend(target, volumes: 1), options: o, now: 1_800_000_000).full()
+            Issue.record("the backup should have failed")
+        } catch {
+            #expect("\(error)".contains("507 Insufficient Storage"))
+        }
+        let names = try await target.list()
+        #expect(names.count == 1 && names[0].contains(".vol1.difftar"), "\(names)")
+        #expect(BackupCollection(names: names).chains.isEmpty)
     }
 }

@@ -93,6 +93,23 @@ def main():
                            env=dict(os.environ, PASSPHRASE="wrong"))
         check(r.returncode != 0 and "wrong passphrase" in r.stderr, "a wrong passphrase is a clear error")
 
+        # (a'') public-key gpg (--encrypt-key), both directions, one keyring in GNUPGHOME.
+        kenv = dict(os.environ, GNUPGHOME=f"{work}/gnupg", PASSPHRASE="")  # the secret key has no passphrase
+        os.makedirs(kenv["GNUPGHOME"], mode=0o700)
+        run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "backup@nimbus.test", "default", "default", "never"], env=kenv)
+        tree(0, os.path.join(work, "srcK"))
+        nimbus("full", "--encrypt-key", "backup@nimbus.test", "--archive-dir", f"{work}/kcache", "srcK", f"file://{work}/targetK",
+               env=kenv)
+        run(["duplicity", "restore", "--archive-dir", f"{work}/kdcache", f"file://{work}/targetK", f"{work}/dupRestoreK"], env=kenv)
+        check(listing(f"{work}/dupRestoreK") == listing(os.path.join(work, "srcK")), "duplicity restores our --encrypt-key backup exactly")
+        time.sleep(1.1)
+        tree(1, os.path.join(work, "srcK"))
+        dup("incremental", "--encrypt-key", "backup@nimbus.test", "--archive-dir", f"{work}/kdcache", "srcK", f"file://{work}/targetK",
+            env=kenv)
+        nimbus("restore", f"file://{work}/targetK", f"{work}/ourRestoreK", env=kenv)
+        check(listing(f"{work}/ourRestoreK") == listing(os.path.join(work, "srcK")),
+              "we restore it after duplicity appended a key-encrypted incremental")
+
         # (b) duplicity writes (file://), we read at every time.
         src = "srcD"
         url = f"file://{work}/targetD"

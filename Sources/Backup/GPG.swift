@@ -81,10 +81,10 @@ public struct GPG: Sendable {
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
+            if message.contains("No secret key") { throw BackupError("no secret key for \(what) in the keyring") }
             if message.contains("Bad session key") || message.contains("decryption failed") || message.contains("Bad passphrase") {
                 throw BackupError("wrong passphrase: gpg could not \(what)")
             }
-            if message.contains("No secret key") { throw BackupError("no secret key for \(what) in the keyring") }
             throw BackupError("gpg could not \(what): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
     }

@@ -15,6 +15,7 @@ def main():
     ap.add_argument("--nimbus", required=True)
     ap.add_argument("--gen-tree", required=True)
     ap.add_argument("--site-packages", default="")
+    ap.add_argument("--duplicity3", help="a duplicity 3.x executable (pip) for the 3.x checks")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="nimbus-backup-interop-")
     ok = False
@@ -201,6 +202,23 @@ def main():
         check(set(os.listdir(f"{work}/targetM")) == before, "the old file:// target is untouched")
         nimbus("restore", "swift://moved/host", f"{work}/restoreM", env=env)
         check(listing(f"{work}/restoreM") == listing(os.path.join(work, "srcM")), "restore from swift:// is exact")
+
+        # (d) duplicity 3.x (pip): its chain restores with us; our incremental on it restores with 3.x.
+        if args.duplicity3:
+            tree(0, os.path.join(work, "src3"))
+            run([args.duplicity3, "full", "--no-encryption", "--archive-dir", f"{work}/d3cache", "src3", f"file://{work}/target3"])
+            time.sleep(1.1)
+            tree(1, os.path.join(work, "src3"))
+            run([args.duplicity3, "incremental", "--no-encryption", "--archive-dir", f"{work}/d3cache", "src3", f"file://{work}/target3"])
+            nimbus("restore", "--no-encryption", f"file://{work}/target3", f"{work}/ourRestore3")
+            check(listing(f"{work}/ourRestore3") == listing(os.path.join(work, "src3")), "we restore a duplicity 3.x chain exactly")
+            time.sleep(1.1)
+            tree(2, os.path.join(work, "src3"))
+            nimbus("incremental", "--no-encryption", "--archive-dir", f"{work}/n3cache", "src3", f"file://{work}/target3")
+            run([args.duplicity3, "restore", "--no-encryption", "--archive-dir", f"{work}/d3cache", f"file://{work}/target3",
+                 f"{work}/dup3Restore"])
+            check(listing(f"{work}/dup3Restore") == listing(os.path.join(work, "src3")),
+                  "duplicity 3.x restores its chain extended by our incremental")
 
         # An unreadable source file (root reads everything: run as nobody): a warning naming it,
         # "Errors 1", exit status 2, and everything else backed up and restorable.

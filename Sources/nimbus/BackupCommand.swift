@@ -57,7 +57,9 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument var second: String
         func run() async throws {
             if first.contains("://") && !second.contains("://") {
-                var restore = try Restore.parse([first, second] + (common.crypto.noEncryption ? ["--no-encryption"] : []))
+                let crypto = common.crypto
+                var restore = try Restore.parse([first, second] + (crypto.noEncryption ? ["--no-encryption"] : [])
+                                                + crypto.encryptKey.flatMap { ["--encrypt-key", $0] } + (crypto.signKey.map { ["--sign-key", $0] } ?? []))
                 try await restore.run()
                 return
             }

@@ -149,25 +149,6 @@ import NimbusClient
     }
 }
 
-/// A target that runs out of space after `volumes` volumes, as a full cluster answers.
-final class FullTargetBackend: BackupBackend, @unchecked Sendable {
-    // @unchecked: the test drives it from one task at a time.
-    let inner: FileBackend
-    var volumesLeft: Int
-    init(_ inner: FileBackend, volumes: Int) {
-        self.inner = inner
-        volumesLeft = volumes
-    }
-    func list() async throws -> [String] { try await inner.list() }
-    func get(_ name: String, to path: String) async throws { try await inner.get(name, to: path) }
-    func delete(_ name: String) async throws { try await inner.delete(name) }
-    func put(_ path: String, as name: String) async throws {
-        if volumesLeft == 0 { throw ClientError.http(507, "upload of backups/\(name)") }
-        if name.contains(".difftar") { volumesLeft -= 1 }
-        try await inner.put(path, as: name)
-    }
-}
-
 @Suite struct FullTargetTests {
     @Test func aFullTargetStopsTheBackupWithTheReasonAndNoManifest() async throws {
         let d = try BackupFeatureTests.Dir()
@@ -181,7 +162,7 @@ final class FullTargetBackend: BackupBackend, @unchecked Sendable {
         o.volumeSize = 1 << 20
         let target = try FileBackend(url: "file://\(d.path)/t")
         do {
-            _ = try await BackupWriter(source: "\(d.path)/src", backend: FullTargetBackend(target, volumes: 1), options: o, now: 1_800_000_000).full()
+            _ = try await BackupWriter(source: "\(d.path)/src", backend: FlakyBackend(target, volumes: 1, failure: ClientError.http(507, "upload of backups/volume")), options: o, now: 1_800_000_000).full()
             Issue.record("the backup should have failed")
         } catch {
             #expect("\(error)".contains("507 Insufficient Storage"))

@@ -86,10 +86,13 @@ final class FlakyBackend: BackupBackend, @unchecked Sendable {
     let inner: FileBackend
     var volumesLeft: Int
     var stored: [String] = []
+    /// What the target answers once `volumes` volumes are stored.
+    let failure: any Error
 
-    init(_ inner: FileBackend, volumes: Int) {
+    init(_ inner: FileBackend, volumes: Int, failure: any Error = BackupError("network dropped")) {
         self.inner = inner
         volumesLeft = volumes
+        self.failure = failure
     }
 
     func list() async throws -> [String] { try await inner.list() }
@@ -97,7 +100,7 @@ final class FlakyBackend: BackupBackend, @unchecked Sendable {
     func delete(_ name: String) async throws { try await inner.delete(name) }
     func put(_ path: String, as name: String) async throws {
         if name.contains(".difftar") {
-            if volumesLeft == 0 { throw BackupError("network dropped") }
+            if volumesLeft == 0 { throw failure }
             volumesLeft -= 1
         }
         stored.append(name)

@@ -12,8 +12,10 @@ public struct BackupSet: Sendable {
     public var signatures: String?
     public var encrypted = false
 
-    /// A set is usable once its manifest is stored (it is written after every volume).
-    public var isComplete: Bool { manifest != nil && !volumes.isEmpty }
+    /// A set exists once its manifest is stored (it is written after every volume). Volumes
+    /// missing later are not a reason to skip the set: a restore names them instead of
+    /// silently restoring an older state.
+    public var isComplete: Bool { manifest != nil }
 }
 
 /// A full set and the incrementals that follow it, in order.

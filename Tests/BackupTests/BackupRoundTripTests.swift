@@ -139,4 +139,35 @@ final class FlakyBackend: BackupBackend, @unchecked Sendable {
         }
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: "\(root)/cache")).contains { $0.hasSuffix(".part") })
     }
+
+    @Test func interruptedIncrementalResumesToo() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("resume-inc-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: "\(root)/src", withIntermediateDirectories: true)
+        try Data("base".utf8).write(to: URL(fileURLWithPath: "\(root)/src/base.txt"))
+        var options = BackupWriter.Options()
+        options.volumeSize = 1024 * 1024
+        options.cacheDirectory = "\(root)/cache"
+        let target = try FileBackend(url: "file://\(root)/t")
+        _ = try await BackupWriter(source: "\(root)/src", backend: target, options: options, now: 1_800_000_000).full()
+        for i in 0..<4 {
+            try Data((0..<700_000).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: "\(root)/src/new\(i).bin"))
+        }
+        let flaky = FlakyBackend(target, volumes: 1)
+        await #expect(throws: BackupError.self) {
+            _ = try await BackupWriter(source: "\(root)/src", backend: flaky, options: options, now: 1_800_000_100).incremental()
+        }
+        #expect(BackupCollection(names: try await target.list()).chains[0].sets.count == 1, "no manifest for the cut incremental")
+        let again = FlakyBackend(target, volumes: 100)
+        let stats = try await BackupWriter(source: "\(root)/src", backend: again, options: options, now: 1_800_000_200).incremental()
+        let rerunVolumes = again.stored.filter { $0.contains(".difftar") }
+        #expect(!rerunVolumes.contains { $0.contains(".vol1.") }, "volume 1 was kept: \(rerunVolumes)")
+        #expect(rerunVolumes.count == stats.volumes - 1)
+        #expect(rerunVolumes.allSatisfy { $0.contains("T080140Z") }, "the same set time as the cut run: \(rerunVolumes)")
+        let dest = "\(root)/restored"
+        _ = try await Restorer(backend: target, target: dest, options: .init()).run()
+        for i in 0..<4 {
+            #expect(FileManager.default.contents(atPath: "\(dest)/new\(i).bin") == FileManager.default.contents(atPath: "\(root)/src/new\(i).bin"))
+        }
+    }
 }

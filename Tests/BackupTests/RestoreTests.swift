@@ -110,3 +110,44 @@ import Testing
         }
     }
 }
+
+/// A damaged or incomplete target is a clear error naming what is wrong.
+@Suite struct DamagedTargetTests {
+    func copyOfVectorChain() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("damaged-\(UUID().uuidString)").path
+        try FileManager.default.copyItem(atPath: "\(RestoreTests.vectors)/chain", toPath: dir)
+        return dir
+    }
+
+    @Test func aFlippedByteInAVolumeIsASHA1MismatchNamingTheVolume() async throws {
+        let dir = try copyOfVectorChain()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let volume = try FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasPrefix("duplicity-full.") && $0.contains(".vol1.") }!
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(volume)"))
+        bytes[bytes.count / 2] ^= 0x40
+        try bytes.write(to: URL(fileURLWithPath: "\(dir)/\(volume)"))
+        let dest = "\(dir)-out"
+        defer { try? FileManager.default.removeItem(atPath: dest) }
+        do {
+            _ = try await Restorer(backend: try FileBackend(url: "file://\(dir)"), target: dest, options: .init()).run()
+            Issue.record("the restore should have failed")
+        } catch {
+            #expect("\(error)".contains("SHA1 hash mismatch") && "\(error)".contains(volume), "\(error)")
+        }
+    }
+
+    @Test func aMissingVolumeIsNamed() async throws {
+        let dir = try copyOfVectorChain()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let volume = try FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasPrefix("duplicity-inc.") && $0.contains(".vol1.") }!
+        try FileManager.default.removeItem(atPath: "\(dir)/\(volume)")
+        let dest = "\(dir)-out"
+        defer { try? FileManager.default.removeItem(atPath: dest) }
+        do {
+            _ = try await Restorer(backend: try FileBackend(url: "file://\(dir)"), target: dest, options: .init()).run()
+            Issue.record("the restore should have failed")
+        } catch {
+            #expect("\(error)".contains("missing volume 1"), "\(error)")
+        }
+    }
+}

@@ -43,6 +43,15 @@ public struct GPG: Sendable {
 
     public func decrypt(_ input: String, to output: String) throws {
         let what = "decrypt \((input as NSString).lastPathComponent)"
+        if let signKey {
+            // As duplicity does with --sign-key: the file must carry a good signature by that key.
+            let status = try run(["--status-fd", "2", "--decrypt", "-o", output, input], what: what)
+            guard Self.signed(status, by: signKey) else {
+                unlink(output)
+                throw BackupError("\((input as NSString).lastPathComponent) is not signed by \(signKey)")
+            }
+            return
+        }
         do {
             try run(["--decrypt", "-o", output, input], what: what)
         } catch let error as BackupError where !usesKeys && homedir == nil && error.description.contains("no secret key") {
@@ -51,7 +60,21 @@ public struct GPG: Sendable {
         }
     }
 
-    private func run(_ args: [String], what: String, keyring: Bool = false) throws {
+    /// Whether gpg's status lines report a good signature by `key` (fingerprint or its tail,
+    /// long or short key id, or a user id such as the e-mail address).
+    static func signed(_ status: String, by key: String) -> Bool {
+        let wanted = key.uppercased().replacingOccurrences(of: "0X", with: "")
+        for line in status.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 3, fields[0] == "[GNUPG:]" else { continue }
+            if fields[1] == "VALIDSIG", fields[2].uppercased().hasSuffix(wanted) { return true }
+            if fields[1] == "GOODSIG", fields[2].uppercased().hasSuffix(wanted) || line.contains(key) { return true }
+        }
+        return false
+    }
+
+    @discardableResult
+    private func run(_ args: [String], what: String, keyring: Bool = false) throws -> String {
         // Symmetric work needs no keyring: a scratch home keeps the user's untouched.
         var home = homedir
         var scratch: String?
@@ -87,5 +110,6 @@ public struct GPG: Sendable {
             }
             throw BackupError("gpg could not \(what): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
+        return message
     }
 }

@@ -118,8 +118,8 @@ import NimbusClient
         #expect(data.differences.contains("f: data differs"))
     }
 
-    @Test func publicKeyEncryptedBackupRestoresWithTheSecretKey() async throws {
-        let d = try Dir()
+    /// A keyring in `d` with one secret key (no passphrase), `nimbus-test@example.org`.
+    func makeKey(in d: Dir) throws -> String {
         let home = "\(d.path)/gnupg"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let gen = Process()
@@ -128,7 +128,34 @@ import NimbusClient
         gen.standardError = FileHandle.nullDevice
         try gen.run()
         gen.waitUntilExit()
-        #expect(gen.terminationStatus == 0)
+        guard gen.terminationStatus == 0 else { throw BackupError("gpg --quick-gen-key failed") }
+        return home
+    }
+
+    @Test func restoresWithASignKeyAcceptOnlyFilesSignedByIt() async throws {
+        let d = try Dir()
+        let home = try makeKey(in: d)
+        try d.write("src/f", "signed")
+        let key = "nimbus-test@example.org"
+        for (name, signer) in [("signed", Optional(key)), ("unsigned", nil)] {
+            var o = options(d)
+            o.cacheDirectory = "\(d.path)/cache-\(name)"
+            o.gpg = GPG(passphrase: "", recipients: [key], signKey: signer, homedir: home)
+            _ = try await BackupWriter(source: "\(d.path)/src", backend: try FileBackend(url: "file://\(d.path)/\(name)"), options: o,
+                                       now: 1_800_000_000).full()
+        }
+        var r = Restorer.Options()
+        r.gpg = GPG(passphrase: "", recipients: [], signKey: key, homedir: home)
+        _ = try await Restorer(backend: try FileBackend(url: "file://\(d.path)/signed"), target: "\(d.path)/out", options: r).run()
+        #expect(try String(contentsOfFile: "\(d.path)/out/f", encoding: .utf8) == "signed")
+        await #expect(throws: BackupError.self) {
+            _ = try await Restorer(backend: try FileBackend(url: "file://\(d.path)/unsigned"), target: "\(d.path)/out2", options: r).run()
+        }
+    }
+
+    @Test func publicKeyEncryptedBackupRestoresWithTheSecretKey() async throws {
+        let d = try Dir()
+        let home = try makeKey(in: d)
         try d.write("src/secret.txt", "for the key holder only")
         var o = options(d)
         o.gpg = GPG(passphrase: nil, recipients: ["nimbus-test@example.org"], signKey: nil, homedir: home)

@@ -76,7 +76,7 @@ extension ObjectController {
         headers.add(name: "Content-Length", value: String(length))
         let verify = VerifyContext(file: file, pools: pools, device: p.device, etag: etag)
         return HTTPResponse(status: 200, headers: headers,
-                            body: stream(reader, ranges: [0...max(0, length - 1)], device: p.device, verify: length > 0 ? verify : nil))
+                            body: stream(reader, ranges: length > 0 ? [0...length - 1] : [], device: p.device, verify: length > 0 ? verify : nil))
     }
 
     /// The value of the first metadata item listed (comma-separated, any case) in `names`.

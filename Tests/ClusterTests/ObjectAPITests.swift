@@ -2,6 +2,7 @@ import Digest
 import Foundation
 import NIOCore
 import NimbusCore
+import Ring
 import Testing
 
 /// The object and listing API through the proxy, as Swift clients use it.
@@ -16,6 +17,47 @@ import Testing
     }
 
     deinit { h.stop() }
+
+    /// An empty object's GET ends cleanly on the object server, leaving its keep-alive
+    /// connection usable (it once cut the connection after the headers, so the proxy's next
+    /// write on that pooled connection failed and went to a handoff; reads then saw stale
+    /// metadata on the primary).
+    @Test func emptyObjectReadsKeepNodeConnectionsUsableAndWritesReachEveryPrimary() async throws {
+        #expect(try await h.request("PUT", "\(account)/api/empty", headers: auth, body: []).status == 201)
+        let ring = try RingSet.load(directory: h.aio.ringDirectory).object
+        let accountName = String(account.split(separator: "/").last!)
+        let (part, nodes) = ring.nodes(account: accountName, container: "api", object: "empty")
+        let node = nodes[0]
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(node.port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(rc == 0)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let objectPath = "/\(node.device)/\(part)/\(accountName)/api/empty"
+        for round in 0..<3 {
+            let request = "GET \(objectPath) HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n"
+            _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            var buf = [UInt8](repeating: 0, count: 8192)
+            let n = recv(fd, &buf, buf.count, 0)
+            let text = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : ""
+            #expect(text.hasPrefix("HTTP/1.1 200"), "round \(round): \(text.prefix(60))")
+        }
+        // And through the proxy: reads of the empty object, then a POST every primary applies.
+        for _ in 0..<5 { _ = try await h.request("GET", "\(account)/api/empty", headers: auth) }
+        #expect(try await h.request("POST", "\(account)/api/empty", headers: auth + [("X-Object-Meta-Color", "orange")]).status == 202)
+        for n in nodes {
+            let r = try await h.client.request(host: n.ip, port: n.port, method: "HEAD", uri: "/\(n.device)/\(part)/\(accountName)/api/empty",
+                                               headers: [:], timeout: .seconds(10))
+            #expect(r.headers.first(name: "x-object-meta-color") == "orange", "\(n.address)")
+        }
+    }
 
     @Test func putThenGetReturnsSameBytesAndETag() async throws {
         let body = (0..<300_000).map { UInt8($0 % 253) }

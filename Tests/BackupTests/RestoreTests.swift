@@ -119,6 +119,19 @@ import Testing
         return dir
     }
 
+    /// The error a restore of the chain in `dir` fails with.
+    func restoreError(_ dir: String) async throws -> String {
+        let dest = "\(dir)-out"
+        defer { try? FileManager.default.removeItem(atPath: dest) }
+        do {
+            _ = try await Restorer(backend: try FileBackend(url: "file://\(dir)"), target: dest, options: .init()).run()
+        } catch {
+            return "\(error)"
+        }
+        Issue.record("the restore should have failed")
+        return ""
+    }
+
     @Test func aFlippedByteInAVolumeIsASHA1MismatchNamingTheVolume() async throws {
         let dir = try copyOfVectorChain()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -126,14 +139,8 @@ import Testing
         var bytes = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(volume)"))
         bytes[bytes.count / 2] ^= 0x40
         try bytes.write(to: URL(fileURLWithPath: "\(dir)/\(volume)"))
-        let dest = "\(dir)-out"
-        defer { try? FileManager.default.removeItem(atPath: dest) }
-        do {
-            _ = try await Restorer(backend: try FileBackend(url: "file://\(dir)"), target: dest, options: .init()).run()
-            Issue.record("the restore should have failed")
-        } catch {
-            #expect("\(error)".contains("SHA1 hash mismatch") && "\(error)".contains(volume), "\(error)")
-        }
+        let error = try await restoreError(dir)
+        #expect(error.contains("SHA1 hash mismatch") && error.contains(volume), "\(error)")
     }
 
     @Test func aMissingVolumeIsNamed() async throws {
@@ -141,13 +148,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let volume = try FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasPrefix("duplicity-inc.") && $0.contains(".vol1.") }!
         try FileManager.default.removeItem(atPath: "\(dir)/\(volume)")
-        let dest = "\(dir)-out"
-        defer { try? FileManager.default.removeItem(atPath: dest) }
-        do {
-            _ = try await Restorer(backend: try FileBackend(url: "file://\(dir)"), target: dest, options: .init()).run()
-            Issue.record("the restore should have failed")
-        } catch {
-            #expect("\(error)".contains("missing volume 1"), "\(error)")
-        }
+        let error = try await restoreError(dir)
+        #expect(error.contains("missing volume 1"), "\(error)")
     }
 }

@@ -192,11 +192,6 @@ public final class BackupWriter {
             if path == p { return block ?? Int.max }
             return nil
         }
-        let sigName = BackupFileName(kind: chain == nil ? .fullSignatures : .newSignatures, time: time, previousTime: previousTime,
-                                     encrypted: encrypted, compressed: options.compress).name
-        // The cache keeps sigtars gzipped and decrypted whatever the target holds, as duplicity's does.
-        let cacheSigName = BackupFileName(kind: chain == nil ? .fullSignatures : .newSignatures, time: time, previousTime: previousTime,
-                                          compressed: true).name
         let sigtar = try TarGzFile(path: "\(work)/sigtar", compress: options.compress || encrypted)
         var filelist: [(String, String)] = []
         let warn: (String) -> Void = { [options] message in
@@ -303,7 +298,24 @@ public final class BackupWriter {
         let volumeRecords = try await volumes.finish()
         stats.volumes = volumeRecords.count
         stats.totalDestinationSizeChange = volumes.storedBytes
-        // Signatures, then the manifest: the manifest makes the set exist.
+        stats.totalDestinationSizeChange += try await storeMetadata(sigtar: sigtar, volumes: volumeRecords, filelist: filelist,
+                                                                    isFull: chain == nil, time: time, previousTime: previousTime, cache: cache)
+        if let cache = options.cacheDirectory { try? FileManager.default.removeItem(atPath: "\(cache)/\(partName)") }
+        stats.endTime = Date()
+        return stats
+    }
+
+    /// Stores the signatures, then the manifest (the manifest makes the set exist), and keeps
+    /// copies of both in the cache; answers the bytes stored.
+    private func storeMetadata(sigtar: TarGzFile, volumes: [Manifest.Volume], filelist: [(String, String)], isFull: Bool,
+                               time: Int64, previousTime: Int64?, cache: ArchiveCache?) async throws -> Int64 {
+        let encrypted = options.gpg != nil
+        let sigKind: BackupFileName.Kind = isFull ? .fullSignatures : .newSignatures
+        let sigName = BackupFileName(kind: sigKind, time: time, previousTime: previousTime, encrypted: encrypted,
+                                     compressed: options.compress).name
+        // The cache keeps sigtars gzipped and decrypted whatever the target holds, as duplicity's does.
+        let cacheSigName = BackupFileName(kind: sigKind, time: time, previousTime: previousTime, compressed: true).name
+        var stored: Int64 = 0
         _ = try sigtar.finish()
         if let gpg = options.gpg {
             // Encrypted targets hold the plain tar inside the OpenPGP message.
@@ -313,22 +325,21 @@ public final class BackupWriter {
             try Restorer.forEachBlock(of: sigtar.path, gunzip: true) { out.write(Data($0)) }
             try out.close()
             try gpg.encrypt(plain, to: "\(work)/sigtar.gpg")
-            stats.totalDestinationSizeChange += Self.size("\(work)/sigtar.gpg")
+            stored += Self.size("\(work)/sigtar.gpg")
             try await backend.put("\(work)/sigtar.gpg", as: sigName)
         } else {
-            stats.totalDestinationSizeChange += sigtar.storedBytes
+            stored += sigtar.storedBytes
             try await backend.put(sigtar.path, as: sigName)
         }
         var manifest = Manifest()
         manifest.hostname = options.hostname ?? Self.hostname()
         manifest.localdir = options.localdir ?? source
-        manifest.volumes = volumeRecords
+        manifest.volumes = volumes
         manifest.files = filelist.sorted { SourceTree.precedes($0.1, $1.1) }
         let manifestPath = "\(work)/manifest"
         try Data(manifest.text.utf8).write(to: URL(fileURLWithPath: manifestPath))
-        let manifestName = BackupFileName(kind: chain == nil ? .fullManifest : .incManifest, time: time, previousTime: previousTime).name
-        let storedManifestName = BackupFileName(kind: chain == nil ? .fullManifest : .incManifest, time: time, previousTime: previousTime,
-                                                encrypted: encrypted).name
+        let manifestKind: BackupFileName.Kind = isFull ? .fullManifest : .incManifest
+        let manifestName = BackupFileName(kind: manifestKind, time: time, previousTime: previousTime).name
         if let cache = cache?.directory {
             try? FileManager.default.removeItem(atPath: "\(cache)/\(manifestName)")
             try FileManager.default.copyItem(atPath: manifestPath, toPath: "\(cache)/\(manifestName)")
@@ -337,15 +348,14 @@ public final class BackupWriter {
         }
         if let gpg = options.gpg {
             try gpg.encrypt(manifestPath, to: manifestPath + ".gpg")
-            stats.totalDestinationSizeChange += Self.size(manifestPath + ".gpg")
-            try await backend.put(manifestPath + ".gpg", as: storedManifestName)
+            stored += Self.size(manifestPath + ".gpg")
+            try await backend.put(manifestPath + ".gpg",
+                                  as: BackupFileName(kind: manifestKind, time: time, previousTime: previousTime, encrypted: true).name)
         } else {
-            stats.totalDestinationSizeChange += Self.size(manifestPath)
+            stored += Self.size(manifestPath)
             try await backend.put(manifestPath, as: manifestName)
         }
-        if let cache = options.cacheDirectory { try? FileManager.default.removeItem(atPath: "\(cache)/\(partName)") }
-        stats.endTime = Date()
-        return stats
+        return stored
     }
 
     static func size(_ path: String) -> Int64 {
@@ -409,121 +419,4 @@ public final class BackupWriter {
 /// A source file that could not be read (a warning and a counted error, not a failed backup).
 struct SourceReadError: Error, CustomStringConvertible {
     let description: String
-}
-
-/// The record an interrupted run left in the cache: its set time and stored volumes.
-struct Resume {
-    let time: Int64
-    let volumes: [Manifest.Volume]
-
-    /// The resumable partial set following `previousTime` (a full one when nil), if its
-    /// recorded volumes are all still on the target.
-    static func find(cache: String?, previousTime: Int64?, backend: any BackupBackend) async throws -> Resume? {
-        guard let cache, let names = try? FileManager.default.contentsOfDirectory(atPath: cache) else { return nil }
-        for name in names where name.hasSuffix(".manifest.part") {
-            guard let f = BackupFileName.parse(String(name.dropLast(".part".count))), f.previousTime == previousTime,
-                  previousTime == nil ? f.kind == .fullManifest : f.kind == .incManifest,
-                  let text = try? String(contentsOfFile: "\(cache)/\(name)", encoding: .utf8) else { continue }
-            let volumes = try Manifest(parsing: text).volumes
-            let kind: BackupFileName.Kind = previousTime == nil ? .fullVolume : .incVolume
-            let present = Set(try await backend.list())
-            let stored = volumes.prefix { v in
-                present.contains(BackupFileName(kind: kind, time: f.time, previousTime: previousTime, volume: v.number, compressed: true).name)
-                    || present.contains(BackupFileName(kind: kind, time: f.time, previousTime: previousTime, volume: v.number,
-                                                       encrypted: true).name)
-                    || present.contains(BackupFileName(kind: kind, time: f.time, previousTime: previousTime, volume: v.number,
-                                                       compressed: false).name)
-            }
-            guard !stored.isEmpty else { continue }
-            return Resume(time: f.time, volumes: Array(stored))
-        }
-        return nil
-    }
-}
-
-/// What the previous sets recorded of each path: its metadata and librsync signature (the
-/// full signatures overlaid by each incremental's new signatures).
-///
-/// Signatures are spilled into one scratch file and read back only for files that changed:
-/// a chain's signatures run to ~3 % of the source, too much to hold in memory.
-struct SignatureState {
-    var entries: [String: TarEntry] = [:]
-    private var signatures: [String: (offset: Int64, length: Int)] = [:]
-    private var spill: FileHandle?
-
-    /// Paths in duplicity's order.
-    var paths: [String] {
-        entries.keys.map { (Restorer.components($0), $0) }.sorted { Restorer.less($0.0, $1.0) }.map(\.1)
-    }
-
-    /// The recorded librsync signature of `path`, if it was a regular file.
-    func signature(for path: String) throws -> [UInt8]? {
-        guard let (offset, length) = signatures[path], let spill else { return nil }
-        try spill.seek(toOffset: UInt64(offset))
-        return Array(try spill.read(upToCount: length) ?? Data())
-    }
-
-    static func load(chain: BackupChain, backend: any BackupBackend, work: String, gpg: GPG? = nil,
-                     cache: ArchiveCache? = nil) async throws -> SignatureState {
-        var state = SignatureState()
-        let spillPath = "\(work)/prev-signatures"
-        FileManager.default.createFile(atPath: spillPath, contents: nil)
-        guard let spill = FileHandle(forUpdatingAtPath: spillPath) else { throw BackupError("cannot write \(spillPath)") }
-        state.spill = spill
-        var spillOffset: Int64 = 0
-        for set in chain.sets {
-            guard let name = set.signatures else { throw BackupError("set \(DuplicityTime.format(set.time)) has no signatures") }
-            let reader = TarReader()
-            var current: (kind: String, path: String, entry: TarEntry)?
-            var bytes: [UInt8] = []
-            func handle(_ events: [TarReader.Event]) throws {
-                for event in events {
-                    switch event {
-                    case .entry(let e):
-                        guard let (kind, path, _) = Restorer.parse(e.name) else { current = nil; continue }
-                        if kind == "deleted" {
-                            state.entries[path] = nil
-                            state.signatures[path] = nil
-                            current = nil
-                        } else {
-                            current = (kind, path, e)
-                            bytes.removeAll(keepingCapacity: true)
-                            state.entries[path] = e
-                            if kind == "snapshot" { state.signatures[path] = nil }
-                        }
-                    case .data(let d):
-                        if current?.kind == "signature" { bytes += d }
-                    case .entryEnd:
-                        if let c = current, c.kind == "signature" {
-                            spill.write(Data(bytes))
-                            state.signatures[c.path] = (spillOffset, bytes.count)
-                            spillOffset += Int64(bytes.count)
-                            // The signature member carries the file's metadata; its type is the file's.
-                            var meta = c.entry
-                            meta.type = .regular
-                            state.entries[c.path] = meta
-                        }
-                        current = nil
-                    case .end: break
-                    }
-                }
-            }
-            // The cache's copy (gzipped, decrypted) saves fetching and decrypting the target's.
-            if let cached = cache?.path(of: name) {
-                try Restorer.forEachBlock(of: cached, gunzip: true) { try handle(try reader.feed($0)) }
-                continue
-            }
-            var local = "\(work)/prev-sigtar"
-            try await backend.get(name, to: local)
-            if name.hasSuffix(".gpg") {
-                guard let gpg else { throw BackupError("the backup is encrypted: set PASSPHRASE") }
-                try gpg.decrypt(local, to: local + ".plain")
-                unlink(local)
-                local += ".plain"
-            }
-            defer { unlink(local) }
-            try Restorer.forEachBlock(of: local, gunzip: name.hasSuffix(".gz") || name.hasSuffix(".gz.gpg")) { try handle(try reader.feed($0)) }
-        }
-        return state
-    }
 }

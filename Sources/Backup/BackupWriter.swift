@@ -163,7 +163,7 @@ public final class BackupWriter {
         let volumes = VolumeWriter(work: work, compress: options.compress, gpg: options.gpg, volumeSize: options.volumeSize,
                                    name: { BackupFileName(kind: kindVolume, time: time, previousTime: previousTime, volume: $0,
                                                           encrypted: encrypted, compressed: self.options.compress).name },
-                                   upload: { path, name in try await self.backend.move(path, as: name) })
+                                   upload: { [backend] path, name in try await backend.move(path, as: name) })
         let partName = BackupFileName(kind: chain == nil ? .fullManifest : .incManifest, time: time, previousTime: previousTime).name + ".part"
         if let cache = options.cacheDirectory {
             // After each stored volume the cache records how far the set got (duplicity's .part).

@@ -3,7 +3,8 @@ import Gzip
 import Tar
 
 /// Cuts the data of a backup set into volumes of about `volumeSize` stored bytes, between
-/// tar members, and uploads each as it closes.
+/// tar members, and uploads each as it closes — in the background, while the next volume is
+/// written (one upload in flight; a volume counts as stored once its upload finished).
 ///
 /// Members are gathered into segments of up to 1 MiB, each either compressible or not (the
 /// caller samples the data); segments are compressed into gzip members on all cores while
@@ -34,7 +35,7 @@ final class VolumeWriter {
     let gpg: GPG?
     let volumeSize: Int64
     let name: (Int) -> String
-    let upload: (String, String) async throws -> Void
+    let upload: @Sendable (String, String) async throws -> Void
     private(set) var volumes: [Manifest.Volume] = []
     /// Bytes of the volumes this run stored.
     private(set) var storedBytes: Int64 = 0
@@ -46,11 +47,13 @@ final class VolumeWriter {
     private var last = Mark(path: ".", chunk: nil)
     private var segment = Segment()
     private var inFlight: [InFlight] = []
+    /// The volume being uploaded: its upload, its manifest record, its local file.
+    private var uploading: (task: Task<Void, Error>, record: Manifest.Volume, path: String)?
     private let maxInFlight = 2 * ProcessInfo.processInfo.activeProcessorCount
     static let segmentSize = 1 << 20
 
     init(work: String, compress: Bool, gpg: GPG?, volumeSize: Int64, name: @escaping (Int) -> String,
-         upload: @escaping (String, String) async throws -> Void) {
+         upload: @escaping @Sendable (String, String) async throws -> Void) {
         self.work = work
         self.gpg = gpg
         // GnuPG compresses inside: encrypted volumes hold a plain tar.
@@ -137,11 +140,21 @@ final class VolumeWriter {
             sha1 = try Restorer.sha1(stored)
         }
         storedBytes += BackupWriter.size(stored)
-        try await upload(stored, volumeName)
-        unlink(stored)
-        volumes.append(Manifest.Volume(number: number, startPath: start.path, startBlock: start.chunk, endPath: last.path,
-                                       endBlock: continuing ? last.chunk : nil, hash: ("SHA1", sha1)))
+        let record = Manifest.Volume(number: number, startPath: start.path, startBlock: start.chunk, endPath: last.path,
+                                     endBlock: continuing ? last.chunk : nil, hash: ("SHA1", sha1))
         self.start = nil
+        try await awaitUpload()
+        let upload = self.upload, path = stored
+        uploading = (Task { try await upload(path, volumeName) }, record, stored)
+    }
+
+    /// Waits for the volume in upload, then records it as stored.
+    private func awaitUpload() async throws {
+        guard let u = uploading else { return }
+        uploading = nil
+        defer { unlink(u.path) }
+        try await u.task.value
+        volumes.append(u.record)
         try onVolumeStored?(volumes)
     }
 
@@ -157,6 +170,7 @@ final class VolumeWriter {
             last = Mark(path: ".", chunk: nil)
         }
         try await closeVolume()
+        try await awaitUpload()
         // The last volume's end has no block number when the file finished there.
         if var v = volumes.popLast() {
             v.endBlock = nil

@@ -14,7 +14,7 @@ public protocol HTTPHandler: Sendable {
 /// backpressure, `100 Continue` decided by the handler (by reading the body or not), a
 /// transaction id on every response and one access-log line per request.
 public final class HTTPServer: Sendable {
-    private let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+    private let channel: NIOAsyncChannel<Connection, Never>
     private let handler: any HTTPHandler
     private let logger: Logger
     private let connections = ConnectionRegistry()
@@ -23,7 +23,7 @@ public final class HTTPServer: Sendable {
     /// The host bound.
     public let host: String
 
-    private init(channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>,
+    private init(channel: NIOAsyncChannel<Connection, Never>,
                  handler: any HTTPHandler, logger: Logger, host: String, port: Int) {
         self.channel = channel
         self.handler = handler
@@ -45,7 +45,10 @@ public final class HTTPServer: Sendable {
                     // NIO's protocol error handler would answer 400 on its own, possibly while
                     // our handler is answering the same request; `serve` answers parse errors.
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: false)
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                    let start = RequestStart()
+                    try channel.pipeline.syncOperations.addHandler(RequestHeadNormalizer(requestStart: start), position: .first)
+                    return Connection(channel: try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel),
+                                      requestStart: start)
                 }
             }
         let bound = server.channel.localAddress?.port ?? port
@@ -70,7 +73,14 @@ public final class HTTPServer: Sendable {
         connections.shutdown()
     }
 
-    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+    /// An accepted connection and the marker of where its next request starts.
+    struct Connection: Sendable {
+        let channel: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+        let requestStart: RequestStart
+    }
+
+    private func serve(_ accepted: Connection) async {
+        let connection = accepted.channel
         let remote = connection.channel.remoteAddress?.ipAddress ?? "-"
         let id = ObjectIdentifier(connection.channel)
         guard connections.register(id, connection.channel) else {
@@ -99,7 +109,8 @@ public final class HTTPServer: Sendable {
                     guard let part else { break }
                     guard case .head(let head) = part else { continue }
                     connections.setBusy(id, true)
-                    let keepAlive = try await self.exchange(head: head, reader: reader, outbound: outbound, remote: remote)
+                    let keepAlive = try await self.exchange(head: head, reader: reader, outbound: outbound, remote: remote,
+                                                            requestStart: accepted.requestStart)
                     if !keepAlive || !connections.setBusy(id, false) { break }
                 }
             }
@@ -110,7 +121,8 @@ public final class HTTPServer: Sendable {
 
     /// Runs one request/response exchange; returns whether the connection may be reused.
     private func exchange(head: HTTPRequestHead, reader: ConnectionReader,
-                          outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, remote: String) async throws -> Bool {
+                          outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, remote: String,
+                          requestStart: RequestStart) async throws -> Bool {
         let started = ContinuousClock.now
         let txid = head.headers.first(name: "x-trans-id") ?? TransactionID.make()
         let uri = head.uri
@@ -123,7 +135,17 @@ public final class HTTPServer: Sendable {
         let request = HTTPRequest(head: head, method: head.method.rawValue, path: path, query: query,
                                   transactionID: txid, body: body, remoteAddress: remote)
         var response: HTTPResponse
+        var mustClose = false
         do {
+            if let method = head.headers.first(name: "x-nimbus-unknown-method") {
+                // See RequestHeadNormalizer: a method nothing here implements.
+                throw HTTPError(405, "Method \(method) is not allowed.")
+            }
+            if let coding = head.headers.first(name: "x-nimbus-unsupported-transfer-encoding") {
+                // The body's framing is unknown: answer and close rather than guess where it ends.
+                mustClose = true
+                throw HTTPError(501, "Transfer-Encoding \(coding) is not implemented.")
+            }
             response = try await handler.handle(request)
         } catch let error as HTTPError where error.status == 499 {
             // The client went away mid-body: there is nobody to answer; just close.
@@ -141,7 +163,7 @@ public final class HTTPServer: Sendable {
             response = .error(500)
         }
 
-        var keepAlive = head.isKeepAlive && !connections.isShuttingDown && !response.streamsRequestBody
+        var keepAlive = head.isKeepAlive && !connections.isShuttingDown && !response.streamsRequestBody && !mustClose
         if !body.isComplete && !response.streamsRequestBody {
             let declared = Int64(head.headers.first(name: "content-length") ?? "") ?? Int64.max
             if !hasBody || ((!expects100 || body.continueSent) && declared - body.bytesRead <= Self.drainLimit) {
@@ -154,6 +176,10 @@ public final class HTTPServer: Sendable {
                 keepAlive = false
             }
         }
+
+        // The request is read whole: what arrives next (after our answer, for a client that
+        // does not pipeline) begins the next request's head.
+        if keepAlive { requestStart.arm() }
 
         let counter = ByteCounter()
         var headers = response.headers

@@ -14,15 +14,6 @@ public enum Rsync {
         return min(2048, Int(size / 1_024_000) * 512)
     }
 
-    /// Writes the signature of `basis` to `signature`.
-    public static func signature(of basis: String, to signature: String, blockLength: Int? = nil) throws {
-        let size = (try? FileManager.default.attributesOfItem(atPath: basis)[.size] as? Int64) ?? 0
-        try withFiles([(basis, "rb"), (signature, "wb")]) { f in
-            let rc = rs_sig_file(f[0], f[1], blockLength ?? Self.blockLength(forSize: size), 8, RS_MD4_SIG_MAGIC, nil)
-            guard rc == RS_DONE else { throw Failure(description: "rs_sig_file failed (\(rc.rawValue)) for \(basis)") }
-        }
-    }
-
     /// The signature of `basis`, in memory (signatures are ~1 % of the file).
     public static func signature(of basis: String, blockLength: Int? = nil) throws -> [UInt8] {
         let size = (try? FileManager.default.attributesOfItem(atPath: basis)[.size] as? Int64) ?? 0
@@ -73,13 +64,6 @@ public enum Rsync {
         closed = true
         guard let buffer else { return [] }
         return buffer.withMemoryRebound(to: UInt8.self, capacity: size) { Array(UnsafeBufferPointer(start: $0, count: size)) }
-    }
-
-    /// Writes the delta turning the file `signature` describes into `newFile`.
-    public static func delta(signature: String, newFile: String, to delta: String) throws {
-        try withFiles([(signature, "rb"), (newFile, "rb"), (delta, "wb")]) { f in
-            try Self.delta(sums: f[0], newFile: f[1], to: f[2], name: newFile)
-        }
     }
 
     /// Applies `delta` to `basis`, writing `output`.

@@ -124,18 +124,8 @@ struct HarnessError: Error, CustomStringConvertible {
 /// Sends raw bytes over a plain socket and returns the status code of the reply, for requests
 /// a well-behaved HTTP client library refuses to make.
 func rawStatus(port: Int, _ request: String) throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = try rawConnect(port: port)
     defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let rc = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard rc == 0 else { throw HarnessError("connect failed") }
-    var timeout = timeval(tv_sec: 10, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     _ = request.withCString { send(fd, $0, strlen($0), 0) }
     var buf = [UInt8](repeating: 0, count: 4096)
     let n = recv(fd, &buf, buf.count, 0)
@@ -144,4 +134,23 @@ func rawStatus(port: Int, _ request: String) throws -> Int {
     let parts = line.split(separator: " ", maxSplits: 2)
     guard parts.count >= 2, let code = Int(parts[1]) else { throw HarnessError("bad status line: \(line.prefix(40))") }
     return code
+}
+
+/// A plain TCP socket to 127.0.0.1:`port` with a 10 s receive timeout (close it when done).
+func rawConnect(port: Int) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard rc == 0 else {
+        close(fd)
+        throw HarnessError("connect failed")
+    }
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    return fd
 }

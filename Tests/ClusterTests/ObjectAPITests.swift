@@ -28,18 +28,8 @@ import Testing
         let accountName = String(account.split(separator: "/").last!)
         let (part, nodes) = ring.nodes(account: accountName, container: "api", object: "empty")
         let node = nodes[0]
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = try rawConnect(port: node.port)
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(node.port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        #expect(rc == 0)
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let objectPath = "/\(node.device)/\(part)/\(accountName)/api/empty"
         for round in 0..<3 {
             let request = "GET \(objectPath) HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n"

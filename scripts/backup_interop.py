@@ -45,17 +45,24 @@ def main():
     def nimbus(*a, env=None):
         return run([args.nimbus, "backup", *a], env=env)
 
-    try:
-        # (a) Nimbus writes, duplicity reads.
-        src = "srcN"
-        url = f"file://{work}/targetN"
+    def three_stage_chain(tool, src, target, cache):
+        """A full and two incrementals of the generated tree's stages 0-2, made by `tool`
+        (nimbus or dup); answers each stage's listing and set time."""
         expected, times = [], []
         for stage in range(3):
             tree(stage, os.path.join(work, src))
             expected.append(listing(os.path.join(work, src)))
-            nimbus("full" if stage == 0 else "incremental", "--no-encryption", "--volsize", "1", "--archive-dir", f"{work}/ncache", src, url)
-            times.append(sorted(n for n in os.listdir(f"{work}/targetN") if n.endswith(".manifest"))[-1].split(".")[-2])
+            tool("full" if stage == 0 else "incremental", "--no-encryption", "--volsize", "1", "--archive-dir", f"{work}/{cache}",
+                 src, f"file://{work}/{target}")
+            times.append(sorted(n for n in os.listdir(f"{work}/{target}") if n.endswith(".manifest"))[-1].split(".")[-2])
             time.sleep(1.1)
+        return expected, times
+
+    try:
+        # (a) Nimbus writes, duplicity reads.
+        src = "srcN"
+        url = f"file://{work}/targetN"
+        expected, times = three_stage_chain(nimbus, src, "targetN", "ncache")
         status = dup("collection-status", "--no-encryption", "--archive-dir", f"{work}/dcache", url)
         check("Number of contained backup sets: 3" in status and "No orphaned or incomplete backup sets found." in status,
               "duplicity collection-status sees our 3-set chain")
@@ -114,13 +121,7 @@ def main():
         # (b) duplicity writes (file://), we read at every time.
         src = "srcD"
         url = f"file://{work}/targetD"
-        expected, times = [], []
-        for stage in range(3):
-            tree(stage, os.path.join(work, src))
-            expected.append(listing(os.path.join(work, src)))
-            dup("full" if stage == 0 else "incremental", "--no-encryption", "--volsize", "1", "--archive-dir", f"{work}/dcache2", src, url)
-            times.append(sorted(n for n in os.listdir(f"{work}/targetD") if n.endswith(".manifest"))[-1].split(".")[-2])
-            time.sleep(1.1)
+        expected, times = three_stage_chain(dup, src, "targetD", "dcache2")
         for stage, t in enumerate(times):
             nimbus("restore", "--time", t, url, f"{work}/ourRestoreD{stage}")
             check(listing(f"{work}/ourRestoreD{stage}") == expected[stage], f"we restore duplicity's chain at stage {stage} exactly")

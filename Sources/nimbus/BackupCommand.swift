@@ -63,7 +63,7 @@ struct BackupCommand: AsyncParsableCommand {
                 try await restore.run()
                 return
             }
-            let limit = try fullIfOlderThan.map { try DuplicityTime.parseSpec($0, now: Int64(Date().timeIntervalSince1970)) }
+            let limit = try fullIfOlderThan.map(BackupCommand.parseTime)
             try BackupCommand.finish(try await common.writer(source: first, url: second).automatic(fullIfOlderThan: limit))
         }
     }
@@ -85,7 +85,7 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument var url: String
         @OptionGroup var common: Common
         func run() async throws {
-            let limit = try fullIfOlderThan.map { try DuplicityTime.parseSpec($0, now: Int64(Date().timeIntervalSince1970)) }
+            let limit = try fullIfOlderThan.map(BackupCommand.parseTime)
             try BackupCommand.finish(try await common.writer(source: source, url: url).automatic(fullIfOlderThan: limit))
         }
     }
@@ -103,7 +103,7 @@ struct BackupCommand: AsyncParsableCommand {
                 throw ValidationError("Restore destination directory \(destination) already exists. Will not overwrite (use --force).")
             }
             var o = Restorer.Options()
-            o.time = try time.map { try DuplicityTime.parseSpec($0, now: Int64(Date().timeIntervalSince1970)) }
+            o.time = try time.map(BackupCommand.parseTime)
             o.fileToRestore = fileToRestore
             o.gpg = crypto.forReading()
             let r = try await Restorer(backend: try Backends.open(url), target: destination, options: o).run()
@@ -122,7 +122,7 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument var local: String
         func run() async throws {
             var o = Restorer.Options()
-            o.time = try time.map { try DuplicityTime.parseSpec($0, now: Int64(Date().timeIntervalSince1970)) }
+            o.time = try time.map(BackupCommand.parseTime)
             o.gpg = crypto.forReading()
             let r = try await Verifier(backend: try Backends.open(url), local: local, restoreOptions: o, compareData: compareData,
                                        selection: try selection.selection(source: local)).run()
@@ -161,7 +161,7 @@ struct BackupCommand: AsyncParsableCommand {
         @OptionGroup var crypto: CryptoOptions
         @Argument var url: String
         func run() async throws {
-            let t = try time.map { try DuplicityTime.parseSpec($0, now: Int64(Date().timeIntervalSince1970)) } ?? Int64.max
+            let t = try time.map(BackupCommand.parseTime) ?? Int64.max
             for (path, mtime) in try await Listing.current(backend: try Backends.open(url), time: t, gpg: crypto.forReading()) {
                 print("\(BackupCommand.ctime(mtime)) \(path.isEmpty ? "." : path)")
             }
@@ -174,7 +174,7 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument var url: String
         @Flag var force = false
         func run() async throws {
-            let t = try DuplicityTime.parseSpec(time, now: Int64(Date().timeIntervalSince1970))
+            let t = try BackupCommand.parseTime(time)
             BackupCommand.listDeletions(try await Maintenance.removeOlderThan(t, backend: try Backends.open(url), force: force), force: force)
         }
     }
@@ -226,6 +226,11 @@ struct BackupCommand: AsyncParsableCommand {
                 print(line)
             }
         }
+    }
+
+    /// A time as duplicity accepts it (now, ISO dates, epoch, intervals back from now).
+    static func parseTime(_ spec: String) throws -> Int64 {
+        try DuplicityTime.parseSpec(spec, now: Int64(Date().timeIntervalSince1970))
     }
 
     static func listDeletions(_ names: [String], force: Bool) {

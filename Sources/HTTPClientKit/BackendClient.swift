@@ -42,7 +42,7 @@ public final class BackendClient: Sendable {
         let handler = ResponseStreamHandler()
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // Built by hand because the stock client pipeline drops `100 Continue`.

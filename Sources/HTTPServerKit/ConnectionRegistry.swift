@@ -11,10 +11,10 @@ final class ConnectionRegistry: Sendable {
 
     private let state = NIOLockedValueBox(State())
 
-    /// Adds a connection; false when the server is already shutting down.
-    func register(_ id: ObjectIdentifier, _ channel: any Channel) -> Bool {
+    /// Adds a connection; false when the server is already shutting down or holds `limit`.
+    func register(_ id: ObjectIdentifier, _ channel: any Channel, limit: Int = .max) -> Bool {
         state.withLockedValue { s in
-            if s.shuttingDown { return false }
+            if s.shuttingDown || s.channels.count >= limit { return false }
             s.channels[id] = (channel, false)
             return true
         }

@@ -18,14 +18,16 @@ public final class HTTPServer: Sendable {
     private let handler: any HTTPHandler
     private let logger: Logger
     private let connections = ConnectionRegistry()
+    private let options: HTTPServerOptions
     /// The port actually bound (useful when asked for port 0).
     public let port: Int
     /// The host bound.
     public let host: String
 
     private init(channel: NIOAsyncChannel<Connection, Never>,
-                 handler: any HTTPHandler, logger: Logger, host: String, port: Int) {
+                 handler: any HTTPHandler, logger: Logger, host: String, port: Int, options: HTTPServerOptions) {
         self.channel = channel
+        self.options = options
         self.handler = handler
         self.logger = logger
         self.host = host
@@ -33,12 +35,14 @@ public final class HTTPServer: Sendable {
     }
 
     /// Binds a listening socket; call `run()` to serve.
-    public static func bind(host: String, port: Int, handler: any HTTPHandler, logger: Logger,
+    public static func bind(host: String, port: Int, handler: any HTTPHandler, logger: Logger, options: HTTPServerOptions = .init(),
                             group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> HTTPServer {
+        let clientTimeout = TimeAmount.nanoseconds(Int64(min(max(options.clientTimeout, 0.01), 86_400) * 1e9))
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // TCP_NODELAY is a TCP-level option (`.socketOption` would set SO_DEBUG, root only).
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -47,12 +51,13 @@ public final class HTTPServer: Sendable {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: false)
                     let start = RequestStart()
                     try channel.pipeline.syncOperations.addHandler(RequestHeadNormalizer(requestStart: start), position: .first)
+                    try channel.pipeline.syncOperations.addHandler(ClientTimeoutHandler(timeout: clientTimeout))
                     return Connection(channel: try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel),
                                       requestStart: start)
                 }
             }
         let bound = server.channel.localAddress?.port ?? port
-        return HTTPServer(channel: server, handler: handler, logger: logger, host: host, port: bound)
+        return HTTPServer(channel: server, handler: handler, logger: logger, host: host, port: bound, options: options)
     }
 
     /// Serves connections until the surrounding task is cancelled or `close()` is called.
@@ -83,9 +88,20 @@ public final class HTTPServer: Sendable {
         let connection = accepted.channel
         let remote = connection.channel.remoteAddress?.ipAddress ?? "-"
         let id = ObjectIdentifier(connection.channel)
-        guard connections.register(id, connection.channel) else {
-            // Shutting down: close through the async channel so its writer is finished properly.
-            try? await connection.executeThenClose { _, _ in }
+        guard connections.register(id, connection.channel, limit: options.maxConnections) else {
+            // Shutting down or full: close through the async channel so its writer is finished
+            // properly; a full server first tells the client why.
+            let full = !connections.isShuttingDown
+            if full { logger.warning("\(remote) refused: \(options.maxConnections) connections open") }
+            try? await connection.executeThenClose { inbound, outbound in
+                guard full else { return }
+                // HTTP answers a request: wait for its head (the client timeout bounds the wait).
+                for try await part in inbound {
+                    guard case .head = part else { continue }
+                    try await Self.refuse(outbound, status: .serviceUnavailable, reason: "Too many connections; try again later.\n")
+                    return
+                }
+            }
             return
         }
         defer { connections.remove(id) }
@@ -99,15 +115,18 @@ public final class HTTPServer: Sendable {
                     } catch let error as HTTPParserError {
                         // A malformed request head: answer 400 and close, as Swift's servers do.
                         self.logger.info("\(remote) malformed request: \(error)")
-                        var headers = HTTPHeaders()
-                        headers.add(name: "Connection", value: "close")
-                        headers.add(name: "Content-Length", value: "0")
-                        try? await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers)))
-                        try? await outbound.write(.end(nil))
+                        try? await Self.refuse(outbound, status: .badRequest, reason: "")
                         break
                     }
                     guard let part else { break }
                     guard case .head(let head) = part else { continue }
+                    if let refusal = self.tooLarge(head) {
+                        // Refused before a byte of the body is read; the body's framing is then
+                        // unknown to us, so the connection closes.
+                        self.logger.info("\(remote) \"\(head.method.rawValue) \(head.uri)\" 413: \(refusal)")
+                        try? await Self.refuse(outbound, status: .payloadTooLarge, reason: refusal + "\n")
+                        break
+                    }
                     connections.setBusy(id, true)
                     let keepAlive = try await self.exchange(head: head, reader: reader, outbound: outbound, remote: remote,
                                                             requestStart: accepted.requestStart)
@@ -234,6 +253,30 @@ public final class HTTPServer: Sendable {
         logger.info("\(remote) \"\(head.method.rawValue) \(uri)\" \(response.status) \(counter.value) \(body.bytesRead) \(ms)ms",
                     metadata: ["txid": "\(txid)"])
         return keepAlive
+    }
+
+    /// A one-line reason when the declared body cannot be accepted: a Content-Length that is
+    /// not a number we can hold, or above `maxRequestBody`.
+    private func tooLarge(_ head: HTTPRequestHead) -> String? {
+        guard let text = head.headers.first(name: "content-length") else { return nil }
+        guard let length = Int64(text.trimmingCharacters(in: .whitespaces)), length >= 0 else {
+            return "Content-Length \(text) is not a size this server accepts."
+        }
+        if let max = options.maxRequestBody, length > max { return "Your request is too large." }
+        return nil
+    }
+
+    /// Answers with `status` and a short text body, then ends (the caller closes).
+    private static func refuse(_ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, status: HTTPResponseStatus,
+                               reason: String) async throws {
+        var headers = HTTPHeaders()
+        headers.add(name: "Connection", value: "close")
+        headers.add(name: "Content-Length", value: String(reason.utf8.count))
+        if !reason.isEmpty { headers.add(name: "Content-Type", value: "text/plain; charset=UTF-8") }
+        headers.add(name: "X-Trans-Id", value: TransactionID.make())
+        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
+        if !reason.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(string: reason)))) }
+        try await outbound.write(.end(nil))
     }
 
     /// Unread request bodies up to this size are drained rather than closing the connection.

@@ -21,6 +21,9 @@ final class RequestHeadNormalizer: ChannelInboundHandler, RemovableChannelHandle
 
     let requestStart: RequestStart
     private var pending: ByteBuffer?
+    /// Bytes of `pending` already searched for the blank line (a head sent a byte at a time
+    /// is scanned once, not once per read).
+    private var scanned = 0
     /// Heads longer than this are passed on unchanged (the parser decides).
     static let maxHead = 64 * 1024
 
@@ -40,15 +43,18 @@ final class RequestHeadNormalizer: ChannelInboundHandler, RemovableChannelHandle
             pending!.writeBuffer(&bytes)
         }
         let view = pending!.readableBytesView
-        guard let end = Self.headEnd(view) else {
+        guard let end = Self.headEnd(view, from: max(0, scanned - 3)) else {
+            scanned = view.count
             if view.count > Self.maxHead {
                 context.fireChannelRead(wrapInboundOut(pending!))
                 pending = nil
+                scanned = 0
             }
             return
         }
         var all = pending!
         pending = nil
+        scanned = 0
         let head = all.readSlice(length: end - view.startIndex)!
         if Self.mayNeedRewrite(head.readableBytesView), let rewritten = Self.normalize(Array(head.readableBytesView)) {
             context.fireChannelRead(wrapInboundOut(context.channel.allocator.buffer(bytes: rewritten)))
@@ -61,14 +67,16 @@ final class RequestHeadNormalizer: ChannelInboundHandler, RemovableChannelHandle
     func channelInactive(context: ChannelHandlerContext) {
         if let p = pending {
             pending = nil
+            scanned = 0
             context.fireChannelRead(wrapInboundOut(p))
         }
         context.fireChannelInactive()
     }
 
-    /// The index just past the blank line ending the head, if it has arrived.
-    static func headEnd(_ bytes: ByteBufferView) -> Int? {
-        var i = bytes.startIndex
+    /// The index just past the blank line ending the head, if it has arrived; the search
+    /// starts `offset` bytes in.
+    static func headEnd(_ bytes: ByteBufferView, from offset: Int = 0) -> Int? {
+        var i = bytes.startIndex + offset
         while i + 3 < bytes.endIndex {
             if bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 { return i + 4 }
             i += 1

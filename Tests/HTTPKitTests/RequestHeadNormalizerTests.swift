@@ -10,6 +10,16 @@ import Testing
         RequestHeadNormalizer.normalize(Array(head.utf8)).map { String(decoding: $0, as: UTF8.self) }
     }
 
+    @Test func aHeadArrivingInPiecesIsFoundWhereverTheSearchResumes() {
+        let head = Array("GET / HTTP/1.1\r\nHost: x\r\n\r\nrest".utf8)
+        let buffer = ByteBuffer(bytes: head)
+        #expect(RequestHeadNormalizer.headEnd(buffer.readableBytesView) == head.count - 4)
+        for from in 0...(head.count - 8) {
+            #expect(RequestHeadNormalizer.headEnd(buffer.readableBytesView, from: from) == head.count - 4)
+        }
+        #expect(RequestHeadNormalizer.headEnd(buffer.readableBytesView, from: head.count - 7) == nil)
+    }
+
     @Test func ordinaryHeadsAreLeftAlone() {
         #expect(normalized("GET /v1/a/c/o?x=1 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n") == nil)
         var buffer = ByteBuffer(string: "PUT /v1/a/c/o HTTP/1.1\r\nContent-Length: 3\r\n\r\n")
@@ -33,28 +43,20 @@ import Testing
     }
 
     /// One raw request on a fresh connection; answers the status line.
-    func statusLine(port: Int, _ request: [UInt8]) throws -> String {
-        try statusLines(port: port, [request])[0]
+    func statusLine(port: Int, _ request: [UInt8]) async throws -> String {
+        try await statusLines(port: port, [request])[0]
     }
 
     /// Requests one after another on one keep-alive connection; answers their status lines.
-    func statusLines(port: Int, _ requests: [[UInt8]]) throws -> [String] {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { return ["connect failed"] }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    func statusLines(port: Int, _ requests: [[UInt8]]) async throws -> [String] {
+        try await offPool { Self.blockingStatusLines(port: port, requests) }
+    }
+
+    static func blockingStatusLines(port: Int, _ requests: [[UInt8]]) -> [String] {
+        guard let socket = RawSocket(port: port) else { return ["connect failed"] }
         var received: [UInt8] = []
         /// Reads one whole response (head, then Content-Length bytes) off the socket.
         func response() -> String? {
-            var buf = [UInt8](repeating: 0, count: 4096)
             while true {
                 if let end = received.indices.first(where: { received[$0...].starts(with: [13, 10, 13, 10]) }) {
                     let head = String(decoding: received[..<end], as: UTF8.self)
@@ -66,13 +68,12 @@ import Testing
                         return head.components(separatedBy: "\r\n")[0]
                     }
                 }
-                let n = recv(fd, &buf, buf.count, 0)
-                if n <= 0 { return nil }
-                received += buf[0..<n]
+                guard let got = socket.receive(), !got.isEmpty else { return nil }
+                received += got
             }
         }
         return requests.map { request in
-            _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            socket.send(request)
             return response() ?? "no answer"
         }
     }
@@ -86,14 +87,14 @@ import Testing
             server.close()
             task.cancel()
         }
-        #expect(try statusLine(port: server.port, Array("LICK / HTTP/1.1\r\nHost: h\r\n\r\n".utf8)) == "HTTP/1.1 405 Method Not Allowed")
-        #expect(try statusLine(port: server.port, Array("PUT /o HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip,chunked\r\n\r\n".utf8))
+        #expect(try await statusLine(port: server.port, Array("LICK / HTTP/1.1\r\nHost: h\r\n\r\n".utf8)) == "HTTP/1.1 405 Method Not Allowed")
+        #expect(try await statusLine(port: server.port, Array("PUT /o HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip,chunked\r\n\r\n".utf8))
                 .hasPrefix("HTTP/1.1 501"))
-        #expect(try statusLine(port: server.port, Array("GET /caf".utf8) + [0xC3, 0xA9] + Array(" HTTP/1.1\r\nHost: h\r\n\r\n".utf8))
+        #expect(try await statusLine(port: server.port, Array("GET /caf".utf8) + [0xC3, 0xA9] + Array(" HTTP/1.1\r\nHost: h\r\n\r\n".utf8))
                 == "HTTP/1.1 200 OK")
         // Later requests on a kept-alive connection are looked at too.
         let get = Array("GET /a HTTP/1.1\r\nHost: h\r\n\r\n".utf8), lick = Array("LICK /a HTTP/1.1\r\nHost: h\r\n\r\n".utf8)
-        let lines = try statusLines(port: server.port, [get, lick, get, lick])
+        let lines = try await statusLines(port: server.port, [get, lick, get, lick])
         #expect(lines
                 == ["HTTP/1.1 200 OK", "HTTP/1.1 405 Method Not Allowed", "HTTP/1.1 200 OK", "HTTP/1.1 405 Method Not Allowed"], "\(lines)")
     }

@@ -1,0 +1,24 @@
+/// Limits a server keeps against slow, greedy or broken clients (Swift's `client_timeout`,
+/// `max_clients`, and the object size limit applied as soon as a head arrives).
+public struct HTTPServerOptions: Sendable, Codable, Equatable {
+    /// Seconds a client may keep us waiting for bytes it owes (idle keep-alive, a head, the
+    /// next piece of a body) before its connection is closed.
+    public var clientTimeout: Double = 60
+    /// Open connections served at once; past it a client gets 503 and a closed connection.
+    public var maxConnections: Int = 1024
+    /// A declared `Content-Length` above this is answered 413 at once (nil: no limit).
+    public var maxRequestBody: Int64?
+
+    public init(clientTimeout: Double = 60, maxConnections: Int = 1024, maxRequestBody: Int64? = nil) {
+        self.clientTimeout = clientTimeout
+        self.maxConnections = maxConnections
+        self.maxRequestBody = maxRequestBody
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        clientTimeout = try c.decodeIfPresent(Double.self, forKey: .clientTimeout) ?? clientTimeout
+        maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? maxConnections
+        maxRequestBody = try c.decodeIfPresent(Int64.self, forKey: .maxRequestBody)
+    }
+}

@@ -115,12 +115,12 @@ public final class ContainerBroker {
                     if existing >= r.createdAt { continue }
                     if find.int(2) == 0 {
                         countDelta -= 1
-                        bytesDelta -= find.int(1)
+                        bytesDelta = bytesDelta.clampedSubtracting(find.int(1))
                     }
                 }
                 if !r.deleted {
                     countDelta += 1
-                    bytesDelta += r.size
+                    bytesDelta = bytesDelta.clampedAdding(r.size)
                 }
                 try upsert.bind([.text(r.name), .text(r.createdAt.internalForm), .int(r.size), .text(r.contentType),
                                  .text(r.etag), .int(r.deleted ? 1 : 0)])

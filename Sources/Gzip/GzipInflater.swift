@@ -14,6 +14,9 @@ public final class GzipInflater {
     private var open = false
     /// True once the input ended exactly at the end of a gzip member.
     public private(set) var atMemberEnd = false
+    /// True when the last call filled its output buffer: more output may come without input
+    /// (call `feed` with an empty buffer).
+    public private(set) var hasPendingOutput = false
     /// Decompressed bytes produced so far.
     public private(set) var totalOut: Int64 = 0
 
@@ -28,12 +31,20 @@ public final class GzipInflater {
 
     /// Decompresses `input`; returns the bytes it yields (possibly none).
     public func feed(_ input: UnsafeRawBufferPointer) throws -> [UInt8] {
+        try feed(input, maxOutput: .max).output
+    }
+
+    /// Decompresses from `input` until it is used up or about `maxOutput` bytes came out
+    /// (a small compressed chunk can expand a thousandfold: callers that must bound memory
+    /// feed the unconsumed rest again after using the output).
+    public func feed(_ input: UnsafeRawBufferPointer, maxOutput: Int) throws -> (output: [UInt8], consumed: Int) {
         var out: [UInt8] = []
-        guard input.count > 0 else { return out }
+        guard input.count > 0 || hasPendingOutput else { return (out, 0) }
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         var offset = 0
-        while offset < input.count {
-            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.advanced(by: offset).assumingMemoryBound(to: Bytef.self))
+        repeat {
+            // With no input left zlib reads nothing (it may still owe output from its window).
+            stream.next_in = input.baseAddress.map { UnsafeMutablePointer(mutating: $0.advanced(by: offset).assumingMemoryBound(to: Bytef.self)) }
             stream.avail_in = uInt(input.count - offset)
             let rc: Int32 = chunk.withUnsafeMutableBytes { raw in
                 stream.next_out = raw.baseAddress!.assumingMemoryBound(to: Bytef.self)
@@ -43,6 +54,7 @@ public final class GzipInflater {
             let produced = chunk.count - Int(stream.avail_out)
             let consumed = (input.count - offset) - Int(stream.avail_in)
             offset += consumed
+            hasPendingOutput = stream.avail_out == 0
             if produced > 0 {
                 out.append(contentsOf: chunk[0..<produced])
                 totalOut += Int64(produced)
@@ -50,9 +62,13 @@ public final class GzipInflater {
             switch rc {
             case Z_OK:
                 atMemberEnd = false
-                if consumed == 0 && produced == 0 { return out }
+                if consumed == 0 && produced == 0 {
+                    hasPendingOutput = false
+                    return (out, offset)
+                }
             case Z_BUF_ERROR:
-                return out
+                hasPendingOutput = false
+                return (out, offset)
             case Z_STREAM_END:
                 atMemberEnd = true
                 // Another member may follow.
@@ -60,8 +76,8 @@ public final class GzipInflater {
             default:
                 throw CompressionError("corrupt compressed data (zlib \(rc))")
             }
-        }
-        return out
+        } while (offset < input.count || hasPendingOutput) && out.count < maxOutput
+        return (out, offset)
     }
 
     public func feed(_ input: [UInt8]) throws -> [UInt8] { try input.withUnsafeBytes { try feed($0) } }

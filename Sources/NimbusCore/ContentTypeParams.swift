@@ -21,7 +21,8 @@ public enum ContentTypeParams {
         guard let semi = contentType.lastIndex(of: ";") else { return (contentType, nil) }
         let param = contentType[contentType.index(after: semi)...].drop { $0 == " " }
         guard param.hasPrefix("swift_bytes=") else { return (contentType, nil) }
-        return (String(contentType[..<semi]), Int64(param.dropFirst("swift_bytes=".count)))
+        // A client can write any content type: only a size that can be one counts.
+        return (String(contentType[..<semi]), Int64(param.dropFirst("swift_bytes=".count)).flatMap { $0 >= 0 ? $0 : nil })
     }
 
     /// Splits a header value such as `etag; slo_etag=abc; k=v` into its value and parameters.

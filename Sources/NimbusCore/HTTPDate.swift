@@ -7,9 +7,12 @@ public enum HTTPDate {
     private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
-    /// Formats whole seconds since the epoch.
+    /// Latest time formatted: 9999-12-31T23:59:59Z (HTTP dates have four-digit years).
+    public static let maxSeconds: Int64 = 253_402_300_799
+
+    /// Formats whole seconds since the epoch, clamped to years 1970…9999.
     public static func format(_ seconds: Int64) -> String {
-        var t = time_t(seconds)
+        var t = time_t(min(max(seconds, 0), maxSeconds))
         var tmv = tm()
         gmtime_r(&t, &tmv)
         func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
@@ -30,6 +33,7 @@ public enum HTTPDate {
         guard let day = Int32(fields[0]), let month = months.firstIndex(of: fields[1]), var year = Int32(fields[2]) else {
             return nil
         }
+        guard (0...9999).contains(year) else { return nil }
         if year < 100 { year += year < 70 ? 2000 : 1900 }
         let hms = fields[3].split(separator: ":")
         guard hms.count == 3, let h = Int32(hms[0]), let m = Int32(hms[1]), let s = Int32(hms[2]) else { return nil }

@@ -20,9 +20,15 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// A timestamp for `seconds` since the epoch, rounded to Swift's 10 µs precision.
+    /// Out-of-range or non-finite values are clamped to `0...maxSeconds`.
     public init(seconds: Double, offset: Int64 = 0) {
-        self.init(ticks: Int64((seconds * 100_000).rounded()), offset: offset)
+        let ticks = (seconds * 100_000).rounded()
+        let bound = Double(Self.maxSeconds * 100_000)
+        self.init(ticks: ticks.isNaN ? 0 : Int64(min(max(ticks, 0), bound)), offset: offset)
     }
+
+    /// Swift refuses timestamps of 10^10 seconds and more ("timestamp too large").
+    public static let maxSeconds: Int64 = 9_999_999_999
 
     /// The current time from the given clock.
     public static func now(_ clock: any WallClock = SystemClock()) -> Timestamp {
@@ -40,7 +46,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         }
         guard !main.isEmpty else { return nil }
         let parts = main.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let whole = Int64(parts[0]), whole >= 0 else { return nil }
+        guard let whole = Int64(parts[0]), whole >= 0, whole <= Self.maxSeconds else { return nil }
         var frac: Int64 = 0
         if parts.count == 2 {
             let digits = parts[1]

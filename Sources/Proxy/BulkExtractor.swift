@@ -211,6 +211,10 @@ final class TarEventSource: @unchecked Sendable {
     private var pending: [TarReader.Event] = []
     private var ended = false
     private var inMember = false
+    /// Compressed bytes received and not decompressed yet.
+    private var carry = ByteBuffer()
+    /// Most decompressed bytes produced per step.
+    static let maxInflated = 1 << 20
 
     init(body: RequestBody, compression: BulkExtractor.Compression) throws {
         self.body = body
@@ -225,16 +229,24 @@ final class TarEventSource: @unchecked Sendable {
 
     private func fill() async throws {
         while pending.isEmpty && !ended {
-            guard let chunk = try await body.next() else {
-                ended = true
-                try reader.finish()
-                return
+            let owed = (gzip?.hasPendingOutput ?? false) || (bzip2?.hasPendingOutput ?? false)
+            if carry.readableBytes == 0 && !owed {
+                guard let chunk = try await body.next() else {
+                    ended = true
+                    try reader.finish()
+                    return
+                }
+                carry = chunk
             }
-            let plain: [UInt8] = try chunk.withUnsafeReadableBytes { raw in
-                if let gzip { return try gzip.feed(raw) }
-                if let bzip2 { return try bzip2.feed(raw) }
-                return Array(raw)
+            // At most `Self.maxInflated` bytes are decompressed at a time: a compression bomb
+            // costs time, never memory.
+            let (plain, consumed): ([UInt8], Int) = try carry.withUnsafeReadableBytes { raw in
+                if let gzip { return try gzip.feed(raw, maxOutput: Self.maxInflated) }
+                if let bzip2 { return try bzip2.feed(raw, maxOutput: Self.maxInflated) }
+                return (Array(raw), raw.count)
             }
+            // No progress at all means the decoder wants nothing more of these bytes.
+            carry.moveReaderIndex(forwardBy: plain.isEmpty && consumed == 0 ? carry.readableBytes : consumed)
             pending += try reader.feed(plain)
             if pending.contains(.end) { ended = true }
         }

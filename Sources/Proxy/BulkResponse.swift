@@ -121,7 +121,5 @@ struct BulkResponse {
         }
     }
 
-    private static func xmlEscape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-    }
+    private static func xmlEscape(_ s: String) -> String { XMLText.escape(s) }
 }

@@ -10,6 +10,8 @@ import NimbusCore
 /// under one of the temp URL keys, of `path\nredirect\nmax_file_size\nmax_file_count\nexpires`.
 struct FormPost {
     let context: ProxyContext
+    /// Most distinct form fields (Swift's forms carry a handful).
+    static let maxFields = 64
     static let maxValueLength = 4096
 
     struct FormError: Error {
@@ -75,6 +77,10 @@ struct FormPost {
                     if case .partEnd = e { break }
                 }
                 if let name = param("name") {
+                    // Fields are read before the signature is checked: keep their number bounded.
+                    guard attributes.count < Self.maxFields || attributes[name.lowercased()] != nil else {
+                        throw HTTPError.badRequest("FormPost: too many form fields")
+                    }
                     var value = String(decoding: data, as: UTF8.self)
                     while let last = value.unicodeScalars.last, "\r\n-".unicodeScalars.contains(last) { value.unicodeScalars.removeLast() }
                     attributes[name.lowercased()] = value

@@ -24,6 +24,8 @@ final class MultipartReader: @unchecked Sendable {
     private var state = State.preamble
     private var pending: [Event] = []
     private var sourceEnded = false
+    /// Most transport padding accepted after a delimiter.
+    static let maxPadding = 1024
 
     init(body: RequestBody, boundary: String) {
         self.body = body
@@ -87,9 +89,17 @@ final class MultipartReader: @unchecked Sendable {
         case .body:
             let marker = [13, 10] + delimiter
             if let at = find(marker, from: 0) {
-                if at > 0 { pending.append(.data(ByteBuffer(bytes: buffer[0..<at]))) }
+                if at > 0 {
+                    // The data first; the delimiter is then at the start of the buffer.
+                    pending.append(.data(ByteBuffer(bytes: buffer[0..<at])))
+                    buffer.removeFirst(at)
+                    return true
+                }
+                // The part ends only once what follows the delimiter has arrived (else this
+                // runs again with more bytes and must not report the end twice).
+                guard try afterDelimiter(marker.count) else { return false }
                 pending.append(.partEnd)
-                return try afterDelimiter(at + marker.count)
+                return true
             }
             // Keep a tail that could be the start of the delimiter.
             let safe = buffer.count - marker.count
@@ -113,6 +123,7 @@ final class MultipartReader: @unchecked Sendable {
         // Transport padding (spaces, tabs) may precede the CRLF.
         var i = index
         while i < buffer.count && (buffer[i] == 32 || buffer[i] == 9) { i += 1 }
+        guard i - index <= Self.maxPadding else { throw Invalid(description: "invalid boundary") }
         guard buffer.count >= i + 2 else { return false }
         guard buffer[i] == 13 && buffer[i + 1] == 10 else { throw Invalid(description: "invalid boundary") }
         buffer.removeFirst(i + 2)

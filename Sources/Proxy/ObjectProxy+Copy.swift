@@ -134,11 +134,12 @@ extension ObjectProxy {
                                                     referer: request.header("referer"), txid: request.transactionID)
         var headers = copyHeaders(request, sourceHead: manifestHead)
         headers.remove(name: "x-object-manifest")
+        let total = try dlo.totalLength()
         var range: ClosedRange<Int64>?
-        if let ranges = RangeSpec.resolve(request.header("range"), length: dlo.totalLength), ranges.count == 1 { range = ranges[0] }
-        let reader = SegmentReader(proxy: self, pieces: dlo.pieces(range: range), txid: request.transactionID,
+        if let ranges = RangeSpec.resolve(request.header("range"), length: total), ranges.count == 1 { range = ranges[0] }
+        let reader = SegmentReader(proxy: self, plan: ListPlan(dlo.pieces(range: range)), txid: request.transactionID,
                                    referer: request.header("referer"))
-        let length = range.map { Int64($0.count) } ?? dlo.totalLength
+        let length = range.map { Int64($0.count) } ?? total
         do {
             let response = try await store(dest, headers: headers, length: length, txid: request.transactionID) { try await reader.next() }
             return Self.copied(response, from: source, sourceHead: manifestHead)
@@ -161,13 +162,14 @@ extension ObjectProxy {
                                              txid: request.transactionID)
             return Self.copied(outcome.response(format: format), from: source, sourceHead: manifestHead)
         }
-        let total = manifestHead.headers.first(name: Self.sloSizeHeader).flatMap { Int64($0) } ?? manifest.totalLength
+        let total = try manifestHead.headers.first(name: Self.sloSizeHeader).flatMap { Int64($0) } ?? manifest.totalLength()
         var range: ClosedRange<Int64>? = total > 0 ? 0...(total - 1) : nil
         if let ranges = RangeSpec.resolve(request.header("range"), length: total), ranges.count == 1 { range = ranges[0] }
-        let planner = SLOPlanner(proxy: self, account: source.account, referer: request.header("referer"), txid: request.transactionID)
-        var pieces: [SegmentPiece] = []
-        if let range { pieces = try await planner.pieces(manifest.entries, range: range) }
-        let reader = SegmentReader(proxy: self, pieces: pieces, txid: request.transactionID, referer: request.header("referer"))
+        let plan: any SegmentPlan = range.map {
+            SLOSegmentWalk(proxy: self, account: source.account, referer: request.header("referer"), txid: request.transactionID,
+                           entries: manifest.entries, range: $0)
+        } ?? ListPlan([])
+        let reader = SegmentReader(proxy: self, plan: plan, txid: request.transactionID, referer: request.header("referer"))
         do {
             let response = try await store(dest, headers: headers, length: range.map { Int64($0.count) } ?? 0,
                                            txid: request.transactionID) { try await reader.next() }

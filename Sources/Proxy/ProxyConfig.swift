@@ -1,3 +1,4 @@
+import HTTPServerKit
 import NimbusCore
 
 /// A tempauth user: `user_<account>_<user> = <key> [groups…]` in OpenStack Swift's config.
@@ -53,6 +54,11 @@ public struct ProxyConfig: Sendable, Codable {
     public var publicURL: String?
     /// Seconds between checks of the ring files for changes.
     public var ringCheckInterval: Double = 5
+    /// Client timeout, connection limit and largest request body of the proxy's HTTP server
+    /// (nil `maxRequestBody`: the object size limit).
+    public var server = HTTPServerOptions()
+    /// How fast large objects' segments are read (Swift's slo/dlo rate limits).
+    public var largeObjects = LargeObjectLimits()
 
     public init(host: String, port: Int, ringDirectory: String, users: [TempAuthUser]) {
         self.host = host
@@ -63,7 +69,7 @@ public struct ProxyConfig: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case host, port, ringDirectory, users, tokenLife, nodeTimeout, connectTimeout, containerCacheTTL, constraints, publicURL
-        case ringCheckInterval
+        case ringCheckInterval, largeObjects, server
     }
 
     /// Decodes a config file; everything but host, port, ringDirectory and users is optional.
@@ -80,5 +86,28 @@ public struct ProxyConfig: Sendable, Codable {
         constraints = try c.decodeIfPresent(Constraints.self, forKey: .constraints) ?? constraints
         publicURL = try c.decodeIfPresent(String.self, forKey: .publicURL)
         ringCheckInterval = try c.decodeIfPresent(Double.self, forKey: .ringCheckInterval) ?? ringCheckInterval
+        largeObjects = try c.decodeIfPresent(LargeObjectLimits.self, forKey: .largeObjects) ?? largeObjects
+        server = try c.decodeIfPresent(HTTPServerOptions.self, forKey: .server) ?? server
+    }
+}
+
+/// Swift's defaults for reading large objects: after the first `rateLimitAfterSegment`
+/// segments, segments smaller than `rateLimitUnderSize` are fetched at most
+/// `rateLimitSegmentsPerSecond` a second (an SLO of a million tiny segments cannot make the
+/// proxy hammer the object servers), and one GET may last `maxGetTime` seconds.
+public struct LargeObjectLimits: Sendable, Codable {
+    public var rateLimitAfterSegment = 10
+    public var rateLimitSegmentsPerSecond = 1.0
+    public var rateLimitUnderSize: Int64 = 1024 * 1024
+    public var maxGetTime: Double = 86_400
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        rateLimitAfterSegment = try c.decodeIfPresent(Int.self, forKey: .rateLimitAfterSegment) ?? rateLimitAfterSegment
+        rateLimitSegmentsPerSecond = try c.decodeIfPresent(Double.self, forKey: .rateLimitSegmentsPerSecond) ?? rateLimitSegmentsPerSecond
+        rateLimitUnderSize = try c.decodeIfPresent(Int64.self, forKey: .rateLimitUnderSize) ?? rateLimitUnderSize
+        maxGetTime = try c.decodeIfPresent(Double.self, forKey: .maxGetTime) ?? maxGetTime
     }
 }

@@ -35,7 +35,10 @@ public final class ProxyServer: Service, Sendable {
             containers: InfoCache(ttl: config.containerCacheTTL, clock: clock),
             accounts: InfoCache(ttl: config.containerCacheTTL, clock: clock),
             accountInfos: InfoCache(ttl: config.containerCacheTTL, clock: clock), clock: clock, logger: logger)
-        let server = try await HTTPServer.bind(host: config.host, port: config.port, handler: ProxyHandler(context: context), logger: logger)
+        var options = config.server
+        if options.maxRequestBody == nil { options.maxRequestBody = config.constraints.maxFileSize }
+        let server = try await HTTPServer.bind(host: config.host, port: config.port, handler: ProxyHandler(context: context), logger: logger,
+                                               options: options)
         logger.notice("proxy listening on \(config.host):\(server.port)")
         return ProxyServer(server: server, client: client, config: config, watcher: watcher)
     }

@@ -36,14 +36,14 @@ enum Quotas {
             func meta(_ key: String) -> Int64? {
                 info.headers.first { $0.0.lowercased() == "x-container-meta-\(key)" }.flatMap { Int64($0.1) }
             }
-            if let quota = meta("quota-bytes"), quota < info.bytesUsed + length { throw exceeded }
-            if let quota = meta("quota-count"), quota < info.objectCount + 1 { throw exceeded }
+            if let quota = meta("quota-bytes"), quota < info.bytesUsed.clampedAdding(length) { throw exceeded }
+            if let quota = meta("quota-count"), quota < info.objectCount.clampedAdding(1) { throw exceeded }
         }
         if let cached = await context.accountInfo(path.account, txid: txid), cached.header("x-account-meta-quota-bytes") != nil,
            let account = await context.accountInfo(path.account, txid: txid, fresh: true),
            let quota = account.header("x-account-meta-quota-bytes").flatMap({ Int64($0) }), quota >= 0 {
             let used = account.header("x-account-bytes-used").flatMap { Int64($0) } ?? 0
-            if quota < used + length { throw exceeded }
+            if quota < used.clampedAdding(length) { throw exceeded }
         }
     }
 

@@ -83,7 +83,7 @@ struct ContainerController: Sendable {
         let record: ObjectRecord
         switch request.method {
         case "PUT":
-            record = ObjectRecord(name: object, createdAt: ts, size: Int64(request.header("x-size") ?? "0") ?? 0,
+            record = ObjectRecord(name: object, createdAt: ts, size: max(0, Int64(request.header("x-size") ?? "0") ?? 0),
                                   contentType: request.header("x-content-type") ?? "application/octet-stream",
                                   etag: request.header("x-etag") ?? "")
         case "DELETE":

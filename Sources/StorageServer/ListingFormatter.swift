@@ -33,20 +33,7 @@ enum ListingFormatter {
     /// Swift's `last_modified`: ISO 8601 with microseconds, no zone.
     static func isoDate(_ ts: Timestamp) -> String { ts.isoListingForm }
 
-    static func xmlEscape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.unicodeScalars.append(ch)
-            }
-        }
-        return out
-    }
+    static func xmlEscape(_ s: String) -> String { XMLText.escape(s) }
 
     /// A JSON string as Swift's container server writes it (`json.dumps`: non-ASCII escaped).
     static func jsonString(_ s: String) -> String { PythonJSON.quote(s) }

@@ -8,12 +8,7 @@ enum ListingRequest {
         let items = try request.queryItems()
         func value(_ k: String) -> String? { items.first { $0.0 == k }?.1 }
         var q = ListingQuery(limit: maxLimit)
-        if let l = value("limit") {
-            guard let d = Double(l), d >= 0, d.isFinite else { throw HTTPError(412, "Value of limit must be a non-negative integer") }
-            let n = Int(d)
-            guard n <= maxLimit else { throw HTTPError(412, "Maximum limit is \(maxLimit)") }
-            q.limit = n
-        }
+        if let l = value("limit"), let n = try limit(l, maxLimit: maxLimit) { q.limit = n }
         q.marker = value("marker") ?? ""
         q.endMarker = value("end_marker") ?? ""
         q.prefix = value("prefix") ?? ""
@@ -30,5 +25,13 @@ enum ListingRequest {
         }
         let format = ListingFormat.from(query: value("format"), accept: request.header("accept"))
         return (q, format)
+    }
+
+    /// Swift's rule for `limit`: a value of ASCII digits only counts (anything else is ignored,
+    /// nil), and one above `maxLimit` — however many digits — is refused with 412.
+    static func limit(_ text: String, maxLimit: Int) throws -> Int? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        guard let n = Int(text), n <= maxLimit else { throw HTTPError(412, "Maximum limit is \(maxLimit)") }
+        return n
     }
 }

@@ -18,7 +18,11 @@ enum TarHeaderCodec {
         guard let first = field.first else { return 0 }
         if first & 0x80 != 0 {
             var value: Int64 = Int64(first & 0x7F)
-            for b in field.dropFirst() { value = (value << 8) | Int64(b) }
+            for b in field.dropFirst() {
+                // Base-256 values past Int64 (or negative ones) are no size or time we accept.
+                guard value <= Int64.max >> 8 else { throw TarError("numeric field out of range") }
+                value = (value << 8) | Int64(b)
+            }
             return value
         }
         var value: Int64 = 0

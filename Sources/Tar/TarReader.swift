@@ -125,6 +125,7 @@ public final class TarReader {
         guard stored == TarHeaderCodec.checksum(block) else { throw TarError("bad header checksum") }
         let flag = block[TarHeaderCodec.typeIndex]
         let size = try TarHeaderCodec.number(block[TarHeaderCodec.sizeRange])
+        guard size >= 0 else { throw TarError("negative member size") }
         let padding = Int((Int64(tarBlockSize) - size % Int64(tarBlockSize)) % Int64(tarBlockSize))
         switch flag {
         case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"):
@@ -172,7 +173,7 @@ public final class TarReader {
         case "path": entry.path = value
         case "linkpath": entry.linkName = value
         case "size":
-            guard let n = Int64(text) else { throw TarError("bad pax size") }
+            guard let n = Int64(text), n >= 0 else { throw TarError("bad pax size") }
             entry.size = n
         case "mtime": entry.mtime = Double(text) ?? entry.mtime
         case "uid": entry.uid = Int(text) ?? entry.uid
@@ -197,8 +198,14 @@ public final class TarReader {
             } else {
                 pax.merge(records) { $1 }
             }
+            // Endless headers with new keys would otherwise pile up without bound.
+            let held = (globalPax.values.map(\.count) + pax.values.map(\.count)).reduce(0, +) + globalPax.count + pax.count
+            guard held <= Self.maxExtendedBytes else { throw TarError("extended headers too large") }
         }
     }
+
+    /// Most bytes of pax values held at once (per member and global together).
+    static let maxExtendedBytes = 16 << 20
 
     /// `<length> <key>=<value>\n` records.
     static func parsePax(_ payload: [UInt8]) throws -> [String: [UInt8]] {
@@ -206,7 +213,7 @@ public final class TarReader {
         var i = 0
         while i < payload.count {
             guard let space = payload[i...].firstIndex(of: UInt8(ascii: " ")),
-                  let length = Int(String(decoding: payload[i..<space], as: UTF8.self)), length > 0, i + length <= payload.count,
+                  let length = Int(String(decoding: payload[i..<space], as: UTF8.self)), length > 0, length <= payload.count - i,
                   payload[i + length - 1] == UInt8(ascii: "\n") else {
                 if payload[i...].allSatisfy({ $0 == 0 }) { break }
                 throw TarError("bad pax record")

@@ -82,3 +82,45 @@ import Testing
         #expect(c.member(text).count < text.count / 10)
     }
 }
+
+/// A small compressed chunk can stand for gigabytes: bounded feeding yields it piece by piece.
+@Suite struct BoundedInflateTests {
+    func bomb(_ size: Int) throws -> [UInt8] {
+        let deflater = try GzipDeflater(level: 9)
+        var packed = try deflater.feed([UInt8](repeating: 0, count: size))
+        packed += try deflater.finish()
+        return packed
+    }
+
+    @Test func outputPerCallStaysNearTheBoundAndNothingIsLost() throws {
+        let packed = try bomb(50 << 20)
+        #expect(packed.count < 100 << 10)
+        let inflater = try GzipInflater()
+        var rest = packed[...]
+        var total = 0
+        var largest = 0
+        var calls = 0
+        while !rest.isEmpty || inflater.hasPendingOutput {
+            let (out, consumed) = try rest.withUnsafeBytes { try inflater.feed($0, maxOutput: 1 << 20) }
+            rest = rest.dropFirst(consumed)
+            #expect(out.allSatisfy { $0 == 0 })
+            total += out.count
+            largest = max(largest, out.count)
+            calls += 1
+            if out.isEmpty && consumed == 0 { break }
+        }
+        #expect(total == 50 << 20)
+        #expect(largest <= (1 << 20) + (64 << 10))
+        #expect(calls >= 50)
+    }
+
+    @Test func outputOwedAfterTheLastInputIsStillDelivered() throws {
+        let packed = try bomb(3 << 20)
+        let inflater = try GzipInflater()
+        var out = try inflater.feed(packed)
+        #expect(out.count == 3 << 20)
+        out = []
+        // The unbounded call drains everything owed before it returns.
+        #expect(!inflater.hasPendingOutput)
+    }
+}

@@ -97,3 +97,37 @@ import Testing
         }
     }
 }
+
+/// Archives from clients (bulk extraction) must be refused, never trap or grow without bound.
+@Suite struct TarHostileInputTests {
+    func block(type: UInt8, size: [UInt8]) -> [UInt8] {
+        var b = [UInt8](repeating: 0, count: 512)
+        for (i, c) in "evil".utf8.enumerated() { b[i] = c }
+        for (i, c) in size.enumerated() { b[124 + i] = c }
+        b[156] = type
+        for (i, c) in "ustar\0".utf8.enumerated() { b[257 + i] = c }
+        for i in 148..<156 { b[i] = 32 }
+        let sum = b.reduce(0) { $0 + Int($1) }
+        for (i, c) in String(sum, radix: 8).utf8.enumerated() { b[148 + i] = c }
+        return b
+    }
+
+    @Test func paxRecordLengthNearIntMaxIsAnError() throws {
+        let payload = Array("6 a=b\n9223372036854775807 a=b\n".utf8)
+        #expect(throws: TarError.self) { try TarReader.parsePax(payload) }
+    }
+
+    @Test func negativeBase256SizeIsAnError() throws {
+        var size = [UInt8](repeating: 0xFF, count: 12)
+        size[0] = 0xFF
+        let reader = TarReader()
+        #expect(throws: TarError.self) { _ = try reader.feed(block(type: UInt8(ascii: "0"), size: size)[...]) }
+    }
+
+    @Test func base256SizePastInt64IsAnError() throws {
+        var size = [UInt8](repeating: 0x7F, count: 12)
+        size[0] = 0x80
+        let reader = TarReader()
+        #expect(throws: TarError.self) { _ = try reader.feed(block(type: UInt8(ascii: "0"), size: size)[...]) }
+    }
+}

@@ -22,8 +22,12 @@ struct DynamicLargeObject {
     let container: String
     let prefix: String
     let segments: [Segment]
+    /// Most segments one DLO GET lists (10 listing pages; memory per request stays bounded).
+    static let maxSegments = 100_000
 
-    var totalLength: Int64 { segments.reduce(0) { $0 + $1.bytes } }
+    /// The concatenation's length (400 when the listed sizes — a client can make them up with
+    /// `;swift_bytes=` — do not fit in Int64).
+    func totalLength() throws -> Int64 { try segments.reduce(0) { try ObjectProxy.addSizes($0, $1.bytes) } }
 
     /// Swift's DLO ETag: the quoted MD5 of the segments' ETags joined.
     var etag: String { "\"" + Digests.md5Hex(segments.map(\.etag).joined()) + "\"" }
@@ -55,8 +59,11 @@ struct DynamicLargeObject {
             }
             for row in rows {
                 guard let name = row["name"] as? String else { continue }
-                segments.append(Segment(name: name, bytes: (row["bytes"] as? NSNumber)?.int64Value ?? 0,
-                                        etag: row["hash"] as? String ?? ""))
+                let bytes = (row["bytes"] as? NSNumber).flatMap { $0.doubleValue >= 0 && $0.doubleValue < 9.2e18 ? $0.int64Value : nil } ?? 0
+                segments.append(Segment(name: name, bytes: bytes, etag: row["hash"] as? String ?? ""))
+                guard segments.count <= Self.maxSegments else {
+                    throw HTTPError.badRequest("More than \(Self.maxSegments) segments in this dynamic large object")
+                }
             }
             guard rows.count >= context.constraints.containerListingLimit, let last = segments.last else { break }
             marker = last.name
@@ -69,7 +76,7 @@ struct DynamicLargeObject {
         var plan: [SegmentPiece] = []
         var offset: Int64 = 0
         for s in segments {
-            defer { offset += s.bytes }
+            defer { offset = offset.clampedAdding(s.bytes) }
             guard s.bytes > 0 else { continue }
             let path = SwiftPath(account: account, container: container, object: s.name)
             guard let range else {
@@ -77,7 +84,7 @@ struct DynamicLargeObject {
                 continue
             }
             let start = max(range.lowerBound, offset)
-            let end = min(range.upperBound, offset + s.bytes - 1)
+            let end = min(range.upperBound, offset.clampedAdding(s.bytes - 1))
             if start > end { continue }
             let local = (start - offset)...(end - offset)
             plan.append(.object(path, range: local.count == Int(s.bytes) ? nil : local, etag: nil, size: nil))

@@ -19,8 +19,8 @@ struct LargeObjectResponse {
     let etag: String
     let multipleRanges: Bool
     let evaluateConditionals: Bool
-    /// Pieces covering one inclusive byte range of the large object.
-    let plan: @Sendable (ClosedRange<Int64>) async throws -> [SegmentPiece]
+    /// The pieces covering one inclusive byte range of the large object, produced lazily.
+    let plan: @Sendable (ClosedRange<Int64>) -> any SegmentPlan
 
     func respond() async throws -> HTTPResponse {
         do {
@@ -33,6 +33,7 @@ struct LargeObjectResponse {
     }
 
     private func build() async throws -> HTTPResponse {
+        guard total >= 0 else { throw HTTPError(500, "Large object has a negative length") }
         var headers = self.headers
         for name in ["content-length", "content-range", "etag"] { headers.remove(name: name) }
         headers.replaceOrAdd(name: "ETag", value: etag)
@@ -59,34 +60,35 @@ struct LargeObjectResponse {
         }
         headers.replaceOrAdd(name: "Content-Length", value: String(range.map { Int64($0.count) } ?? total))
         if request.method == "HEAD" { return HTTPResponse(status: status, headers: headers) }
-        let pieces = total == 0 ? [] : try await plan(range ?? 0...(total - 1))
-        return try await stream(status: status, headers: headers, pieces: pieces)
+        let pieces = total == 0 ? ListPlan([]) : plan(range ?? 0...(total - 1))
+        return try await stream(status: status, headers: headers, plan: pieces)
     }
 
     private func multipart(_ ranges: [ClosedRange<Int64>], headers base: HTTPHeaders) async throws -> HTTPResponse {
         let boundary = Hex.encode(Digests.randomBytes(12))
         let partType = base.first(name: "content-type") ?? "application/octet-stream"
-        var pieces: [SegmentPiece] = []
+        var parts: [MultipartRangesPlan.Part] = []
         var length: Int64 = 0
         for (i, r) in ranges.enumerated() {
             let sep = (i == 0 ? "" : "\r\n") + "--\(boundary)\r\nContent-Type: \(partType)\r\n"
                 + "Content-Range: bytes \(r.lowerBound)-\(r.upperBound)/\(total)\r\n\r\n"
-            pieces.append(.data(ByteBuffer(string: sep)))
-            length += Int64(sep.utf8.count) + Int64(r.count)
-            if request.method != "HEAD" { pieces += try await plan(r) }
+            parts.append((ByteBuffer(string: sep), r))
+            // At most 50 ranges of an Int64-sized object: the sum can still pass Int64.max.
+            length = length.clampedAdding(Int64(sep.utf8.count)).clampedAdding(Int64(r.count))
         }
         let trailer = "\r\n--\(boundary)--"
-        pieces.append(.data(ByteBuffer(string: trailer)))
-        length += Int64(trailer.utf8.count)
+        length = length.clampedAdding(Int64(trailer.utf8.count))
+        guard length < Int64.max else { throw HTTPError(416, "Requested Range Not Satisfiable") }
         var headers = base
         headers.replaceOrAdd(name: "Content-Type", value: "multipart/byteranges;boundary=\(boundary)")
         headers.replaceOrAdd(name: "Content-Length", value: String(length))
         if request.method == "HEAD" { return HTTPResponse(status: 206, headers: headers) }
-        return try await stream(status: 206, headers: headers, pieces: pieces)
+        let plan = MultipartRangesPlan(parts: parts, trailer: ByteBuffer(string: trailer), plan: self.plan)
+        return try await stream(status: 206, headers: headers, plan: plan)
     }
 
-    private func stream(status: Int, headers: HTTPHeaders, pieces: [SegmentPiece]) async throws -> HTTPResponse {
-        let reader = SegmentReader(proxy: proxy, pieces: pieces, txid: request.transactionID, referer: request.header("referer"))
+    private func stream(status: Int, headers: HTTPHeaders, plan: any SegmentPlan) async throws -> HTTPResponse {
+        let reader = SegmentReader(proxy: proxy, plan: plan, txid: request.transactionID, referer: request.header("referer"))
         try await reader.prime()
         let logger = proxy.context.logger
         let txid = request.transactionID

@@ -16,8 +16,8 @@ extension ObjectProxy {
         let dlo = try await DynamicLargeObject.load(manifest: manifest, account: path.account, proxy: self,
                                                     referer: request.header("referer"), txid: request.transactionID)
         let headers = HeaderFilter.clientHeaders(manifestHead.headers)
-        return try await LargeObjectResponse(proxy: self, request: request, headers: headers, total: dlo.totalLength, etag: dlo.etag,
+        return try await LargeObjectResponse(proxy: self, request: request, headers: headers, total: try dlo.totalLength(), etag: dlo.etag,
                                              multipleRanges: false, evaluateConditionals: true,
-                                             plan: { dlo.pieces(range: $0) }).respond()
+                                             plan: { ListPlan(dlo.pieces(range: $0)) }).respond()
     }
 }

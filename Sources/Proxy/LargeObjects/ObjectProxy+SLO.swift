@@ -23,6 +23,14 @@ extension ObjectProxy {
     /// Seconds between heartbeat spaces of `?heartbeat=on` (`yield_frequency`).
     static let sloYieldFrequency = 10
 
+    /// Adds segment sizes: nested manifests can claim sizes whose sum leaves Int64, which is a
+    /// client error (400), never a trap.
+    static func addSizes(_ a: Int64, _ b: Int64) throws -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        guard !overflow, sum >= 0 else { throw HTTPError.badRequest("Total size of the large object is too large") }
+        return sum
+    }
+
     static func isSLO(_ headers: HTTPHeaders) -> Bool {
         headers.first(name: "x-static-large-object").map { ["true", "1", "yes", "on", "t", "y"].contains($0.lowercased()) } ?? false
     }
@@ -47,11 +55,12 @@ extension ObjectProxy {
         }
         let manifest = try SLOManifest(stored: try await readManifestBody(conn))
         let etag = "\"\(storedETag ?? manifest.etag)\""
-        let total = storedSize ?? manifest.totalLength
-        let planner = SLOPlanner(proxy: self, account: path.account, referer: request.header("referer"), txid: request.transactionID)
+        let total = try storedSize ?? manifest.totalLength()
+        let (account, referer, txid) = (path.account, request.header("referer"), request.transactionID)
         return try await LargeObjectResponse(proxy: self, request: request, headers: headers, total: total, etag: etag,
                                              multipleRanges: true, evaluateConditionals: storedETag == nil,
-                                             plan: { try await planner.pieces(manifest.entries, range: $0) }).respond()
+                                             plan: { SLOSegmentWalk(proxy: self, account: account, referer: referer, txid: txid,
+                                                                    entries: manifest.entries, range: $0) }).respond()
     }
 
     /// `?multipart-manifest=get` of a manifest: the stored JSON (or, with `format=raw`, the
@@ -140,7 +149,7 @@ extension ObjectProxy {
             switch segment {
             case .data(let bytes):
                 entries.append(.data(bytes))
-                total += Int64(bytes.count)
+                total = try Self.addSizes(total, Int64(bytes.count))
             case .object(let p, let etag, let size, let rangeText):
                 let quoted = PercentCoding.encodePath(p)
                 let head: SegmentHead
@@ -168,7 +177,7 @@ extension ObjectProxy {
                 let name = "/" + (NameBytes.hasPrefix(p, "/") ? NameBytes.dropPrefix(p, bytes: 1) : p)
                 entries.append(.object(.init(name: name, bytes: head.length, hash: head.etag, contentType: head.contentType,
                                              lastModified: head.lastModified, range: range, subSLO: head.isSLO)))
-                total += length
+                total = try Self.addSizes(total, length)
             }
         }
         if !problems.isEmpty { return SLOPutOutcome(status: 400, headers: HTTPHeaders(), errors: problems) }
@@ -373,81 +382,5 @@ struct SLOPutOutcome: Sendable {
         }
         result.errors = errors
         return result.body(format: format, root: "upload")
-    }
-}
-
-/// Turns SLO entries into the pieces covering a byte range, reading nested manifests as
-/// needed (each once per request).
-struct SLOPlanner: Sendable {
-    let proxy: ObjectProxy
-    let account: String
-    let referer: String?
-    let txid: String
-    private let cache = NIOLockedValueBox<[String: SLOManifest]>([:])
-
-    init(proxy: ObjectProxy, account: String, referer: String?, txid: String) {
-        self.proxy = proxy
-        self.account = account
-        self.referer = referer
-        self.txid = txid
-    }
-
-    func pieces(_ entries: [SLOManifest.Entry], range: ClosedRange<Int64>) async throws -> [SegmentPiece] {
-        var out: [SegmentPiece] = []
-        try await slice(entries, first: range.lowerBound, last: range.upperBound, depth: 1, into: &out)
-        return out
-    }
-
-    private func slice(_ entries: [SLOManifest.Entry], first start: Int64, last end: Int64, depth: Int,
-                       into out: inout [SegmentPiece]) async throws {
-        var first = start
-        var last = end
-        for entry in entries {
-            let length: Int64
-            switch entry {
-            case .data(let bytes): length = Int64(bytes.count)
-            case .object(let o): length = o.length
-            }
-            defer {
-                first -= length
-                last -= length
-            }
-            if first >= length { continue }
-            if last < 0 { return }
-            switch entry {
-            case .data(let bytes):
-                let lo = Int(max(0, first)), hi = Int(min(length - 1, last))
-                out.append(.data(ByteBuffer(bytes: bytes[lo...hi])))
-            case .object(let o):
-                let rangeStart = o.range?.lowerBound ?? 0
-                let rangeEnd = o.range?.upperBound ?? (o.bytes - 1)
-                if o.subSLO {
-                    guard depth < ObjectProxy.maxSLORecursion else {
-                        throw SegmentError(description: "max recursion depth of manifests exceeded")
-                    }
-                    let sub = try await manifest(o.name)
-                    try await slice(sub.entries, first: rangeStart + max(0, first), last: min(rangeEnd, rangeStart + last),
-                                    depth: depth + 1, into: &out)
-                } else {
-                    guard let (c, obj) = SLOManifest.split(o.name) else { throw SegmentError(description: "bad segment name \(o.name)") }
-                    let lo = max(0, first) + rangeStart
-                    let hi = min(rangeEnd, rangeStart + last)
-                    let whole = lo == 0 && hi == o.bytes - 1
-                    out.append(.object(SwiftPath(account: account, container: c, object: obj), range: whole ? nil : lo...hi,
-                                       etag: o.hash, size: o.bytes))
-                }
-            }
-        }
-    }
-
-    private func manifest(_ name: String) async throws -> SLOManifest {
-        if let hit = cache.withLockedValue({ $0[name] }) { return hit }
-        do {
-            let m = try await proxy.fetchManifest(name, account: account, referer: referer, txid: txid)
-            cache.withLockedValue { $0[name] = m }
-            return m
-        } catch {
-            throw SegmentError(description: "while fetching submanifest \(name): \(error)")
-        }
     }
 }

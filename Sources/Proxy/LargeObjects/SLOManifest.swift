@@ -47,12 +47,12 @@ struct SLOManifest: Sendable {
         return md5.finalizeHexAndReset()
     }
 
-    /// The large object's length.
-    var totalLength: Int64 {
-        entries.reduce(0) { sum, e in
+    /// The large object's length (400 when the entries' sizes do not fit in Int64).
+    func totalLength() throws -> Int64 {
+        try entries.reduce(0) { sum, e in
             switch e {
-            case .data(let b): return sum + Int64(b.count)
-            case .object(let o): return sum + o.length
+            case .data(let b): return try ObjectProxy.addSizes(sum, Int64(b.count))
+            case .object(let o): return try ObjectProxy.addSizes(sum, o.length)
             }
         }
     }
@@ -78,7 +78,7 @@ struct SLOManifest: Sendable {
             var range: ClosedRange<Int64>?
             if let r = item["range"] as? String {
                 let parts = r.split(separator: "-")
-                guard parts.count == 2, let a = Int64(parts[0]), let b = Int64(parts[1]), a <= b else {
+                guard parts.count == 2, let a = Int64(parts[0]), let b = Int64(parts[1]), a <= b, b < Int64.max else {
                     throw HTTPError(500, "Bad range in SLO manifest")
                 }
                 range = a...b

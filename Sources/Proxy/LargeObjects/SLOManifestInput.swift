@@ -74,15 +74,17 @@ struct SLOManifestInput {
             }
             var size: Int64?
             if let s = item["size_bytes"], !(s is NSNull) {
-                if let n = s as? NSNumber, String(cString: n.objCType) != "c", n.doubleValue == n.doubleValue.rounded() {
+                // A size must be a whole, non-negative number an Int64 holds (1e30 is not).
+                if let n = s as? NSNumber, String(cString: n.objCType) != "c", n.doubleValue == n.doubleValue.rounded(),
+                   n.doubleValue >= 0, n.doubleValue < 9.2e18 {
                     size = n.int64Value
-                } else if let t = s as? String, let n = Int64(t.trimmingCharacters(in: .whitespaces)) {
+                } else if let t = s as? String, let n = Int64(t.trimmingCharacters(in: .whitespaces)), n >= 0 {
                     size = n
                 } else {
                     errors.append("Index \(index): invalid size_bytes")
                     continue
                 }
-                if size! < 1 && index != list.count - 1 {
+                if let size, size < 1 && index != list.count - 1 {
                     errors.append("Index \(index): too small; each segment must be at least 1 byte.")
                     continue
                 }

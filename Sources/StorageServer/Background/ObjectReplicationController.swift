@@ -63,7 +63,7 @@ struct ObjectReplicationController: Sendable {
         }
         let file = DiskFile(devicePath: paths.devicePath(device), partition: partition, hash: hash)
         let writer = try await pools.run(device) { try WriterBox(file.writer()) }
-        let dataLength = request.header("x-backend-data-length").flatMap { Int64($0) }
+        let dataLength = request.header("x-backend-data-length").flatMap { Int64($0) }.flatMap { $0 >= 0 ? $0 : nil }
         if let dataLength { writer.writer.hashedLength = dataLength }
         do {
             var pending = ByteBuffer()

@@ -24,6 +24,9 @@ struct Authorizer {
 
     /// Authorizes `method` on `path`; throws 401 (anonymous) or 403 (authenticated) when denied.
     func authorize(_ identity: Identity?, method: String, path: SwiftPath, referer: String?, txid: String) async throws -> Access {
+        // tempauth is authoritative only for accounts under one of its reseller prefixes: a
+        // path like `/v1/test` or `/v1/.admin` must not match a user's group names.
+        guard let prefix = resellerPrefix(of: path.account) else { throw denied(identity, path: path) }
         if let scope = identity?.tempURLScope {
             // A temp URL reaches nothing outside the account (or container) its key belongs to.
             guard path.account == scope.account, scope.container == nil || scope.container == path.container else {
@@ -32,7 +35,10 @@ struct Authorizer {
             return Access(isOwner: false, groups: [])
         }
         let groups = identity?.groups ?? []
-        if identity?.isResellerAdmin == true { return Access(isOwner: true, groups: groups) }
+        let dotAccount = path.account.utf8.dropFirst(prefix.utf8.count).first == UInt8(ascii: ".")
+        if identity?.isResellerAdmin == true && path.account != prefix && !dotAccount {
+            return Access(isOwner: true, groups: groups)
+        }
         if groups.contains(path.account) && (!["PUT", "DELETE"].contains(method) || path.container != nil) {
             return Access(isOwner: true, groups: groups)
         }
@@ -47,7 +53,9 @@ struct Authorizer {
                 aclText = ["GET", "HEAD"].contains(method) ? info.read : nil
             }
             if let acl = try? ContainerACL(aclText) {
-                if acl.referrerAllowed(referer) && (path.object != nil || acl.groups.contains(".rlistings")) {
+                // Referrer rules only ever grant reads (a write ACL with one is refused when set).
+                let reading = ["GET", "HEAD"].contains(method)
+                if reading && acl.referrerAllowed(referer) && (path.object != nil || acl.groups.contains(".rlistings")) {
                     return Access(isOwner: false, groups: groups)
                 }
                 if !groups.isDisjoint(with: acl.groups) { return Access(isOwner: false, groups: groups) }
@@ -63,10 +71,23 @@ struct Authorizer {
                 return Access(isOwner: false, groups: groups)
             }
         }
+        throw denied(identity, path: path)
+    }
+
+    /// 401 for anonymous requests, 403 for authenticated ones.
+    private func denied(_ identity: Identity?, path: SwiftPath) -> HTTPError {
         if identity == nil {
-            throw HTTPError.standard(401, headers: [("WWW-Authenticate", "Swift realm=\"\(PercentCoding.encodePath(path.account))\"")])
+            return HTTPError.standard(401, headers: [("WWW-Authenticate", "Swift realm=\"\(PercentCoding.encodePath(path.account))\"")])
         }
-        throw HTTPError.forbidden
+        return HTTPError.forbidden
+    }
+
+    /// The reseller prefix `account` starts with (the longest non-empty one first; "" when
+    /// a user has an empty prefix), nil when none.
+    func resellerPrefix(of account: String) -> String? {
+        let prefixes = Set(context.config.users.map(\.resellerPrefix))
+        if let p = prefixes.filter({ !$0.isEmpty && account.hasPrefix($0) }).max(by: { $0.count < $1.count }) { return p }
+        return prefixes.contains("") ? "" : nil
     }
 
     /// The account's ACL (cached with the account lookups).

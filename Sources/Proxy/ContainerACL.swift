@@ -22,7 +22,8 @@ struct ContainerACL: Equatable {
                 var value = entry[entry.index(after: colon)...].trimmingCharacters(in: .whitespaces)
                 if value.hasPrefix("*.") { value = String(value.dropFirst()) }  // `*.example.com` means `.example.com`
                 guard !value.isEmpty, value != "-" else { throw HTTPError.badRequest("No host/domain value after referrer designation in ACL") }
-                referrers.append(value)
+                // Host names are case-insensitive; rules and Referer hosts are compared lowercased.
+                referrers.append(value.lowercased())
             } else {
                 groups.insert(entry)
             }
@@ -32,7 +33,7 @@ struct ContainerACL: Equatable {
     /// Whether a request with this `Referer` passes the referrer rules (later rules win).
     func referrerAllowed(_ referer: String?) -> Bool {
         guard !referrers.isEmpty else { return false }
-        let host = referer.flatMap { URLComponents(string: $0)?.host } ?? "unknown"
+        let host = referer.flatMap { URLComponents(string: $0)?.host }.flatMap { $0.isEmpty ? nil : $0.lowercased() } ?? "unknown"
         var allowed = false
         for rule in referrers {
             if rule.hasPrefix("-") {

@@ -77,7 +77,12 @@ struct ContainerProxy {
             for (k, v) in sysmeta { base.add(name: k, value: v) }
             if !access.isOwner { base.removeOwnerHeaders() }
             for name in ["x-container-read", "x-container-write"] {
-                if let v = base.first(name: name) { _ = try ContainerACL(v) }
+                guard let v = base.first(name: name) else { continue }
+                let acl = try ContainerACL(v)
+                // Referrer rules grant anonymous access: never for writes (Swift's clean_acl).
+                if name == "x-container-write" && !acl.referrers.isEmpty {
+                    throw HTTPError.badRequest("Referrers not allowed in write ACL: '\(v)'")
+                }
             }
         }
         let (accountPart, accountNodes) = context.rings.account.nodes(account: account)

@@ -46,11 +46,8 @@ struct StaticWeb {
     }
 
     private func container(_ request: HTTPRequest, _ path: SwiftPath, _ web: Settings) async throws -> HTTPResponse? {
-        do {
-            _ = try await Authorizer(context: context).authorize(identity, method: "GET", path: path, referer: request.header("referer"),
-                                                                 txid: request.transactionID)
-        } catch let error as HTTPError {
-            return try await errorPage(request, path, web, fallback: HTTPResponse.error(error.status, headers: HTTPHeaders(error.headers)))
+        if let denied = await denial(request, SwiftPath(account: path.account, container: path.container)) {
+            return try await errorPage(request, path, web, fallback: denied)
         }
         if !web.listingsOn && web.index.isEmpty {
             return ObjectProxy.isTrue(request.header("x-web-mode")) ? .error(404) : nil
@@ -88,12 +85,29 @@ struct StaticWeb {
         }
         guard status == 404 else { return response }
         if !request.path.hasSuffix("/") {
-            // A "directory" exists when some object lives under it.
+            // A "directory" exists when some object lives under it: listing rights needed (.rlistings).
+            if let denied = await denial(request, SwiftPath(account: path.account, container: path.container)) {
+                return try await errorPage(request, path, web, fallback: denied)
+            }
             let (rows, ok) = try await list(path, prefix: object + "/", limit: 1, txid: request.transactionID)
             if !ok || rows.isEmpty { return try await errorPage(request, path, web, fallback: .error(404)) }
             return redirectWithSlash(request)
         }
         return try await listing(request, path, web, prefix: object)
+    }
+
+    /// The error response when the requester may not GET `path` (a container path means
+    /// listing it), nil when allowed.
+    private func denial(_ request: HTTPRequest, _ path: SwiftPath) async -> HTTPResponse? {
+        do {
+            _ = try await Authorizer(context: context).authorize(identity, method: "GET", path: path, referer: request.header("referer"),
+                                                                 txid: request.transactionID)
+            return nil
+        } catch let error as HTTPError {
+            return HTTPResponse.error(error.status, headers: HTTPHeaders(error.headers))
+        } catch {
+            return .error(500)
+        }
     }
 
     private func redirectWithSlash(_ request: HTTPRequest) -> HTTPResponse {
@@ -108,6 +122,8 @@ struct StaticWeb {
     private func errorPage(_ request: HTTPRequest, _ path: SwiftPath, _ web: Settings, fallback: HTTPResponse) async throws -> HTTPResponse {
         guard !web.error.isEmpty else { return fallback }
         let page = SwiftPath(account: path.account, container: path.container, object: "\(fallback.status)\(web.error)")
+        // The page is read with the requester's rights, as Swift's subrequest is.
+        if await denial(request, page) != nil { return fallback }
         let got = try await ObjectProxy(context: context, identity: identity).readWhole(page, txid: request.transactionID)
         guard let got, (200..<300).contains(got.status) else { return fallback }
         var response = got
@@ -153,6 +169,9 @@ struct StaticWeb {
             body += " </body>\n</html>\n"
             let page = HTTPResponse(status: 404, headers: ["Content-Type": "text/html; charset=UTF-8"], body: .bytes(ByteBuffer(string: body)))
             return try await errorPage(request, path, web, fallback: page)
+        }
+        if let denied = await denial(request, SwiftPath(account: path.account, container: path.container)) {
+            return try await errorPage(request, path, web, fallback: denied)
         }
         let (rows, ok) = try await list(path, prefix: prefix, txid: request.transactionID)
         if !ok { return try await errorPage(request, path, web, fallback: .error(503)) }

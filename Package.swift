@@ -87,7 +87,8 @@ let package = Package(
 
         // Wiring of whole clusters (all-in-one) shared by the executable and the tests
         .target(name: "Cluster", dependencies: [
-            "NimbusCore", "Ring", "StorageServer", "Proxy", "Digest",
+            "NimbusCore", "Ring", "StorageServer", "Proxy", "Digest", "HTTPServerKit",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -3,7 +3,7 @@ import os, shutil, socket, subprocess, tempfile, time, urllib.request
 
 
 class AIO:
-    def __init__(self, nimbus):
+    def __init__(self, nimbus, extra=()):
         self.work = tempfile.mkdtemp(prefix="nimbus-client-")
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
@@ -12,7 +12,7 @@ class AIO:
         self.log = open(os.path.join(self.work, "aio.out"), "w")
         self.proc = subprocess.Popen(
             [nimbus, "aio", "--port", str(self.port), "--data-dir", os.path.join(self.work, "data"),
-             "--log-file", os.path.join(self.work, "nimbus.log")], stdout=self.log, stderr=self.log)
+             "--log-file", os.path.join(self.work, "nimbus.log"), *extra], stdout=self.log, stderr=self.log)
         self.auth = f"http://127.0.0.1:{self.port}/auth/v1.0"
         for _ in range(200):
             try:

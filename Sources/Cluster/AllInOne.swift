@@ -31,11 +31,14 @@ public final class AllInOne: Sendable {
     public func devicesRoot(node i: Int) -> String { "\(dataDir)/node\(i + 1)" }
 
     /// Loads `<dataDir>/aio.json`, or on first start picks ports and secrets and builds the rings.
-    public static func prepare(dataDir: String, layout: AIOLayout, host: String = "127.0.0.1") throws -> AIOState {
+    public static func prepare(dataDir: String, layout: AIOLayout) throws -> AIOState {
+        let host = nodeHost
         let fm = FileManager.default
         try fm.createDirectory(atPath: "\(dataDir)/rings", withIntermediateDirectories: true)
         let statePath = "\(dataDir)/aio.json"
         if fm.fileExists(atPath: statePath) {
+            // The hash-path secrets are in it: owner only (also for data dirs made before this rule).
+            try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: statePath)
             return try JSONDecoder().decode(AIOState.self, from: Data(contentsOf: URL(fileURLWithPath: statePath)))
         }
         let ports = try FreePort.find(count: layout.nodes, host: host)
@@ -62,6 +65,7 @@ public final class AllInOne: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(state), to: statePath)
+        try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: statePath)
         return state
     }
 
@@ -71,16 +75,33 @@ public final class AllInOne: Sendable {
         return "sd\(letter)\(node + 1)"
     }
 
-    /// Prepares (if needed) and binds every node and the proxy.
+    /// The config of storage node `n` (0-based). Nodes listen on loopback only, whatever
+    /// address the proxy serves: they take unauthenticated writes and are the proxy's alone.
+    public static func nodeConfig(_ n: Int, dataDir: String, state: AIOState) -> StorageNodeConfig {
+        let devices = (0..<state.layout.devicesPerNode).map { deviceName(node: n, index: $0) }
+        var config = StorageNodeConfig(devicesRoot: "\(dataDir)/node\(n + 1)", devices: devices, host: nodeHost,
+                                       port: state.nodePorts[n], hashPath: state.hashPath, ringDirectory: "\(dataDir)/rings")
+        config.expirerInterval = 10
+        return config
+    }
+
+    /// The proxy's config, with the tempauth users of Swift's functional tests.
+    public static func proxyConfig(dataDir: String, host: String, port: Int) -> ProxyConfig {
+        ProxyConfig(host: host, port: port, ringDirectory: "\(dataDir)/rings",
+                    users: AIOUsers.all.map { TempAuthUser(account: $0.account, user: $0.user, key: $0.key, groups: $0.groups) })
+    }
+
+    /// Where the nodes of an all-in-one cluster listen.
+    public static let nodeHost = "127.0.0.1"
+
+    /// Prepares (if needed) and binds every node and the proxy in this process (the test
+    /// harness's cluster; `nimbus aio` runs each in its own process, see `AIOSupervisor`).
     public static func start(dataDir: String, layout: AIOLayout = .standard, host: String = "127.0.0.1", proxyPort: Int,
                              tokenLife: Double = 86_400, clock: any WallClock = SystemClock(), logger: Logger) async throws -> AllInOne {
-        let state = try prepare(dataDir: dataDir, layout: layout, host: host)
+        let state = try prepare(dataDir: dataDir, layout: layout)
         var nodes: [StorageNode] = []
         for n in 0..<state.layout.nodes {
-            let devices = (0..<state.layout.devicesPerNode).map { deviceName(node: n, index: $0) }
-            var config = StorageNodeConfig(devicesRoot: "\(dataDir)/node\(n + 1)", devices: devices, host: host,
-                                           port: state.nodePorts[n], hashPath: state.hashPath, ringDirectory: "\(dataDir)/rings")
-            config.expirerInterval = 10
+            let config = nodeConfig(n, dataDir: dataDir, state: state)
             var nodeLogger = logger
             nodeLogger[metadataKey: "server"] = "node\(n + 1)"
             do {
@@ -91,8 +112,7 @@ public final class AllInOne: Sendable {
                 throw error
             }
         }
-        var proxyConfig = ProxyConfig(host: host, port: proxyPort, ringDirectory: "\(dataDir)/rings",
-                                      users: AIOUsers.all.map { TempAuthUser(account: $0.account, user: $0.user, key: $0.key, groups: $0.groups) })
+        var proxyConfig = proxyConfig(dataDir: dataDir, host: host, port: proxyPort)
         proxyConfig.tokenLife = tokenLife
         var proxyLogger = logger
         proxyLogger[metadataKey: "server"] = "proxy"

@@ -2,6 +2,7 @@ import Foundation
 import HTTPServerKit
 import NIOCore
 import NimbusCore
+import Ring
 
 /// Routes storage-node requests. One port serves the three servers of a node; the path depth
 /// picks the server (`/dev/part/a` account, `/dev/part/a/c` container, `/dev/part/a/c/o`
@@ -16,6 +17,21 @@ struct StorageHandler: HTTPHandler {
     let stats: NodeStats
     let paths: StoragePaths
     let devices: Set<String>
+    /// The rings, for the highest partition number a request may name.
+    let rings: RingWatcher
+
+    /// Every storage request (replication included) names one of this node's devices and a
+    /// partition the rings have: anything else would read or create paths outside them.
+    func checkDeviceAndPartition(_ path: String) throws {
+        let parts = path.dropFirst().split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count >= 2, let device = try? PercentCoding.decodeUTF8(parts[0]), devices.contains(device) else {
+            throw HTTPError(507, "No such device")
+        }
+        let partitions = RingWatcher.Kind.allCases.compactMap { rings.ring($0)?.partitionCount }.max() ?? (1 << 32)
+        guard parts[1].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let partition = Int(parts[1]), partition < partitions else {
+            throw HTTPError.badRequest("Invalid partition \(parts[1])")
+        }
+    }
 
     func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
         if request.path == "/healthcheck" { return .text(200, "OK") }
@@ -27,6 +43,7 @@ struct StorageHandler: HTTPHandler {
             let text = await stats.prometheus(node: devices.sorted().joined(separator: ","))
             return .text(200, text, headers: ["Content-Type": "text/plain; version=0.0.4"])
         }
+        try checkDeviceAndPartition(request.path)
         if let kind = request.header(ObjectReplicationController.header)?.lowercased() {
             return kind.hasPrefix("db-") ? try await dbReplication.handle(request, kind: kind) : try await objectReplication.handle(request, kind: kind)
         }

@@ -70,8 +70,8 @@ public final class StorageNode: Service, Sendable {
             accounts: AccountController(paths: paths, pools: pools, constraints: constraints),
             objectReplication: ObjectReplicationController(paths: paths, pools: pools, reclaimAge: config.reclaimAge, clock: clock),
             dbReplication: DBReplicationController(paths: paths, pools: pools, reporter: reporter),
-            stats: stats, paths: paths, devices: Set(config.devices))
-        let server = try await HTTPServer.bind(host: config.host, port: config.port, handler: handler, logger: logger)
+            stats: stats, paths: paths, devices: Set(config.devices), rings: rings)
+        let server = try await HTTPServer.bind(host: config.host, port: config.port, handler: handler, logger: logger, options: config.server)
         logger.notice("storage node listening on \(config.host):\(server.port), devices \(config.devices.joined(separator: ","))")
         let node = NodeIdentity(port: server.port, devices: Set(config.devices))
         let services = NodeServices(paths: paths, devices: config.devices, pools: pools, client: client, rings: rings, node: node,

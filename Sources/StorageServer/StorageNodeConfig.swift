@@ -1,3 +1,4 @@
+import HTTPServerKit
 import NimbusCore
 
 /// What one storage node needs to know: where its devices are, where to listen, the cluster's
@@ -32,6 +33,8 @@ public struct StorageNodeConfig: Sendable, Codable {
     public var reclaimAge: Double = 604_800
     /// Seconds between checks of the ring files for changes.
     public var ringCheckInterval: Double = 5
+    /// Client timeout and connection limit of the node's HTTP server.
+    public var server = HTTPServerOptions()
 
     public init(devicesRoot: String, devices: [String], host: String, port: Int, hashPath: HashPathConfig, ringDirectory: String) {
         self.devicesRoot = devicesRoot
@@ -45,7 +48,7 @@ public struct StorageNodeConfig: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case devicesRoot, devices, host, port, hashPath, ringDirectory, containerReportInterval, updateTimeout, expirerInterval
         case replicationInterval, dbReplicationInterval, updaterInterval, auditorInterval, auditorBytesPerSecond, auditorFilesPerSecond
-        case reclaimAge, ringCheckInterval
+        case reclaimAge, ringCheckInterval, server
     }
 
     /// Decodes a config file; the intervals and timeouts are optional.
@@ -68,5 +71,6 @@ public struct StorageNodeConfig: Sendable, Codable {
         auditorFilesPerSecond = try c.decodeIfPresent(Double.self, forKey: .auditorFilesPerSecond) ?? auditorFilesPerSecond
         reclaimAge = try c.decodeIfPresent(Double.self, forKey: .reclaimAge) ?? reclaimAge
         ringCheckInterval = try c.decodeIfPresent(Double.self, forKey: .ringCheckInterval) ?? ringCheckInterval
+        server = try c.decodeIfPresent(HTTPServerOptions.self, forKey: .server) ?? server
     }
 }

@@ -4,15 +4,16 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// `nimbus aio`: the whole cluster in one process, from the embedded default layout.
+/// `nimbus aio`: the all-in-one cluster from the embedded default layout — each storage node
+/// and the proxy in its own supervised child process.
 struct AIOCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "aio", abstract: "Run the all-in-one cluster: 4 storage nodes, 3 replicas and a proxy.")
+        commandName: "aio", abstract: "Run the all-in-one cluster: 4 storage nodes, 3 replicas and a proxy, each its own process.")
 
-    @Option(help: "Proxy port.")
+    @Option(help: "Proxy port (0: any free port).")
     var port: Int = 8080
 
-    @Option(help: "Address to listen on.")
+    @Option(help: "Address the proxy listens on (the storage nodes always listen on 127.0.0.1 only).")
     var host: String = "127.0.0.1"
 
     @Option(help: "Data directory (rings, devices, state). Reused on the next start.")
@@ -21,26 +22,54 @@ struct AIOCommand: AsyncParsableCommand {
     @Option(help: "Cluster layout file (default: ring/aio.json if present, else the embedded default).")
     var layout: String?
 
+    @Option(help: "Seconds a client may keep the proxy waiting for bytes it owes (Swift's client_timeout).")
+    var clientTimeout: Double?
+
+    @Option(help: "Connections the proxy serves at once; more get 503.")
+    var maxConnections: Int?
+
     @OptionGroup var log: LogOptions
 
     func run() async throws {
         let logger = try log.bootstrap(label: "nimbus.aio")
         let layoutPath = layout ?? (FileManager.default.fileExists(atPath: "ring/aio.json") ? "ring/aio.json" : nil)
         let chosen = try layoutPath.map { try AIOLayout.load(from: $0) } ?? .standard
-        let aio = try await AllInOne.start(dataDir: dataDir, layout: chosen, host: host, proxyPort: port, logger: logger)
-        let url = "http://\(host):\(aio.proxy.port)/auth/v1.0"
-        var out = """
-            Nimbus all-in-one cluster is up: \(aio.state.layout.nodes) storage nodes (ports \
-            \(aio.nodes.map { String($0.port) }.joined(separator: ", "))), \(aio.state.layout.replicas) replicas, data in \(dataDir)
-            Auth URL: \(url)
-            Users (tempauth v1.0):
+        let dataDir = URL(fileURLWithPath: self.dataDir).standardizedFileURL.path
+        let state = try AllInOne.prepare(dataDir: dataDir, layout: chosen)
+        let proxyPort = port == 0 ? try FreePort.find(count: 1, host: host == "0.0.0.0" ? "127.0.0.1" : host)[0] : port
+        let children = try AIOSupervisor.children(
+            dataDir: dataDir, state: state, host: host, proxyPort: proxyPort,
+            proxyServer: .init(clientTimeout: clientTimeout, maxConnections: maxConnections), logArguments: log.arguments)
+        let supervisor = AIOSupervisor(executable: try Self.ownExecutable(), children: children, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: supervisor)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            guard await PortProbe.waitUntilListening(host: host, port: proxyPort, seconds: 60) else {
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                throw ValidationError("the proxy did not start listening on \(host):\(proxyPort); see the log")
+            }
+            let url = "http://\(host):\(proxyPort)/auth/v1.0"
+            var out = """
+                Nimbus all-in-one cluster is up: \(state.layout.nodes) storage nodes (ports \
+                \(state.nodePorts.map { String($0) }.joined(separator: ", "))), \(state.layout.replicas) replicas, data in \(dataDir)
+                Auth URL: \(url)
+                Users (tempauth v1.0):
 
-            """
-        for u in AIOUsers.all {
-            out += "  \(u.account):\(u.user)  key \(u.key)  \(u.groups.joined(separator: " "))\n"
+                """
+            for u in AIOUsers.all {
+                out += "  \(u.account):\(u.user)  key \(u.key)  \(u.groups.joined(separator: " "))\n"
+            }
+            out += "Try: swift -A \(url) -U test:tester -K testing stat\nCtrl-C stops the cluster.\n"
+            FileHandle.standardOutput.write(Data(out.utf8))
+            try await tasks.waitForAll()
         }
-        out += "Try: swift -A \(url) -U test:tester -K testing stat\nCtrl-C stops the cluster.\n"
-        FileHandle.standardOutput.write(out.data(using: .utf8)!)
-        try await runUntilSignalled(aio.services, logger: logger)
+    }
+
+    /// This binary, for the children.
+    static func ownExecutable() throws -> String {
+        let path = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        return path
     }
 }

@@ -11,6 +11,11 @@ struct LogOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    /// The same options for a child process.
+    var arguments: [String] {
+        (logFile.map { ["--log-file", URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []) + ["--log-level", logLevel]
+    }
+
     func bootstrap(label: String) throws -> Logger {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         if let logFile {

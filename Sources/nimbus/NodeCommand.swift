@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import Logging
 import Proxy
@@ -13,8 +14,10 @@ struct NodeCommand: AsyncParsableCommand {
     var config: String
 
     @OptionGroup var log: LogOptions
+    @OptionGroup var supervision: SupervisionOptions
 
     func run() async throws {
+        supervision.apply()
         let logger = try log.bootstrap(label: "nimbus.node")
         let cfg = try JSONDecoder().decode(StorageNodeConfig.self, from: Data(contentsOf: URL(fileURLWithPath: config)))
         try await runUntilSignalled([try await StorageNode.start(config: cfg, logger: logger)], logger: logger)
@@ -29,8 +32,10 @@ struct ProxyCommand: AsyncParsableCommand {
     var config: String
 
     @OptionGroup var log: LogOptions
+    @OptionGroup var supervision: SupervisionOptions
 
     func run() async throws {
+        supervision.apply()
         let logger = try log.bootstrap(label: "nimbus.proxy")
         let cfg = try JSONDecoder().decode(ProxyConfig.self, from: Data(contentsOf: URL(fileURLWithPath: config)))
         try await runUntilSignalled([try await ProxyServer.start(config: cfg, logger: logger)], logger: logger)
@@ -43,3 +48,38 @@ func runUntilSignalled(_ services: [any Service], logger: Logger) async throws {
                                                   gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     try await group.run()
 }
+
+/// How a daemon started by `nimbus aio` behaves as its child.
+struct SupervisionOptions: ParsableArguments {
+    @Flag(help: .hidden)
+    var exitWithParent = false
+
+    /// Stops the daemon (SIGTERM to itself, a graceful shutdown) once the supervisor is gone,
+    /// even if it died by SIGKILL, so no daemon is left holding the cluster's ports; and lifts
+    /// the open-file limit to its hard maximum. (prctl's PR_SET_PDEATHSIG would fire when the
+    /// *thread* that spawned us exits, which Swift's thread pools do at will.)
+    func apply() {
+        var limit = rlimit()
+        if getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(RLIMIT_NOFILE_VALUE, &limit)
+        }
+        guard exitWithParent else { return }
+        let parent = getppid()
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + 1, repeating: 1)
+        timer.setEventHandler {
+            if getppid() != parent { kill(getpid(), SIGTERM) }
+        }
+        timer.resume()
+        Self.watchdog = timer
+    }
+
+    /// Kept for the life of the process (set once at start-up, before any concurrency).
+    nonisolated(unsafe) private static var watchdog: (any DispatchSourceTimer)?
+}
+
+#if canImport(Glibc)
+import Glibc
+private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+#endif

@@ -11,10 +11,27 @@ final class ConnectionRegistry: Sendable {
 
     private let state = NIOLockedValueBox(State())
 
-    /// Adds a connection; false when the server is already shutting down or holds `limit`.
+    /// Records a connection as soon as it is accepted (before the server's loop sees it, which
+    /// it may never do if the server is closing), until it closes.
+    func track(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        let late = state.withLockedValue { s -> Bool in
+            if s.shuttingDown { return true }
+            s.channels[id] = (channel, false)
+            return false
+        }
+        if late {
+            channel.close(promise: nil)
+            return
+        }
+        channel.closeFuture.whenComplete { [self] _ in remove(id) }
+    }
+
+    /// Claims a tracked connection for serving; false when the server is shutting down or
+    /// `limit` connections are open (this one included).
     func register(_ id: ObjectIdentifier, _ channel: any Channel, limit: Int = .max) -> Bool {
         state.withLockedValue { s in
-            if s.shuttingDown || s.channels.count >= limit { return false }
+            if s.shuttingDown || s.channels.count > limit { return false }
             s.channels[id] = (channel, false)
             return true
         }
@@ -34,6 +51,12 @@ final class ConnectionRegistry: Sendable {
     }
 
     var isShuttingDown: Bool { state.withLockedValue { $0.shuttingDown } }
+
+    /// Closes every connection, busy or not (the end of a shutdown's drain).
+    func closeAll() {
+        let all = state.withLockedValue { $0.channels.values.map(\.channel) }
+        for c in all { c.close(promise: nil) }
+    }
 
     /// Closes every idle connection and refuses new ones.
     func shutdown() {

@@ -17,7 +17,7 @@ public final class HTTPServer: Sendable {
     private let channel: NIOAsyncChannel<Connection, Never>
     private let handler: any HTTPHandler
     private let logger: Logger
-    private let connections = ConnectionRegistry()
+    private let connections: ConnectionRegistry
     private let options: HTTPServerOptions
     /// The port actually bound (useful when asked for port 0).
     public let port: Int
@@ -25,8 +25,10 @@ public final class HTTPServer: Sendable {
     public let host: String
 
     private init(channel: NIOAsyncChannel<Connection, Never>,
-                 handler: any HTTPHandler, logger: Logger, host: String, port: Int, options: HTTPServerOptions) {
+                 handler: any HTTPHandler, logger: Logger, host: String, port: Int, options: HTTPServerOptions,
+                 connections: ConnectionRegistry) {
         self.channel = channel
+        self.connections = connections
         self.options = options
         self.handler = handler
         self.logger = logger
@@ -38,6 +40,7 @@ public final class HTTPServer: Sendable {
     public static func bind(host: String, port: Int, handler: any HTTPHandler, logger: Logger, options: HTTPServerOptions = .init(),
                             group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> HTTPServer {
         let clientTimeout = TimeAmount.nanoseconds(Int64(min(max(options.clientTimeout, 0.01), 86_400) * 1e9))
+        let connections = ConnectionRegistry()
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -46,22 +49,42 @@ public final class HTTPServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    connections.track(channel)
                     // NIO's protocol error handler would answer 400 on its own, possibly while
                     // our handler is answering the same request; `serve` answers parse errors.
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: false)
                     let start = RequestStart()
                     try channel.pipeline.syncOperations.addHandler(RequestHeadNormalizer(requestStart: start), position: .first)
                     try channel.pipeline.syncOperations.addHandler(ClientTimeoutHandler(timeout: clientTimeout))
-                    return Connection(channel: try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel),
+                    // Deinit-based teardown on purpose: a connection accepted while the server
+                    // closes can be dropped by NIO before `run` ever sees it; it must then close
+                    // itself instead of trapping on its unfinished writer. Every connection
+                    // `run` does see is served and closed through `executeThenClose`.
+                    return Connection(channel: try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(synchronouslyWrapping: channel),
                                       requestStart: start)
                 }
             }
         let bound = server.channel.localAddress?.port ?? port
-        return HTTPServer(channel: server, handler: handler, logger: logger, host: host, port: bound, options: options)
+        return HTTPServer(channel: server, handler: handler, logger: logger, host: host, port: bound, options: options,
+                          connections: connections)
     }
 
-    /// Serves connections until the surrounding task is cancelled or `close()` is called.
+    /// Serves connections until `close()` is called or the surrounding task is cancelled (which
+    /// closes the server the same way), and returns once every accepted connection has been
+    /// served or closed.
     public func run() async throws {
+        // The accept loop is not a child of the caller's task: cancelling it would end the
+        // stream of accepted connections with some still in its buffer, dropped without being
+        // closed through their async channels (NIO traps on such an unfinished writer).
+        let loop = Task { try await self.acceptAndServe() }
+        try await withTaskCancellationHandler {
+            try await loop.value
+        } onCancel: {
+            self.close()
+        }
+    }
+
+    private func acceptAndServe() async throws {
         try await channel.executeThenClose { inbound in
             try await withThrowingDiscardingTaskGroup { group in
                 for try await connection in inbound {
@@ -72,10 +95,14 @@ public final class HTTPServer: Sendable {
     }
 
     /// Stops accepting connections, closes idle keep-alive connections and lets requests in
-    /// flight finish (their connections close after the response).
+    /// flight finish (their connections close after the response); connections still open
+    /// after `drainTimeout` are closed.
     public func close() {
         channel.channel.close(promise: nil)
         connections.shutdown()
+        let drain = TimeAmount.nanoseconds(Int64(min(max(options.drainTimeout, 0), 86_400) * 1e9))
+        let connections = self.connections
+        channel.channel.eventLoop.scheduleTask(in: drain) { connections.closeAll() }
     }
 
     /// An accepted connection and the marker of where its next request starts.

@@ -8,8 +8,12 @@ public struct HTTPServerOptions: Sendable, Codable, Equatable {
     public var maxConnections: Int = 1024
     /// A declared `Content-Length` above this is answered 413 at once (nil: no limit).
     public var maxRequestBody: Int64?
+    /// Seconds requests in flight may take to finish after a shutdown began; then their
+    /// connections are closed.
+    public var drainTimeout: Double = 30
 
-    public init(clientTimeout: Double = 60, maxConnections: Int = 1024, maxRequestBody: Int64? = nil) {
+    public init(clientTimeout: Double = 60, maxConnections: Int = 1024, maxRequestBody: Int64? = nil, drainTimeout: Double = 30) {
+        self.drainTimeout = drainTimeout
         self.clientTimeout = clientTimeout
         self.maxConnections = maxConnections
         self.maxRequestBody = maxRequestBody
@@ -20,5 +24,6 @@ public struct HTTPServerOptions: Sendable, Codable, Equatable {
         clientTimeout = try c.decodeIfPresent(Double.self, forKey: .clientTimeout) ?? clientTimeout
         maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? maxConnections
         maxRequestBody = try c.decodeIfPresent(Int64.self, forKey: .maxRequestBody)
+        drainTimeout = try c.decodeIfPresent(Double.self, forKey: .drainTimeout) ?? drainTimeout
     }
 }

@@ -6,19 +6,18 @@ import NIOHTTP1
 import Testing
 
 /// Bad input gets a clear status and leaves nothing half-stored.
-@Suite(.serialized) final class BadInputTests {
+@Suite(.serialized, .cluster) final class BadInputTests {
     let h: ClusterHarness
     let token: String
     let account: String
     var auth: [(String, String)] { [("X-Auth-Token", token)] }
 
     init() async throws {
-        h = try await ClusterHarness.start()
+        h = try ClusterHarness.scoped()
         (token, account) = try await h.login()
         _ = try await h.request("PUT", "\(account)/c", headers: [("X-Auth-Token", token)])
     }
 
-    deinit { h.stop() }
 
     @Test func objectNameLongerThan1024BytesIs400() async throws {
         let name = String(repeating: "n", count: 1025)

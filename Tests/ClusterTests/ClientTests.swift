@@ -4,13 +4,13 @@ import NimbusClient
 import Testing
 
 /// The client library (`st`'s engine) against the in-process cluster.
-@Suite(.serialized) final class ClientTests {
+@Suite(.serialized, .cluster) final class ClientTests {
     let h: ClusterHarness
     let client: SwiftClient
     let dir: String
 
     init() async throws {
-        h = try await ClusterHarness.start()
+        h = try ClusterHarness.scoped()
         client = SwiftClient(credentials: .init(authURL: "http://127.0.0.1:\(h.proxyPort)/auth/v1.0", user: "test:tester", key: "testing"))
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("client-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: "\(dir)/src/nested", withIntermediateDirectories: true)
@@ -18,7 +18,6 @@ import Testing
 
     deinit {
         client.shutdown()
-        h.stop()
         try? FileManager.default.removeItem(atPath: dir)
     }
 

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NimbusCore
 import Synchronization
+import Testing
 
 /// An in-process all-in-one cluster (4 nodes, 3 replicas, proxy) on ephemeral loopback ports
 /// in a temp directory, plus a small client for talking to it. Shared by the cluster tests.
@@ -50,19 +51,43 @@ final class ClusterHarness: @unchecked Sendable {
         return h
     }
 
-    /// A started cluster and the default tempauth user's account path and auth header.
-    static func startLoggedIn() async throws -> (ClusterHarness, String, [(String, String)]) {
-        let h = try await start()
+    /// The running test's cluster and the default tempauth user's account path and auth header.
+    static func scopedLoggedIn() async throws -> (ClusterHarness, String, [(String, String)]) {
+        let h = try scoped()
         let (token, account) = try await h.login()
         return (h, account, [("X-Auth-Token", token)])
     }
 
-    func stop() {
+    /// Stops every server and waits until each has served or closed its connections.
+    func stop() async {
         for n in aio.nodes { n.close() }
         aio.proxy.close()
         for t in tasks { t.cancel() }
+        for t in tasks { await t.value }
         client.shutdown()
         try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// The cluster of the running test (see `ClusterScope`).
+    @TaskLocal static var current: ClusterHarness?
+
+    /// The running test's cluster; suites marked `.cluster` read it in their `init`.
+    static func scoped() throws -> ClusterHarness {
+        guard let h = current else { throw HarnessError("the suite needs the .cluster trait") }
+        return h
+    }
+
+    /// Runs `body` with a fresh cluster and stops it afterwards (also when `body` throws).
+    static func with<T>(layout: AIOLayout = AIOLayout(partPower: 6), _ body: (ClusterHarness) async throws -> T) async throws -> T {
+        let h = try await start(layout: layout)
+        do {
+            let result = try await body(h)
+            await h.stop()
+            return result
+        } catch {
+            await h.stop()
+            throw error
+        }
     }
 
     var proxyPort: Int { aio.proxy.port }
@@ -107,6 +132,24 @@ final class ClusterHarness: @unchecked Sendable {
             return (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []
         }
     }
+}
+
+/// Gives each test of a suite its own cluster, started before the suite's `init` and stopped
+/// — awaited — after the test, so no server is torn down from a `deinit` on another thread.
+struct ClusterScope: SuiteTrait, TestTrait, TestScoping {
+    var isRecursive: Bool { true }
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        guard testCase != nil else { return try await function() }
+        try await ClusterHarness.with { h in
+            try await ClusterHarness.$current.withValue(h) { try await function() }
+        }
+    }
+}
+
+extension Trait where Self == ClusterScope {
+    /// One in-process cluster per test (`ClusterHarness.scoped()` in the suite's `init`).
+    static var cluster: Self { ClusterScope() }
 }
 
 /// Real time plus an adjustable offset.

@@ -6,17 +6,16 @@ import Testing
 
 /// The background work heals the cluster: replication restores lost and misplaced copies, the
 /// auditor quarantines rot, the updater delivers missed container updates.
-@Suite(.serialized) final class DurabilityTests {
+@Suite(.serialized, .cluster) final class DurabilityTests {
     let h: ClusterHarness
     let account: String
     let auth: [(String, String)]
 
     init() async throws {
-        (h, account, auth) = try await ClusterHarness.startLoggedIn()
+        (h, account, auth) = try await ClusterHarness.scopedLoggedIn()
         _ = try await h.request("PUT", "\(account)/dur", headers: auth)
     }
 
-    deinit { h.stop() }
 
     func device(_ n: Int) -> String { "\(h.aio.devicesRoot(node: n))/\(AllInOne.deviceName(node: n, index: 0))" }
 

@@ -4,17 +4,16 @@ import NimbusCore
 import Testing
 
 /// `X-Delete-At` / `X-Delete-After` and the expirer that really deletes.
-@Suite(.serialized) final class ExpiryTests {
+@Suite(.serialized, .cluster) final class ExpiryTests {
     let h: ClusterHarness
     let account: String
     let auth: [(String, String)]
 
     init() async throws {
-        (h, account, auth) = try await ClusterHarness.startLoggedIn()
+        (h, account, auth) = try await ClusterHarness.scopedLoggedIn()
         _ = try await h.request("PUT", "\(account)/exp", headers: auth)
     }
 
-    deinit { h.stop() }
 
     func dataFiles() -> [String] {
         let e = FileManager.default.enumerator(atPath: h.root)

@@ -5,17 +5,16 @@ import NimbusCore
 import Testing
 
 /// Static large objects, legacy versioning and bulk delete through the proxy.
-@Suite(.serialized) final class LargeObjectTests {
+@Suite(.serialized, .cluster) final class LargeObjectTests {
     let h: ClusterHarness
     let account: String
     let auth: [(String, String)]
 
     init() async throws {
-        (h, account, auth) = try await ClusterHarness.startLoggedIn()
+        (h, account, auth) = try await ClusterHarness.scopedLoggedIn()
         _ = try await h.request("PUT", "\(account)/segs", headers: auth)
     }
 
-    deinit { h.stop() }
 
     func putSegments(_ parts: [String: [UInt8]]) async throws {
         for (name, bytes) in parts {

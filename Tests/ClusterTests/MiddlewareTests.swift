@@ -5,16 +5,14 @@ import NimbusCore
 import Testing
 
 /// Quotas, temp URLs, symlinks, static web and CORS through the proxy.
-@Suite(.serialized) final class MiddlewareTests {
+@Suite(.serialized, .cluster) final class MiddlewareTests {
     let h: ClusterHarness
     let account: String
     let auth: [(String, String)]
 
     init() async throws {
-        (h, account, auth) = try await ClusterHarness.startLoggedIn()
+        (h, account, auth) = try await ClusterHarness.scopedLoggedIn()
     }
-
-    deinit { h.stop() }
 
     @Test func containerQuotaRejectsTheObjectOverTheLimit() async throws {
         #expect(try await h.request("PUT", "\(account)/q", headers: auth + [("X-Container-Meta-Quota-Count", "x")]).status == 400)

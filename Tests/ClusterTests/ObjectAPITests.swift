@@ -6,17 +6,16 @@ import Ring
 import Testing
 
 /// The object and listing API through the proxy, as Swift clients use it.
-@Suite(.serialized) final class ObjectAPITests {
+@Suite(.serialized, .cluster) final class ObjectAPITests {
     let h: ClusterHarness
     let account: String
     let auth: [(String, String)]
 
     init() async throws {
-        (h, account, auth) = try await ClusterHarness.startLoggedIn()
+        (h, account, auth) = try await ClusterHarness.scopedLoggedIn()
         _ = try await h.request("PUT", "\(account)/api", headers: auth)
     }
 
-    deinit { h.stop() }
 
     /// An empty object's GET ends cleanly on the object server, leaving its keep-alive
     /// connection usable (it once cut the connection after the headers, so the proxy's next

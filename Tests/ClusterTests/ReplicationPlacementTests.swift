@@ -4,10 +4,9 @@ import NIOCore
 import Ring
 import Testing
 
-@Suite(.serialized) struct ReplicationPlacementTests {
+@Suite(.serialized, .cluster) struct ReplicationPlacementTests {
     @Test func everyObjectLandsOnExactlyThreeOfFourDevices() async throws {
-        let h = try await ClusterHarness.start()
-        defer { h.stop() }
+        let h = try ClusterHarness.scoped()
         let (token, account) = try await h.login()
         let auth = [("X-Auth-Token", token)]
         #expect(try await h.request("PUT", "\(account)/placement", headers: auth).status == 201)
@@ -22,8 +21,7 @@ import Testing
     }
 
     @Test func putAndGetSucceedWithOnePrimaryNodeDown() async throws {
-        let h = try await ClusterHarness.start()
-        defer { h.stop() }
+        let h = try ClusterHarness.scoped()
         let (token, account) = try await h.login()
         let auth = [("X-Auth-Token", token)]
         #expect(try await h.request("PUT", "\(account)/down", headers: auth).status == 201)

@@ -52,7 +52,7 @@ public final class AccountBroker {
 
     /// Creates the DB if missing; returns whether it was created.
     @discardableResult
-    public static func create(path: String, account: String, putTimestamp: Timestamp) throws -> Bool {
+    public static func create(path: String, account: String, putTimestamp: Timestamp, createdAt: Timestamp) throws -> Bool {
         try DatabaseCreation.create(path: path, schema: """
                 CREATE TABLE container (
                     ROWID INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, put_timestamp TEXT NOT NULL,
@@ -64,7 +64,7 @@ public final class AccountBroker {
                     account TEXT, created_at TEXT, put_timestamp TEXT, delete_timestamp TEXT, metadata TEXT, id TEXT);
                 """) { db in
             try db.run("INSERT INTO account_info VALUES (?, ?, ?, '0', '{}', ?)",
-                       [.text(account), .text(Timestamp.now().internalForm), .text(putTimestamp.internalForm),
+                       [.text(account), .text(createdAt.internalForm), .text(putTimestamp.internalForm),
                         .text(UUID().uuidString)])
         }
     }

@@ -53,9 +53,11 @@ public final class ContainerBroker {
         try db.execute("PRAGMA synchronous=NORMAL")
     }
 
-    /// Creates the DB (and its directory) if missing, recording `putTimestamp`; returns whether it was created.
+    /// Creates the DB (and its directory) if missing, recording `putTimestamp` (and `createdAt`,
+    /// the node's clock now); returns whether it was created.
     @discardableResult
-    public static func create(path: String, account: String, container: String, putTimestamp: Timestamp) throws -> Bool {
+    public static func create(path: String, account: String, container: String, putTimestamp: Timestamp,
+                              createdAt: Timestamp) throws -> Bool {
         try DatabaseCreation.create(path: path, schema: """
                 CREATE TABLE object (
                     ROWID INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, created_at TEXT NOT NULL,
@@ -66,7 +68,7 @@ public final class ContainerBroker {
                     account TEXT, container TEXT, created_at TEXT, put_timestamp TEXT, delete_timestamp TEXT,
                     object_count INTEGER, bytes_used INTEGER, metadata TEXT, id TEXT);
                 """) { db in
-            let now = Timestamp.now().internalForm
+            let now = createdAt.internalForm
             try db.run("INSERT INTO container_info VALUES (?, ?, ?, ?, ?, 0, 0, '{}', ?)",
                        [.text(account), .text(container), .text(now), .text(putTimestamp.internalForm), .text("0"),
                         .text(UUID().uuidString)])

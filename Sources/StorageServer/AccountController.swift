@@ -11,6 +11,7 @@ struct AccountController: Sendable {
     let paths: StoragePaths
     let pools: DevicePools
     let constraints: Constraints
+    let clock: any WallClock
 
     static func metadataUpdates(_ request: HTTPRequest) -> [String: String] {
         UserMetadata.brokerUpdates(request.headers.map { (name: $0.name, value: $0.value) }, kind: "account")
@@ -22,9 +23,10 @@ struct AccountController: Sendable {
         switch request.method {
         case "PUT":
             let ts = try request.requiredTimestamp()
+            let now = Timestamp.now(clock)
             let updates = Self.metadataUpdates(request)
             return try await pools.run(p.device) {
-                let created = try AccountBroker.create(path: db, account: p.account, putTimestamp: ts)
+                let created = try AccountBroker.create(path: db, account: p.account, putTimestamp: ts, createdAt: now)
                 let broker = try AccountBroker(path: db)
                 let wasDeleted = try broker.info().isDeleted
                 if !created { try broker.updatePutTimestamp(ts) }

@@ -13,6 +13,7 @@ struct ContainerController: Sendable {
     let reporter: ContainerReporter
     let rows: ContainerRowBatcher
     let constraints: Constraints
+    let clock: any WallClock
     let logger: Logger
 
     static func metadataUpdates(_ request: HTTPRequest) -> [String: String] {
@@ -50,9 +51,12 @@ struct ContainerController: Sendable {
 
     func put(_ request: HTTPRequest, _ p: BackendPath, db: String) async throws -> HTTPResponse {
         let ts = try request.requiredTimestamp()
+        let now = Timestamp.now(clock)
+        guard let container = p.container else { throw HTTPError.badRequest("No container") }
         let updates = Self.metadataUpdates(request)
         let (status, info): (Int, ContainerInfo) = try await pools.run(p.device) {
-            let created = try ContainerBroker.create(path: db, account: p.account, container: p.container!, putTimestamp: ts)
+            let created = try ContainerBroker.create(path: db, account: p.account, container: container, putTimestamp: ts,
+                                                     createdAt: now)
             let broker = try ContainerBroker(path: db)
             let wasDeleted = try broker.info().isDeleted
             if !created { try broker.updatePutTimestamp(ts) }

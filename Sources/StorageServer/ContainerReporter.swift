@@ -23,10 +23,12 @@ public actor ContainerReporter {
     private let rings: RingWatcher
     private let pools: DevicePools
     private let timeout: TimeAmount
+    private let clock: any WallClock
     private let logger: Logger
     private var dirty: [String: Target] = [:]
 
-    init(client: BackendClient, rings: RingWatcher, pools: DevicePools, timeout: TimeAmount, logger: Logger) {
+    init(client: BackendClient, rings: RingWatcher, pools: DevicePools, timeout: TimeAmount, clock: any WallClock, logger: Logger) {
+        self.clock = clock
         self.client = client
         self.rings = rings
         self.pools = pools
@@ -84,7 +86,7 @@ public actor ContainerReporter {
         headers.add(name: "X-Delete-Timestamp", value: info.deleteTimestamp.internalForm)
         headers.add(name: "X-Object-Count", value: String(info.objectCount))
         headers.add(name: "X-Bytes-Used", value: String(info.bytesUsed))
-        headers.add(name: "X-Timestamp", value: Timestamp.now().internalForm)
+        headers.add(name: "X-Timestamp", value: Timestamp.now(clock).internalForm)
         headers.add(name: "X-Trans-Id", value: txid)
         headers.add(name: "X-Backend-Server", value: "account")
         return headers

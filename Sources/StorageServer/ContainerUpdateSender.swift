@@ -12,7 +12,10 @@ import NimbusCore
 struct ContainerUpdateSender: Sendable {
     let client: BackendClient
     let paths: StoragePaths
+    /// Async pendings are written on the device's pool, never on a shared thread.
+    let pools: DevicePools
     let timeout: TimeAmount
+    let clock: any WallClock
     let logger: Logger
 
     func send(request: HTTPRequest, path p: BackendPath, method: String, timestamp: Timestamp, extra: [String: String]) async {
@@ -50,7 +53,7 @@ struct ContainerUpdateSender: Sendable {
             if !ok {
                 logger.warning("container update \(method) \(objectPath) to \(host) failed; saved as async pending",
                                metadata: ["txid": "\(txid)"])
-                savePending(device: localDevice, AsyncPending(method: method, host: host, device: device, partition: partition,
+                await savePending(device: localDevice, AsyncPending(method: method, host: host, device: device, partition: partition,
                                                               path: objectPath, headers: headers.reduce(into: [:]) { $0[$1.name] = $1.value }))
             }
         }
@@ -63,14 +66,17 @@ struct ContainerUpdateSender: Sendable {
         return (host, port)
     }
 
-    func savePending(device: String, _ pending: AsyncPending) {
+    func savePending(device: String, _ pending: AsyncPending) async {
         let hash = paths.hashPath.hash(account: pending.path)
         let dir = "\(paths.devicePath(device))/async_pending/\(hash.suffix(3))"
+        let ts = pending.headers["X-Timestamp"] ?? Timestamp.now(clock).internalForm
+        let file = "\(dir)/\(hash)-\(ts)-\(pending.host.replacingOccurrences(of: ":", with: "_"))"
         do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let data = try JSONEncoder().encode(pending)
-            let ts = pending.headers["X-Timestamp"] ?? Timestamp.now().internalForm
-            try AtomicFile.write(data, to: "\(dir)/\(hash)-\(ts)-\(pending.host.replacingOccurrences(of: ":", with: "_"))")
+            try await pools.run(device) {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                try AtomicFile.write(data, to: file)
+            }
         } catch {
             logger.error("cannot save async pending for \(pending.path): \(error)")
         }

@@ -5,7 +5,11 @@ import NimbusCore
 /// Reads Swift's listing parameters from a request.
 enum ListingRequest {
     static func parse(_ request: HTTPRequest, maxLimit: Int = 10_000) throws -> (ListingQuery, ListingFormat) {
-        let items = try request.queryItems()
+        try parse(items: try request.queryItems(), accept: request.header("accept"), maxLimit: maxLimit)
+    }
+
+    /// The same from decoded query items and the Accept header.
+    static func parse(items: [(String, String)], accept: String?, maxLimit: Int = 10_000) throws -> (ListingQuery, ListingFormat) {
         func value(_ k: String) -> String? { items.first { $0.0 == k }?.1 }
         var q = ListingQuery(limit: maxLimit)
         if let l = value("limit"), let n = try limit(l, maxLimit: maxLimit) { q.limit = n }
@@ -23,7 +27,7 @@ enum ListingRequest {
             q.delimiter = nil
             q.path = path
         }
-        let format = ListingFormat.from(query: value("format"), accept: request.header("accept"))
+        let format = ListingFormat.from(query: value("format"), accept: accept)
         return (q, format)
     }
 

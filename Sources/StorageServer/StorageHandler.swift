@@ -19,13 +19,19 @@ struct StorageHandler: HTTPHandler {
     let devices: Set<String>
     /// The rings, for the highest partition number a request may name.
     let rings: RingWatcher
+    /// The device's mount point is checked on its own pool (a stat can block on a sick disk).
+    let pools: DevicePools
 
     /// Every storage request (replication included) names one of this node's devices and a
     /// partition the rings have: anything else would read or create paths outside them.
-    func checkDeviceAndPartition(_ path: String) throws {
+    func checkDeviceAndPartition(_ path: String) async throws {
         let parts = path.dropFirst().split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count >= 2, let device = try? PercentCoding.decodeUTF8(parts[0]), devices.contains(device) else {
             throw HTTPError(507, "No such device")
+        }
+        let devicePath = paths.devicePath(device)
+        guard (try? await pools.run(device) { FileManager.default.fileExists(atPath: devicePath) }) == true else {
+            throw HTTPError(507, "Device \(device) is not available")
         }
         let partitions = RingWatcher.Kind.allCases.compactMap { rings.ring($0)?.partitionCount }.max() ?? (1 << 32)
         guard parts[1].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let partition = Int(parts[1]), partition < partitions else {
@@ -43,14 +49,11 @@ struct StorageHandler: HTTPHandler {
             let text = await stats.prometheus(node: devices.sorted().joined(separator: ","))
             return .text(200, text, headers: ["Content-Type": "text/plain; version=0.0.4"])
         }
-        try checkDeviceAndPartition(request.path)
+        try await checkDeviceAndPartition(request.path)
         if let kind = request.header(ObjectReplicationController.header)?.lowercased() {
             return kind.hasPrefix("db-") ? try await dbReplication.handle(request, kind: kind) : try await objectReplication.handle(request, kind: kind)
         }
         let p = try BackendPath.parse(request.path)
-        guard devices.contains(p.device), FileManager.default.fileExists(atPath: paths.devicePath(p.device)) else {
-            return .error(507)
-        }
         switch request.header("x-backend-server")?.lowercased() {
         case "container" where p.container != nil: return try await containers.handle(request, p)
         case "account": return try await accounts.handle(request, p)

@@ -60,17 +60,17 @@ public final class StorageNode: Service, Sendable {
         let rings = RingWatcher(directory: config.ringDirectory)
         if rings.ring(.account) == nil { logger.warning("no account ring in \(config.ringDirectory): container usage will not be reported") }
         let stats = NodeStats()
-        let reporter = ContainerReporter(client: client, rings: rings, pools: pools, timeout: timeout, logger: logger)
-        let updater = ContainerUpdateSender(client: client, paths: paths, timeout: timeout, logger: logger)
+        let reporter = ContainerReporter(client: client, rings: rings, pools: pools, timeout: timeout, clock: clock, logger: logger)
+        let updater = ContainerUpdateSender(client: client, paths: paths, pools: pools, timeout: timeout, clock: clock, logger: logger)
         let handler = StorageHandler(
             objects: ObjectController(paths: paths, pools: pools, updater: updater,
                                       constraints: constraints, clock: clock, logger: logger),
             containers: ContainerController(paths: paths, pools: pools, reporter: reporter, rows: ContainerRowBatcher(pools: pools),
-                                            constraints: constraints, logger: logger),
-            accounts: AccountController(paths: paths, pools: pools, constraints: constraints),
+                                            constraints: constraints, clock: clock, logger: logger),
+            accounts: AccountController(paths: paths, pools: pools, constraints: constraints, clock: clock),
             objectReplication: ObjectReplicationController(paths: paths, pools: pools, reclaimAge: config.reclaimAge, clock: clock),
-            dbReplication: DBReplicationController(paths: paths, pools: pools, reporter: reporter),
-            stats: stats, paths: paths, devices: Set(config.devices), rings: rings)
+            dbReplication: DBReplicationController(paths: paths, pools: pools, reporter: reporter, clock: clock),
+            stats: stats, paths: paths, devices: Set(config.devices), rings: rings, pools: pools)
         let server = try await HTTPServer.bind(host: config.host, port: config.port, handler: handler, logger: logger, options: config.server)
         logger.notice("storage node listening on \(config.host):\(server.port), devices \(config.devices.joined(separator: ","))")
         let node = NodeIdentity(port: server.port, devices: Set(config.devices))

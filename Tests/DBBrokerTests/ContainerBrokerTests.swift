@@ -7,7 +7,7 @@ import Testing
     func makeBroker(_ names: [String]) throws -> (ContainerBroker, String) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cb-\(UUID())").path
         let path = "\(dir)/c.db"
-        try ContainerBroker.create(path: path, account: "a", container: "c", putTimestamp: Timestamp(seconds: 1))
+        try ContainerBroker.create(path: path, account: "a", container: "c", putTimestamp: Timestamp(seconds: 1), createdAt: Timestamp(seconds: 1))
         let b = try ContainerBroker(path: path)
         try b.merge(names.enumerated().map { ObjectRecord(name: $1, createdAt: Timestamp(seconds: Double(10 + $0)), size: 10,
                                                           contentType: "text/plain", etag: "e") })
@@ -83,7 +83,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ab-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = "\(dir)/a.db"
-        try AccountBroker.create(path: path, account: "a", putTimestamp: Timestamp(seconds: 1))
+        try AccountBroker.create(path: path, account: "a", putTimestamp: Timestamp(seconds: 1), createdAt: Timestamp(seconds: 1))
         let b = try AccountBroker(path: path)
         try b.merge([ContainerRecord(name: "c1", putTimestamp: Timestamp(seconds: 2), deleteTimestamp: .zero, objectCount: 3, bytesUsed: 30),
                      ContainerRecord(name: "c2", putTimestamp: Timestamp(seconds: 2), deleteTimestamp: .zero, objectCount: 1, bytesUsed: 5)])
@@ -100,7 +100,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cm-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = "\(dir)/c.db"
-        try ContainerBroker.create(path: path, account: "a", container: "c", putTimestamp: Timestamp(seconds: 1))
+        try ContainerBroker.create(path: path, account: "a", container: "c", putTimestamp: Timestamp(seconds: 1), createdAt: Timestamp(seconds: 1))
         let b = try ContainerBroker(path: path)
         try b.merge(["d/\u{903}x", "d/\u{903}y", "e"].map { ObjectRecord(name: $0, createdAt: Timestamp(seconds: 2), size: 1, contentType: "t", etag: "e") })
         let listed = try b.list(ListingQuery(delimiter: "/")).map { e -> String in
@@ -117,7 +117,7 @@ import Testing
 @Suite struct ReplicaSyncTests {
     func broker(_ tag: String) throws -> ContainerBroker {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("rs-\(tag)-\(UUID())/c.db").path
-        try ContainerBroker.create(path: path, account: "a", container: "c", putTimestamp: Timestamp(seconds: 1))
+        try ContainerBroker.create(path: path, account: "a", container: "c", putTimestamp: Timestamp(seconds: 1), createdAt: Timestamp(seconds: 1))
         return try ContainerBroker(path: path)
     }
 

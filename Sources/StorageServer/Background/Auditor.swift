@@ -30,8 +30,9 @@ actor Auditor: PeriodicService {
         let started = ContinuousClock.now
         for device in env.devices {
             let devicePath = env.paths.devicePath(device)
-            for file in Self.objectDirectories(devicePath: devicePath) {
-                if Task.isCancelled { break }
+            let walk = DeviceWalk(pools: env.pools, device: device)
+            await walk.hashDirectories(under: "\(devicePath)/objects") { partition, dir in
+                let file = DiskFile(devicePath: devicePath, partition: partition, hash: (dir as NSString).lastPathComponent)
                 let (ok, read) = (try? await env.pools.run(device) { try Self.audit(file) }) ?? (true, 0)
                 checked += 1
                 bytes += read
@@ -40,19 +41,22 @@ actor Auditor: PeriodicService {
                     env.logger.error("auditor: \(file.directory) failed its check; quarantined")
                 }
                 await throttle(started: started, files: checked, bytes: bytes)
+                return true
             }
             for dir in ["containers", "accounts"] {
-                for (_, db) in DBReplicator.databases(under: "\(devicePath)/\(dir)") {
-                    if Task.isCancelled { break }
+                await walk.databases(under: "\(devicePath)/\(dir)") { _, db in
                     let good = (try? await env.pools.run(device) { try Self.checkDB(db) }) ?? true
                     if !good {
                         quarantined += 1
                         let target = "\(devicePath)/quarantined/\(dir)"
-                        try? FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-                        let from = (db as NSString).deletingLastPathComponent
-                        rename(from, "\(target)/\((from as NSString).lastPathComponent)-\(UInt32.random(in: 0...UInt32.max))")
+                        _ = try? await env.pools.run(device) {
+                            try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+                            let from = (db as NSString).deletingLastPathComponent
+                            rename(from, "\(target)/\((from as NSString).lastPathComponent)-\(UInt32.random(in: 0...UInt32.max))")
+                        }
                         env.logger.error("auditor: \(db) failed its integrity check; quarantined")
                     }
+                    return true
                 }
             }
         }
@@ -67,21 +71,6 @@ actor Auditor: PeriodicService {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let needed = max(Double(files) / filesPerSecond, Double(bytes) / bytesPerSecond)
         if needed > seconds { try? await Task.sleep(for: .milliseconds(Int64((needed - seconds) * 1000))) }
-    }
-
-    static func objectDirectories(devicePath: String) -> [DiskFile] {
-        let fm = FileManager.default
-        let root = "\(devicePath)/objects"
-        var out: [DiskFile] = []
-        for part in (try? fm.contentsOfDirectory(atPath: root)) ?? [] {
-            guard let partition = Int(part) else { continue }
-            for suffix in (try? fm.contentsOfDirectory(atPath: "\(root)/\(part)")) ?? [] where suffix.count == 3 {
-                for hash in (try? fm.contentsOfDirectory(atPath: "\(root)/\(part)/\(suffix)")) ?? [] {
-                    out.append(DiskFile(devicePath: devicePath, partition: partition, hash: hash))
-                }
-            }
-        }
-        return out
     }
 
     /// Checks one object; answers whether it is sound and how many bytes were read.

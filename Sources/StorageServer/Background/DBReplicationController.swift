@@ -12,6 +12,7 @@ struct DBReplicationController: Sendable {
     let paths: StoragePaths
     let pools: DevicePools
     let reporter: ContainerReporter
+    let clock: any WallClock
 
     struct SyncAnswer: Codable {
         var created: Bool
@@ -24,7 +25,7 @@ struct DBReplicationController: Sendable {
         guard request.method == "POST", parts.count == 3, let partition = Int(parts[1]), parts[2].count == 32,
               parts[2].allSatisfy(\.isHexDigit) else { throw HTTPError.badRequest("Bad DB replication request") }
         let device = try PercentCoding.decodeUTF8(parts[0])
-        guard FileManager.default.fileExists(atPath: paths.devicePath(device)) else { return .error(507) }
+        // The device was checked (on its pool) before the request got here.
         let isAccount = request.header("x-backend-server")?.lowercased() == "account"
         let hash = parts[2]
         let path = "\(paths.devicePath(device))/\(isAccount ? "accounts" : "containers")/\(partition)/\(hash.suffix(3))/\(hash)/\(hash).db"
@@ -32,15 +33,16 @@ struct DBReplicationController: Sendable {
         switch kind {
         case "db-sync":
             let summary = try JSONDecoder().decode(ReplicaSummary.self, from: body)
+            let now = Timestamp.now(clock)
             let answer: SyncAnswer = try await pools.run(device) {
                 var created = false
                 if !FileManager.default.fileExists(atPath: path) {
                     let put = Timestamp(summary.putTimestamp) ?? .zero
                     if isAccount {
-                        created = try AccountBroker.create(path: path, account: summary.account, putTimestamp: put)
+                        created = try AccountBroker.create(path: path, account: summary.account, putTimestamp: put, createdAt: now)
                     } else {
                         created = try ContainerBroker.create(path: path, account: summary.account, container: summary.container ?? "",
-                                                             putTimestamp: put)
+                                                             putTimestamp: put, createdAt: now)
                     }
                 }
                 if isAccount {

@@ -29,11 +29,15 @@ actor DBReplicator: PeriodicService {
         for device in env.devices {
             for (dirName, kind) in [("containers", RingWatcher.Kind.container), ("accounts", .account)] {
                 guard let ring = env.rings.ring(kind) else { continue }
-                for (partition, path) in Self.databases(under: "\(env.paths.devicePath(device))/\(dirName)") where partition < ring.partitionCount {
-                    if Task.isCancelled { return result }
-                    await replicate(path: path, device: device, partition: partition, ring: ring, isAccount: kind == .account,
-                                    result: &result)
+                let walk = DeviceWalk(pools: env.pools, device: device)
+                await walk.databases(under: "\(env.paths.devicePath(device))/\(dirName)") { partition, path in
+                    if partition < ring.partitionCount {
+                        await replicate(path: path, device: device, partition: partition, ring: ring, isAccount: kind == .account,
+                                        result: &result)
+                    }
+                    return true
                 }
+                if Task.isCancelled { return result }
             }
         }
         let elapsed = ContinuousClock.now - started
@@ -43,22 +47,6 @@ actor DBReplicator: PeriodicService {
             env.logger.info("db replication: \(result.partitions) dbs, \(result.pushed) rows sent, \(result.handoffsRemoved) handoff dbs removed, \(result.failures) failures")
         }
         return result
-    }
-
-    /// `(partition, path)` of every DB file below a `containers`/`accounts` directory.
-    static func databases(under root: String) -> [(Int, String)] {
-        var out: [(Int, String)] = []
-        let fm = FileManager.default
-        for part in (try? fm.contentsOfDirectory(atPath: root)) ?? [] {
-            guard let partition = Int(part) else { continue }
-            for suffix in (try? fm.contentsOfDirectory(atPath: "\(root)/\(part)")) ?? [] {
-                for hash in (try? fm.contentsOfDirectory(atPath: "\(root)/\(part)/\(suffix)")) ?? [] {
-                    let db = "\(root)/\(part)/\(suffix)/\(hash)/\(hash).db"
-                    if fm.fileExists(atPath: db) { out.append((partition, db)) }
-                }
-            }
-        }
-        return out
     }
 
     private func replicate(path: String, device: String, partition: Int, ring: Ring, isAccount: Bool,

@@ -25,7 +25,7 @@ struct ObjectReplicationController: Sendable {
         guard parts.count >= 2, let partition = Int(parts[1]) else { throw HTTPError.badRequest("Bad replication path") }
         let device = try PercentCoding.decodeUTF8(parts[0])
         let devicePath = paths.devicePath(device)
-        guard FileManager.default.fileExists(atPath: devicePath) else { return .error(507) }
+        // The device was checked (on its pool) before the request got here.
         switch (kind, request.method, parts.count) {
         case ("hashes", "GET", 2):
             let recalc = (request.header("x-backend-suffixes") ?? "").split(separator: ",").map(String.init)

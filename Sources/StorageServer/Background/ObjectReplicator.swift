@@ -33,7 +33,7 @@ actor ObjectReplicator: PeriodicService {
         guard let ring = env.rings.ring(.object) else { return result }
         for device in env.devices {
             let objectsDir = "\(env.paths.devicePath(device))/objects"
-            let partitions = ((try? FileManager.default.contentsOfDirectory(atPath: objectsDir)) ?? []).compactMap(Int.init)
+            let partitions = await DeviceWalk(pools: env.pools, device: device).list(objectsDir).compactMap(Int.init)
             for partition in partitions.shuffled() where partition < ring.partitionCount {
                 if Task.isCancelled { return result }
                 await replicate(device: device, partition: partition, ring: ring, result: &result)

@@ -26,25 +26,28 @@ actor ObjectUpdater: PeriodicService {
         var sent = 0, failed = 0, remaining = 0
         for device in env.devices {
             let root = "\(env.paths.devicePath(device))/async_pending"
-            for suffix in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
+            let walk = DeviceWalk(pools: env.pools, device: device)
+            // On the device's pool: the disk work of reading and removing pending files.
+            func onDisk<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T? { try? await env.pools.run(device, body) }
+            for suffix in await walk.list(root) {
                 let dir = "\(root)/\(suffix)"
-                for name in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() {
+                for name in await walk.list(dir).sorted() {
                     if Task.isCancelled { break }
                     let file = "\(dir)/\(name)"
-                    guard let data = FileManager.default.contents(atPath: file),
+                    guard let data = await onDisk({ FileManager.default.contents(atPath: file) }) ?? nil,
                           let pending = try? JSONDecoder().decode(AsyncPending.self, from: data) else {
-                        unlink(file)
+                        _ = await onDisk { unlink(file) }
                         continue
                     }
                     if await deliver(pending) {
-                        unlink(file)
+                        _ = await onDisk { unlink(file) }
                         sent += 1
                     } else {
                         failed += 1
                         remaining += 1
                     }
                 }
-                rmdir(dir)
+                _ = await onDisk { rmdir(dir) }
             }
         }
         await env.stats.recordUpdater(sent: sent, failed: failed, remaining: remaining, at: env.clock.now())

@@ -94,10 +94,9 @@ public final class AIOSupervisor: Service, Sendable {
             }
         } onGracefulShutdown: {
             stopping.withLockedValue { $0 = true }
-            self.stopAll()
             sink.finish()
         }
-        await waitForAll()
+        await stopAll()
     }
 
     private func spawn(_ index: Int, sink: AsyncStream<Exit>.Continuation) throws {
@@ -115,24 +114,30 @@ public final class AIOSupervisor: Service, Sendable {
         logger.notice("\(child.name) started (pid \(process.processIdentifier))")
     }
 
-    /// SIGTERM to every child.
-    private func stopAll() {
-        for (name, p) in running.withLockedValue({ $0 }) where p.isRunning {
-            logger.notice("stopping \(name) (pid \(p.processIdentifier))")
-            kill(p.processIdentifier, SIGTERM)
+    /// SIGTERM to the proxy first — its requests in flight still reach the nodes while it
+    /// drains — then, once it is gone (or after the drain bound), to every node.
+    private func stopAll() async {
+        let all = running.withLockedValue { $0 }
+        let proxies = all.filter { $0.key == "proxy" }, nodes = all.filter { $0.key != "proxy" }
+        for group in [proxies, nodes] {
+            for (name, p) in group where p.isRunning {
+                logger.notice("stopping \(name) (pid \(p.processIdentifier))")
+                kill(p.processIdentifier, SIGTERM)
+            }
+            await waitFor(Array(group.values))
         }
     }
 
-    /// Waits for the children to exit, SIGKILLing those still up after the drain bound.
-    private func waitForAll() async {
+    /// Waits for processes to exit, SIGKILLing those still up after the drain bound.
+    private func waitFor(_ processes: [Process]) async {
         let deadline = ContinuousClock.now + .seconds(drainSeconds)
-        while running.withLockedValue({ $0 }).values.contains(where: \.isRunning) {
+        while processes.contains(where: \.isRunning) {
             if ContinuousClock.now > deadline {
-                for (name, p) in running.withLockedValue({ $0 }) where p.isRunning {
-                    logger.error("\(name) did not stop within \(Int(drainSeconds)) s; killing it")
+                for p in processes where p.isRunning {
+                    logger.error("pid \(p.processIdentifier) did not stop within \(Int(drainSeconds)) s; killing it")
                     kill(p.processIdentifier, SIGKILL)
                 }
-                break
+                return
             }
             try? await Task.sleep(for: .milliseconds(50))
         }

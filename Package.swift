@@ -93,6 +93,14 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        // Fuzz targets over the parsers of client input (scripts/fuzz builds it with libFuzzer).
+        .executableTarget(name: "nimbus-fuzz", dependencies: [
+            "Backup", "Gzip", "HTTPServerKit", "NimbusCore", "Proxy", "StorageServer", "Tar",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+
         // Executable: thin
         .executableTarget(name: "nimbus", dependencies: [
             "NimbusCore", "Ring", "StorageServer", "Proxy", "Cluster", "HTTPClientKit", "STCommands", "Backup",

@@ -26,6 +26,9 @@ public final class BackupWriter {
         /// Hears of progress (about twice a second) and of files that cannot be read.
         public var onProgress: (@Sendable (Progress) -> Void)?
         public var onWarning: (@Sendable (String) -> Void)?
+        /// Called with a volume's number once it is stored and recorded in the cache (tests
+        /// inject crashes here).
+        public var afterVolumeStored: (@Sendable (Int) -> Void)?
         public init() {}
     }
 
@@ -173,11 +176,7 @@ public final class BackupWriter {
                 partial.volumes = stored
                 try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
                 try Data(partial.text.utf8).write(to: URL(fileURLWithPath: "\(cache)/\(partName)"), options: .atomic)
-                // Fault injection for the resume tests: die as a crash would, right after volume N.
-                if let n = ProcessInfo.processInfo.environment["NIMBUS_BACKUP_CRASH_AFTER_VOLUME"].flatMap(Int.init),
-                   stored.last?.number == n {
-                    kill(getpid(), SIGKILL)
-                }
+                if let number = stored.last?.number { options.afterVolumeStored?(number) }
             }
         }
         var skipUntil: (path: String, block: Int?)?

@@ -8,8 +8,9 @@ import NimbusCore
 ///
 /// The global options (`-A/-U/-K`, `-q`, `-v`, `--os-storage-url`, `--os-auth-token`) may come
 /// before or after the command, as with the classic `st` and python-swiftclient's `swift`; they
-/// are taken out of the arguments first and handed to the commands through the environment
-/// variables users know (`ST_AUTH`, `ST_USER`, `ST_KEY`, `OS_STORAGE_URL`, `OS_AUTH_TOKEN`).
+/// are taken out of the arguments first and handed to the commands as values under the names
+/// of the environment variables users know (`ST_AUTH`, `ST_USER`, `ST_KEY`, `OS_STORAGE_URL`,
+/// `OS_AUTH_TOKEN`), which they override.
 public enum ST {
     static let globals: [String: String] = [
         "-A": "ST_AUTH", "--auth": "ST_AUTH", "-U": "ST_USER", "--user": "ST_USER", "-K": "ST_KEY", "--key": "ST_KEY",
@@ -22,20 +23,21 @@ public enum ST {
     public static func main(_ arguments: [String]? = nil) async {
         var args = arguments ?? Array(CommandLine.arguments.dropFirst())
         var rest: [String] = []
+        var given: [String: String] = [:]
         while !args.isEmpty {
             let a = args.removeFirst()
             if let key = globals[a], let value = args.first {
                 args.removeFirst()
-                setenv(key, value, 1)
+                given[key] = value
             } else if let eq = a.firstIndex(of: "="), let key = globals[String(a[..<eq])] {
-                setenv(key, String(a[a.index(after: eq)...]), 1)
+                given[key] = String(a[a.index(after: eq)...])
             } else if let key = globalFlags[a] {
-                setenv(key, "1", 1)
+                given[key] = "1"
             } else {
                 rest.append(a)
             }
         }
-        await STRoot.main(rest)
+        await Session.$options.withValue(given) { await STRoot.main(rest) }
     }
 }
 
@@ -54,7 +56,10 @@ struct STRoot: AsyncParsableCommand {
 
 /// The connection every command makes, from the environment the global options filled.
 enum Session {
-    static var env: [String: String] { ProcessInfo.processInfo.environment }
+    /// The global options given on the command line (task-local: no process-wide `setenv`).
+    @TaskLocal static var options: [String: String] = [:]
+    /// The environment with the command line's global options over it.
+    static var env: [String: String] { ProcessInfo.processInfo.environment.merging(options) { $1 } }
     static var quiet: Bool { env["ST_QUIET"] != nil }
     static var verbose: Bool { env["ST_VERBOSE"] != nil }
 

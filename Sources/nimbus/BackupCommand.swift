@@ -33,6 +33,13 @@ struct BackupCommand: AsyncParsableCommand {
             o.cacheDirectory = Backends.cacheDirectory(url: url, archiveDir: archiveDir, name: name)
             o.selection = try selection.selection(source: source)
             o.allowSourceMismatch = allowSourceMismatch
+            #if DEBUG
+            // Fault injection for the resume test (debug builds only; release binaries have none):
+            // die as a crash would, right after volume N is stored.
+            if let n = ProcessInfo.processInfo.environment["NIMBUS_BACKUP_CRASH_AFTER_VOLUME"].flatMap(Int.init) {
+                o.afterVolumeStored = { if $0 == n { kill(getpid(), SIGKILL) } }
+            }
+            #endif
             if progress || isatty(2) != 0 { o.onProgress = { ProgressPrinter.show($0) } }
             o.onWarning = { ProgressPrinter.warn($0) }
             return try BackupWriter(source: source, backend: try Backends.open(url), options: o)

@@ -33,29 +33,31 @@ final class RequestHeadNormalizer: ChannelInboundHandler, RemovableChannelHandle
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        if pending == nil {
+        var all: ByteBuffer
+        if var held = pending {
+            held.writeBuffer(&bytes)
+            all = held
+        } else {
             guard requestStart.take() else {
                 context.fireChannelRead(data)
                 return
             }
-            pending = bytes
-        } else {
-            pending!.writeBuffer(&bytes)
+            all = bytes
         }
-        let view = pending!.readableBytesView
-        guard let end = Self.headEnd(view, from: max(0, scanned - 3)) else {
+        let view = all.readableBytesView
+        guard let end = Self.headEnd(view, from: max(0, scanned - 3)), let head = all.readSlice(length: end - view.startIndex) else {
             scanned = view.count
             if view.count > Self.maxHead {
-                context.fireChannelRead(wrapInboundOut(pending!))
+                context.fireChannelRead(wrapInboundOut(all))
                 pending = nil
                 scanned = 0
+            } else {
+                pending = all
             }
             return
         }
-        var all = pending!
         pending = nil
         scanned = 0
-        let head = all.readSlice(length: end - view.startIndex)!
         if Self.mayNeedRewrite(head.readableBytesView), let rewritten = Self.normalize(Array(head.readableBytesView)) {
             context.fireChannelRead(wrapInboundOut(context.channel.allocator.buffer(bytes: rewritten)))
         } else {

@@ -21,9 +21,9 @@ enum VersionedWrites {
         var h = headers
         var sysmeta: [(String, String)] = []
         if h.contains(name: "x-versions-location") && h.contains(name: "x-history-location") {
-            if h.first(name: "x-history-location")!.isEmpty {
+            if h.first(name: "x-history-location")?.isEmpty == true {
                 h.remove(name: "x-history-location")
-            } else if !h.first(name: "x-versions-location")!.isEmpty {
+            } else if h.first(name: "x-versions-location")?.isEmpty == false {
                 throw HTTPError(400, "Only one of x-versions-location or x-history-location may be specified",
                                 headers: [("Content-Type", "text/plain")])
             } else {

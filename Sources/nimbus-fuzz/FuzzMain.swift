@@ -43,16 +43,20 @@ func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
                          _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
                          _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
 
-/// Hands the arguments to libFuzzer (linked from the toolchain's `fuzzer_no_main` runtime).
+/// libFuzzer's entry point (its own `main` is linked in but ours, which picks the target, runs).
+@_cdecl("LLVMFuzzerTestOneInput")
+func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    FuzzMain.target.run(UnsafeRawBufferPointer(start: data, count: size))
+    return 0
+}
+
+/// Hands the remaining arguments to libFuzzer's driver.
 func runLibFuzzer(_ args: [String]) -> Int32 {
     var argc = Int32(args.count)
     var cStrings: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
     return cStrings.withUnsafeMutableBufferPointer { buffer in
         var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = buffer.baseAddress
-        return LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-            FuzzMain.target.run(UnsafeRawBufferPointer(start: data, count: size))
-            return 0
-        }
+        return LLVMFuzzerRunDriver(&argc, &argv, fuzzOne)
     }
 }
 #endif

@@ -23,7 +23,7 @@ struct SLOManifestInput {
         guard let list = parsed as? [Any] else { throw HTTPError.badRequest("Manifest must be a list.\n") }
         var errors: [String] = []
         var segments: [Segment] = []
-        let selfPath = "/\(manifestPath.container!)/\(manifestPath.object!)"
+        let selfPath = "/\(manifestPath.container ?? "")/\(manifestPath.object ?? "")"
         for (index, raw) in list.enumerated() {
             guard let item = raw as? [String: Any] else {
                 errors.append("Index \(index): not a JSON object")

@@ -30,6 +30,9 @@ let package = Package(
         .target(name: "Tar"),
         .target(name: "Rsync", dependencies: ["CRsync"]),
 
+        // AWS request signatures (SigV4), for the EC2 and S3 APIs
+        .target(name: "AWSAuth", dependencies: ["Digest"]),
+
         // Core
         .target(name: "NimbusCore", dependencies: ["Digest", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Ring", dependencies: ["NimbusCore", "Digest"]),
@@ -117,6 +120,7 @@ let package = Package(
         .testTarget(name: "BackupTests", dependencies: ["Backup", "Rsync", "Tar", "Gzip", "NimbusClient"]),
         .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
+        .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "Digest"], resources: [.copy("Vectors")]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"]),
         .testTarget(name: "DBBrokerTests", dependencies: ["DBBroker"]),
         .testTarget(name: "HTTPKitTests", dependencies: [

@@ -122,3 +122,21 @@ public enum Digests {
         return out
     }
 }
+
+extension Digests {
+    /// Compares secrets (signatures, keys) in time that depends only on their lengths.
+    public static func constantTimeEqual<A: Collection, B: Collection>(_ a: A, _ b: B) -> Bool
+    where A.Element == UInt8, B.Element == UInt8 {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for (x, y) in zip(a, b) { diff |= x ^ y }
+        return diff == 0
+    }
+
+    /// SHA-256 of `bytes` as lowercase hex.
+    public static func sha256Hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var d = MessageDigest(.sha256)
+        d.update(bytes)
+        return d.finalizeHex()
+    }
+}

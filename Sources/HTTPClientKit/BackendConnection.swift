@@ -79,6 +79,14 @@ public final class BackendConnection: Sendable {
         }
     }
 
+    /// The next body part, giving the backend at most `timeout` to send it (Swift's
+    /// `node_timeout` between reads): a stuck server's connection is closed and the read fails.
+    public func readBodyPart(timeout: TimeAmount) async throws -> ByteBuffer? {
+        let deadline = closeAfter(timeout)
+        defer { deadline.cancel() }
+        return try await readBodyPart()
+    }
+
     /// Reads the rest of the body into memory, refusing more than `limit` bytes.
     public func readFullBody(limit: Int = 64 << 20) async throws -> ByteBuffer {
         var out = ByteBuffer()

@@ -132,7 +132,7 @@ struct FormPost {
         guard let (algorithm, signature) = TempURL.parseSignature(attributes["signature"] ?? "") else {
             throw FormError(status: 401, message: "invalid signature")
         }
-        let valid = keys.contains { TempURL.constantTimeEqual(Digests.hmac(algorithm, key: Array($0.utf8), message: Array(message.utf8)), signature) }
+        let valid = keys.contains { Digests.constantTimeEqual(Digests.hmac(algorithm, key: Array($0.utf8), message: Array(message.utf8)), signature) }
         guard valid else { throw FormError(status: 401, message: "invalid signature") }
 
         // As Swift does: `/v1/a/c` gets `/<filename>`, `/v1/a/c/prefix` gets `prefix<filename>`.

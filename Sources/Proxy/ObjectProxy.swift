@@ -238,7 +238,7 @@ struct ObjectProxy {
         let client = context.client
         return HTTPResponse(status: status, headers: headers, body: .stream { writer in
             do {
-                while let part = try await conn.readBodyPart() { try await writer.write(part) }
+                while let part = try await conn.readBodyPart(timeout: context.nodeTimeout) { try await writer.write(part) }
                 client.release(conn)
             } catch {
                 conn.close()

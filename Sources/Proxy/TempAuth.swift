@@ -42,7 +42,7 @@ public final class TempAuth: Sendable {
         let parts = login.split(separator: ":", maxSplits: 1)
         guard parts.count == 2 else { return nil }
         guard let u = users.first(where: { $0.account == parts[0] && $0.user == parts[1] }),
-              Self.constantTimeEqual(u.key, key) else { return nil }
+              Digests.constantTimeEqual(Array(u.key.utf8), Array(key.utf8)) else { return nil }
         let now = clock.now()
         var groups = Set(u.groups)
         groups.insert(u.account)
@@ -74,11 +74,4 @@ public final class TempAuth: Sendable {
         }
     }
 
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var diff: UInt8 = 0
-        for i in 0..<x.count { diff |= x[i] ^ y[i] }
-        return diff == 0
-    }
 }

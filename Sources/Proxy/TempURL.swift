@@ -82,7 +82,7 @@ struct TempURL {
             message += "\(method)\n\(expires)\n\(signedPath)"
             for (key, containerScoped) in keys {
                 let mac = Digests.hmac(algorithm, key: Array(key.utf8), message: Array(message.utf8))
-                if Self.constantTimeEqual(mac, expected) {
+                if Digests.constantTimeEqual(mac, expected) {
                     if !["GET", "HEAD"].contains(request.method) {
                         for h in Self.disallowedHeaders where request.header(h) != nil {
                             throw HTTPError.badRequest("The header '\(UserMetadata.titleCase(h))' is not allowed in this tempurl")
@@ -154,13 +154,6 @@ struct TempURL {
     static func invalid(_ request: HTTPRequest) -> HTTPError {
         HTTPError(401, request.method == "HEAD" ? "" : "401 Unauthorized: Temp URL invalid\n",
                   headers: [("Content-Type", "text/plain; charset=UTF-8")])
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var diff: UInt8 = 0
-        for (x, y) in zip(a, b) { diff |= x ^ y }
-        return diff == 0
     }
 
     /// The address part of `host:port` / `[v6]:port`.

@@ -54,7 +54,7 @@ final class SegmentReader: @unchecked Sendable {
     func next() async throws -> ByteBuffer? {
         while true {
             if let conn = current {
-                if let part = try await conn.readBodyPart() { return part }
+                if let part = try await conn.readBodyPart(timeout: proxy.context.nodeTimeout) { return part }
                 proxy.context.client.release(conn)
                 current = nil
             }

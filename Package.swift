@@ -88,6 +88,12 @@ let package = Package(
         // duplicity-compatible backups
         .target(name: "Backup", dependencies: ["Digest", "Gzip", "Tar", "Rsync", "NimbusClient", "NimbusCore"]),
 
+        // The control plane's state: users, projects, EC2 credentials (SQLite engine)
+        .target(name: "ControlPlane", dependencies: [
+            "Digest", "NimbusCore", "SQLite",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+
         // Wiring of whole clusters (all-in-one) shared by the executable and the tests
         .target(name: "Cluster", dependencies: [
             "NimbusCore", "Ring", "StorageServer", "Proxy", "Digest", "HTTPServerKit",
@@ -106,7 +112,7 @@ let package = Package(
 
         // Executable: thin
         .executableTarget(name: "nimbus", dependencies: [
-            "NimbusCore", "Ring", "StorageServer", "Proxy", "Cluster", "HTTPClientKit", "STCommands", "Backup",
+            "NimbusCore", "ControlPlane", "Ring", "StorageServer", "Proxy", "Cluster", "HTTPClientKit", "STCommands", "Backup",
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -120,6 +126,7 @@ let package = Package(
         .testTarget(name: "BackupTests", dependencies: ["Backup", "Rsync", "Tar", "Gzip", "NimbusClient"]),
         .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
+        .testTarget(name: "ControlPlaneTests", dependencies: ["ControlPlane", "Digest", "NimbusCore"]),
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "Digest"], resources: [.copy("Vectors")]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"]),
         .testTarget(name: "DBBrokerTests", dependencies: ["DBBroker"]),

@@ -10,7 +10,7 @@ public enum SQLValue: Sendable, Equatable {
     public var int: Int64? {
         switch self {
         case .int(let v): return v
-        case .double(let d): return Int64(d)
+        case .double(let d): return d.isFinite && abs(d) < 9.2e18 ? Int64(d) : nil
         case .text(let t): return Int64(t)
         case .null: return nil
         }

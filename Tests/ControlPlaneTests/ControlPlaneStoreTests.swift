@@ -1,0 +1,103 @@
+@testable import ControlPlane
+import Digest
+import Foundation
+import NimbusCore
+import Testing
+
+/// The control-plane store's behaviour (SQLite engine).
+@Suite struct ControlPlaneStoreTests {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cp-\(UUID().uuidString)").path
+
+    func store() async throws -> SQLiteControlPlaneStore {
+        let s = try SQLiteControlPlaneStore(path: "\(dir)/control.db", keyFile: "\(dir)/control.key")
+        try await s.migrate()
+        return s
+    }
+
+    @Test func usersAndProjectsAreManagedLikeNovaManage() async throws {
+        let s = try await store()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try await s.createUser("soren", admin: true)
+        _ = try await s.createUser("vish", admin: false)
+        await #expect(throws: ControlPlaneError.duplicate("user soren")) { _ = try await s.createUser("soren", admin: false) }
+        let p = try await s.createProject("soren", manager: "soren")
+        #expect(p.storageAccount == "AUTH_soren")
+        try await s.addMember("vish", to: "soren", role: .member)
+        let members = try await s.members(of: "soren")
+        #expect(members.map(\.user) == ["soren", "vish"] && members.map(\.role) == [.admin, .member])
+        #expect(try await s.users().map(\.name) == ["soren", "vish"])
+        #expect(try await s.user("soren")?.isAdmin == true)
+        await #expect(throws: ControlPlaneError.self) { try await s.deleteUser("soren") }
+        try await s.deleteUser("vish")
+        #expect(try await s.members(of: "soren").map(\.user) == ["soren"])
+        await #expect(throws: ControlPlaneError.notFound("user nobody")) { _ = try await s.createProject("x", manager: "nobody") }
+    }
+
+    @Test func badNamesAreRefusedWithAReason() async throws {
+        let s = try await store()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for name in ["", ".admin", "a/b", "spa ce", String(repeating: "x", count: 65), "é"] {
+            await #expect(throws: ControlPlaneError.self, "\(name)") { _ = try await s.createUser(name, admin: false) }
+        }
+    }
+
+    @Test func credentialsAreMadeOnceAndTheSecretIsSealedAtRest() async throws {
+        let s = try await store()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try await s.createUser("alice", admin: false)
+        _ = try await s.createProject("lab", manager: "alice")
+        let c = try await s.credentials(user: "alice", project: "lab")
+        #expect(c.accessKey.count == 20 && c.secretKey.count == 40)
+        #expect(try await s.credentials(user: "alice", project: "lab") == c)
+        #expect(try await s.credentials(accessKey: c.accessKey) == c)
+        #expect(try await s.credentials(accessKey: "NIMBUNKNOWN") == nil)
+        let raw = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/control.db"))
+            + ((try? Data(contentsOf: URL(fileURLWithPath: "\(dir)/control.db-wal"))) ?? Data())
+        #expect(raw.range(of: Data(c.secretKey.utf8)) == nil, "the secret is not in the database files")
+        await #expect(throws: ControlPlaneError.notFound("member bob of project lab")) {
+            _ = try await s.credentials(user: "bob", project: "lab")
+        }
+        // Another key file cannot open the sealed secrets.
+        let other = try SQLiteControlPlaneStore(path: "\(dir)/control.db", keyFile: "\(dir)/other.key")
+        await #expect(throws: ControlPlaneError.corruptSecret(c.accessKey)) { _ = try await other.credentials(accessKey: c.accessKey) }
+        let mode = try FileManager.default.attributesOfItem(atPath: "\(dir)/control.key")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
+    @Test func fiftyParallelWritersNeverSeeALockedDatabase() async throws {
+        let s = try await store()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try await s.createUser("owner", admin: false)
+        _ = try await s.createProject("busy", manager: "owner")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<50 {
+                group.addTask {
+                    _ = try await s.createUser("u\(i)", admin: false)
+                    try await s.addMember("u\(i)", to: "busy", role: .member)
+                    _ = try await s.credentials(user: "u\(i)", project: "busy")
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await s.members(of: "busy").count == 51)
+    }
+
+    @Test func migrationsRunOnceAndAreRecorded() async throws {
+        let s = try await store()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await s.migrate()
+        let versions = try await s.read { db in try db.query("SELECT version FROM schema_migrations").compactMap { $0.first?.int } }
+        #expect(versions == [1])
+    }
+
+    @Test func sealedBoxesOpenOnlyWithTheirKeyAndUnaltered() throws {
+        let box = try SealedBox(key: SealedBox.newKey())
+        let sealed = try box.seal(Array("secret".utf8))
+        #expect(try box.open(sealed) == Array("secret".utf8))
+        var altered = sealed
+        altered[14] ^= 1
+        #expect(throws: SealedBox.Failure.corrupt) { _ = try box.open(altered) }
+        #expect(throws: SealedBox.Failure.corrupt) { _ = try SealedBox(key: SealedBox.newKey()).open(sealed) }
+        #expect(throws: SealedBox.Failure.corrupt) { _ = try box.open([1, 2, 3]) }
+    }
+}

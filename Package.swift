@@ -94,6 +94,15 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
+        // The EC2 Query API (SigV4 against the control plane's credentials)
+        .target(name: "EC2API", dependencies: [
+            "AWSAuth", "ControlPlane", "Digest", "HTTPServerKit", "NimbusCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
         // Wiring of whole clusters (all-in-one) shared by the executable and the tests
         .target(name: "Cluster", dependencies: [
             "NimbusCore", "Ring", "StorageServer", "Proxy", "Digest", "HTTPServerKit",
@@ -112,7 +121,7 @@ let package = Package(
 
         // Executable: thin
         .executableTarget(name: "nimbus", dependencies: [
-            "NimbusCore", "ControlPlane", "Ring", "StorageServer", "Proxy", "Cluster", "HTTPClientKit", "STCommands", "Backup",
+            "NimbusCore", "ControlPlane", "EC2API", "Ring", "StorageServer", "Proxy", "Cluster", "HTTPClientKit", "STCommands", "Backup",
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -127,6 +136,12 @@ let package = Package(
         .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
         .testTarget(name: "ControlPlaneTests", dependencies: ["ControlPlane", "Digest", "NimbusCore"]),
+        .testTarget(name: "EC2APITests", dependencies: [
+            "EC2API", "AWSAuth", "ControlPlane", "Digest", "HTTPClientKit", "NimbusCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "Digest"], resources: [.copy("Vectors")]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"]),
         .testTarget(name: "DBBrokerTests", dependencies: ["DBBroker"]),

@@ -6,6 +6,7 @@ import Foundation
 /// of `Tests/fuzz/TARGET` must pass through without a crash).
 @main
 struct FuzzMain {
+    /// Set once from the arguments before libFuzzer starts calling (which it does on this thread).
     nonisolated(unsafe) static var target: FuzzTarget = .http
 
     static func main() {
@@ -32,7 +33,7 @@ struct FuzzMain {
                 count += 1
             }
         }
-        print("\(target.rawValue): \(count) inputs replayed")
+        FileHandle.standardOutput.write(Data("\(target.rawValue): \(count) inputs replayed\n".utf8))
         #endif
     }
 }

@@ -1,0 +1,119 @@
+import AWSAuth
+import ControlPlane
+import Digest
+import Foundation
+import HTTPServerKit
+import Logging
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+
+/// The EC2 Query API: authenticates each call with SigV4 against the control plane's EC2
+/// credentials, runs the action, and answers EC2's XML — errors included, rendered here (EC2's
+/// error document, 4xx for anything the client caused), never by the HTTP kit.
+public struct EC2Handler: HTTPHandler {
+    let store: any ControlPlaneStore
+    let region: String
+    let zones: [String]
+    let clock: any WallClock
+    let logger: Logger
+
+    /// Largest form body of a call.
+    static let maxBody = 1 << 20
+
+    public init(store: any ControlPlaneStore, region: String, zones: [String], clock: any WallClock = SystemClock(), logger: Logger) {
+        self.store = store
+        self.region = region
+        self.zones = zones
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let requestID = UUID().uuidString.lowercased()
+        do {
+            let (call, caller) = try await authenticate(request, requestID: requestID)
+            let body = try await run(call, caller: caller, endpoint: request.header("host") ?? "ec2.\(region)")
+            return Self.xml(200, EC2XML.response(call.action, requestID: requestID, body))
+        } catch let error as EC2Error {
+            logger.info("ec2 \(request.method) refused: \(error.code) \(error.message)", metadata: ["txid": "\(request.transactionID)"])
+            return Self.xml(error.status, error.xml(requestID: requestID))
+        } catch {
+            logger.error("ec2 call failed: \(error)", metadata: ["txid": "\(request.transactionID)"])
+            return Self.xml(500, EC2Error("InternalError", "An internal error has occurred.", status: 500).xml(requestID: requestID))
+        }
+    }
+
+    static func xml(_ status: Int, _ text: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": "text/xml;charset=UTF-8"], body: .bytes(ByteBuffer(string: text)))
+    }
+
+    /// The call and the credentials that signed it.
+    func authenticate(_ request: HTTPRequest, requestID: String) async throws -> (EC2Request, EC2Credential) {
+        guard request.method == "GET" || request.method == "POST" else {
+            throw EC2Error("UnsupportedProtocol", "The EC2 Query API takes GET and POST, not \(request.method).")
+        }
+        if let length = request.contentLength, length > Self.maxBody {
+            throw EC2Error("RequestEntityTooLarge", "A request body may hold at most \(Self.maxBody) bytes.", status: 413)
+        }
+        let body = Array(try await request.body.collect(limit: Self.maxBody).readableBytesView)
+        let signed = SignedRequest(method: request.method, path: request.path, query: request.query,
+                                   headers: request.headers.map { ($0.name, $0.value) })
+        var pairs = signed.queryItemsForCall
+        if request.method == "POST" { pairs += FormDecoding.pairs(String(decoding: body, as: UTF8.self)) }
+        let credential: EC2Credential
+        do {
+            let auth = try SigV4.authorization(of: signed)
+            guard let known = try await store.credentials(accessKey: auth.accessKey) else { throw SigV4Error.unknownAccessKey(auth.accessKey) }
+            try SigV4.verify(signed, auth: auth, secret: known.secretKey, payloadHash: Digests.sha256Hex(body), encodePath: true,
+                             now: clock.now())
+            credential = known
+        } catch let error as SigV4Error {
+            throw Self.ec2Error(error)
+        }
+        return (try EC2Request(pairs: pairs, requestID: requestID), credential)
+    }
+
+    /// SigV4's refusals as the codes EC2 clients know.
+    static func ec2Error(_ error: SigV4Error) -> EC2Error {
+        switch error {
+        case .missing: return EC2Error("AuthFailure", "AWS was not able to validate the provided access credentials", status: 401)
+        case .incomplete(let why): return EC2Error("IncompleteSignature", why)
+        case .unknownAccessKey: return EC2Error("AuthFailure", "AWS was not able to validate the provided access credentials", status: 401)
+        case .expired(let why): return EC2Error("RequestExpired", why)
+        case .mismatch: return EC2Error("SignatureDoesNotMatch", error.description, status: 403)
+        }
+    }
+
+    /// Runs one action.
+    /// - Parameter endpoint: where the caller reached us (its `Host`), shown as the region's endpoint.
+    func run(_ call: EC2Request, caller: EC2Credential, endpoint: String) async throws -> [EC2XML.Node] {
+        switch call.action {
+        case "DescribeRegions":
+            let wanted = call.list("RegionName")
+            guard wanted.allSatisfy({ $0 == region }) else {
+                throw EC2Error("InvalidParameterValue", "Invalid region: \(wanted.first { $0 != region } ?? "")")
+            }
+            return [.set("regionInfo", [[.text("regionName", region), .text("regionEndpoint", endpoint),
+                                         .text("optInStatus", "opt-in-not-required")]])]
+        case "DescribeAvailabilityZones":
+            let wanted = call.list("ZoneName")
+            if let unknown = wanted.first(where: { !zones.contains($0) }) {
+                throw EC2Error("InvalidParameterValue", "The zone '\(unknown)' does not exist.")
+            }
+            let shown = wanted.isEmpty ? zones : wanted
+            return [.set("availabilityZoneInfo", shown.map { zone in
+                [.text("zoneName", zone), .text("zoneState", "available"), .text("regionName", region), .text("zoneType", "availability-zone")]
+            })]
+        default:
+            throw EC2Error("InvalidAction", "The action \(call.action) is not valid for this web service.")
+        }
+    }
+}
+
+extension SignedRequest {
+    /// The call's parameters from the query, without SigV4's own (presigned requests carry them).
+    var queryItemsForCall: [(String, String)] {
+        FormDecoding.pairs(query).filter { !$0.0.hasPrefix("X-Amz-") }
+    }
+}

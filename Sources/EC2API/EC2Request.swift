@@ -1,0 +1,46 @@
+import AWSAuth
+
+/// One EC2 Query API call: `Action`, `Version` and its parameters, from a form body (POST) or a
+/// query string (GET), with EC2's flattened lists (`ImageId.1`, `Filter.1.Value.2`).
+public struct EC2Request: Sendable {
+    public let action: String
+    public let version: String
+    public let parameters: [String: String]
+    public let requestID: String
+
+    public init(pairs: [(String, String)], requestID: String) throws(EC2Error) {
+        var params: [String: String] = [:]
+        for (k, v) in pairs where params[k] == nil { params[k] = v }
+        guard let action = params["Action"], !action.isEmpty else { throw .missingParameter("Action") }
+        self.action = action
+        version = params["Version"] ?? ""
+        parameters = params
+        self.requestID = requestID
+    }
+
+    public subscript(_ name: String) -> String? { parameters[name] }
+
+    /// A required parameter.
+    public func required(_ name: String) throws(EC2Error) -> String {
+        guard let v = parameters[name], !v.isEmpty else { throw .missingParameter(name) }
+        return v
+    }
+
+    /// A flattened list: `prefix.1`, `prefix.2`, … in index order.
+    public func list(_ prefix: String) -> [String] {
+        parameters.compactMap { key, value -> (Int, String)? in
+            guard key.hasPrefix(prefix + "."), let n = Int(key.dropFirst(prefix.count + 1)), n >= 1 else { return nil }
+            return (n, value)
+        }.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    /// `Filter.N.Name` / `Filter.N.Value.M` as name → values.
+    public var filters: [String: [String]] {
+        var out: [String: [String]] = [:]
+        for (key, name) in parameters where key.hasPrefix("Filter.") && key.hasSuffix(".Name") {
+            let index = key.dropFirst("Filter.".count).dropLast(".Name".count)
+            out[name, default: []] += list("Filter.\(index).Value")
+        }
+        return out
+    }
+}

@@ -123,6 +123,9 @@ public final class StorageNode: Service, Sendable {
     @discardableResult
     public func expireNow() async -> Int { await background.expirer.pass() }
 
+    /// Objects the expirer deleted since start, by its periodic passes or `expireNow`.
+    public func expiredTotal() async -> Int { await background.expirer.expired }
+
     /// Runs one object and one DB replication pass now; answers files and rows pushed.
     @discardableResult
     public func replicateNow() async -> (objects: Int, rows: Int, handoffsRemoved: Int) {

@@ -29,9 +29,10 @@ actor ObjectExpirer: PeriodicService {
         var deleted = 0
         for device in env.devices {
             let queue = ExpiringObjects(devicePath: env.paths.devicePath(device))
-            for entry in queue.due(now: now) {
+            // The queue is files on the device: read and trimmed on its pool.
+            for entry in (try? await env.pools.run(device) { queue.due(now: now) }) ?? [] {
                 if await expire(entry, device: device) { deleted += 1 }
-                queue.remove(entry)
+                _ = try? await env.pools.run(device) { queue.remove(entry) }
             }
         }
         expired += deleted

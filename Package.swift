@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Rsync", dependencies: ["CRsync"]),
 
         // AWS request signatures (SigV4), for the EC2 and S3 APIs
-        .target(name: "AWSAuth", dependencies: ["Digest"]),
+        .target(name: "AWSAuth", dependencies: ["Digest", "NimbusCore"]),
 
         // Core
         .target(name: "NimbusCore", dependencies: ["Digest", .product(name: "Logging", package: "swift-log")]),

@@ -1,3 +1,5 @@
+import NimbusCore
+
 /// `application/x-www-form-urlencoded` and query strings: `k=v&k2=v2` with percent escapes and
 /// `+` for space. Malformed escapes are kept literally (AWS services do not reject them here;
 /// the signature check then fails instead).
@@ -10,22 +12,8 @@ public enum FormDecoding {
     }
 
     public static func decode(_ text: some StringProtocol) -> String {
-        var out: [UInt8] = []
-        let bytes = Array(text.utf8)
-        var i = 0
-        while i < bytes.count {
-            let b = bytes[i]
-            if b == UInt8(ascii: "+") {
-                out.append(32)
-            } else if b == UInt8(ascii: "%"), i + 2 < bytes.count, let hi = hex(bytes[i + 1]), let lo = hex(bytes[i + 2]) {
-                out.append(hi << 4 | lo)
-                i += 2
-            } else {
-                out.append(b)
-            }
-            i += 1
-        }
-        return String(decoding: out, as: UTF8.self)
+        // A malformed escape stays as sent: the signature check then fails instead.
+        String(decoding: PercentCoding.decode(text, plusAsSpace: true) ?? Array(text.utf8), as: UTF8.self)
     }
 
     /// RFC 3986 encoding as SigV4 wants it: everything but `A-Z a-z 0-9 - _ . ~` escaped
@@ -45,14 +33,5 @@ public enum FormDecoding {
             }
         }
         return out
-    }
-
-    private static func hex(_ b: UInt8) -> UInt8? {
-        switch b {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return b - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return b - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }

@@ -33,6 +33,11 @@ let package = Package(
         // AWS request signatures (SigV4), for the EC2 and S3 APIs
         .target(name: "AWSAuth", dependencies: ["Digest", "NimbusCore"]),
 
+        // Keys, certificates, RSA and AES over libcrypto (EC2 key pairs and image bundles)
+        .target(name: "PKI", dependencies: ["CCrypto", "Digest"]),
+        // EC2 image bundles (euca2ools format): writer, reader, manifest, ids
+        .target(name: "Images", dependencies: ["PKI", "Digest", "Gzip", "Tar", "NimbusCore"]),
+
         // Core
         .target(name: "NimbusCore", dependencies: ["Digest", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Ring", dependencies: ["NimbusCore", "Digest"]),
@@ -134,6 +139,8 @@ let package = Package(
         .testTarget(name: "TarTests", dependencies: ["Tar"]),
         .testTarget(name: "BackupTests", dependencies: ["Backup", "Rsync", "Tar", "Gzip", "NimbusClient"]),
         .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"]),
+        .testTarget(name: "PKITests", dependencies: ["PKI", "Digest"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "PKI", "Digest"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
         .testTarget(name: "ControlPlaneTests", dependencies: ["ControlPlane", "Digest", "NimbusCore"]),
         .testTarget(name: "EC2APITests", dependencies: [

@@ -86,6 +86,13 @@ public enum Digests {
         return d.finalizeHex()
     }
 
+    /// The digest of `bytes` with `algorithm`.
+    public static func digest<Bytes: Sequence>(_ algorithm: DigestAlgorithm, _ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
+        var d = MessageDigest(algorithm)
+        d.update(bytes)
+        return d.finalize()
+    }
+
     /// Lowercase hex MD5 of a string's UTF-8 bytes.
     public static func md5Hex(_ string: String) -> String {
         var d = MessageDigest(.md5)

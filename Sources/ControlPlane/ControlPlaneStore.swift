@@ -1,7 +1,8 @@
-/// Where the control plane's state lives — users, projects, memberships, EC2 credentials (and,
-/// as compute lands, images, key pairs, groups, addresses, instances). One protocol, two
-/// engines: SQLite for one host (the default) and PostgreSQL for a control plane spread over
-/// several hosts.
+/// Where the control plane's state lives — users, projects, memberships, credentials, key
+/// pairs, security groups, floating addresses and images. One protocol, two engines: SQLite
+/// for one host (the default) and PostgreSQL for a control plane spread over several hosts.
+/// Calls that name a project act only within it: the API checks the caller's project, the
+/// store never crosses it unless a call says so.
 public protocol ControlPlaneStore: Sendable {
     /// Brings the schema up to date (versioned migrations; idempotent).
     func migrate() async throws
@@ -13,7 +14,7 @@ public protocol ControlPlaneStore: Sendable {
     /// Removes the user, its memberships and credentials.
     func deleteUser(_ name: String) async throws
 
-    /// Creates a project managed (and joined, as `admin`) by `manager`.
+    /// Creates a project managed (and joined, as `admin`) by `manager`, with its `default` security group.
     func createProject(_ name: String, manager: String) async throws -> Project
     func project(_ name: String) async throws -> Project?
     func projects() async throws -> [Project]
@@ -27,4 +28,45 @@ public protocol ControlPlaneStore: Sendable {
     func credentials(user: String, project: String) async throws -> EC2Credential
     /// The credentials an access key names (to check a request's signature), nil if unknown.
     func credentials(accessKey: String) async throws -> EC2Credential?
+    /// The user's object-store key for the project account (`project:user` in tempauth terms),
+    /// made on first use (members only).
+    func storageKey(user: String, project: String) async throws -> String
+    /// Whether `key` is the user's object-store key for the project (checked against a salted
+    /// hash; false for non-members).
+    func checkStorageKey(user: String, project: String, key: String) async throws -> Bool
+    /// The user's X.509 certificate for the project (PEM), as `project zipfile` made it.
+    func certificate(user: String, project: String) async throws -> String?
+    func setCertificate(_ pem: String, user: String, project: String) async throws
+
+    /// Adds a key pair; `duplicate` when the project has one of that name.
+    func addKeyPair(_ pair: KeyPair) async throws
+    /// The project's key pairs, by name (all when `names` is empty).
+    func keyPairs(project: String, names: [String]) async throws -> [KeyPair]
+    /// Removes a key pair; true if it existed.
+    func deleteKeyPair(project: String, name: String) async throws -> Bool
+
+    func createSecurityGroup(project: String, name: String, description: String) async throws -> SecurityGroup
+    /// The project's groups with their rules, sorted by name.
+    func securityGroups(project: String) async throws -> [SecurityGroup]
+    /// Refused while another group's rule names it as a source.
+    func deleteSecurityGroup(project: String, id: String) async throws
+    /// Adds rules all or nothing; `duplicate` when one exists already.
+    func authorize(project: String, groupID: String, rules: [SecurityRule]) async throws
+    /// Removes rules all or nothing; `notFound` when one does not exist.
+    func revoke(project: String, groupID: String, rules: [SecurityRule]) async throws
+
+    /// Allocates the lowest free address of `pool` to the project; nil when the pool is used up.
+    func allocateAddress(project: String, pool: [String]) async throws -> FloatingAddress?
+    func addresses(project: String) async throws -> [FloatingAddress]
+    /// Releases an address of the project; `notFound` if it has no such address.
+    func releaseAddress(project: String, ip: String) async throws
+
+    func addImage(_ image: ImageRecord) async throws
+    func image(_ id: String) async throws -> ImageRecord?
+    /// Every image (callers filter by what the caller may see).
+    func images() async throws -> [ImageRecord]
+    /// Moves an image to `available` (with its size) or `failed` (with a reason).
+    func setImageState(_ id: String, _ state: ImageRecord.State, reason: String?, size: Int64) async throws
+    func setImageLaunchPermission(_ id: String, isPublic: Bool, projects: [String]) async throws
+    func deleteImage(_ id: String) async throws
 }

@@ -35,14 +35,16 @@ public enum ControlPlaneError: Error, Equatable, CustomStringConvertible {
     case notFound(String)
     case duplicate(String)
     case invalid(String)
+    /// Still referenced by something else.
+    case inUse(String)
     case corruptSecret(String)
 
     public var description: String {
         switch self {
         case .notFound(let what): return "\(what) does not exist"
         case .duplicate(let what): return "\(what) already exists"
-        case .invalid(let why): return why
-        case .corruptSecret(let key): return "the secret of access key \(key) cannot be decrypted (wrong key file?)"
+        case .invalid(let why), .inUse(let why): return why
+        case .corruptSecret(let what): return "the secret of \(what) cannot be decrypted (wrong key file?)"
         }
     }
 }

@@ -15,9 +15,9 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Data directory of the local cloud (as for nimbus aio).")
     var dataDir: String = "./var/aio"
 
-    func store() async throws -> SQLiteControlPlaneStore {
+    func store() async throws -> ControlPlaneSQLStore {
         let dir = URL(fileURLWithPath: dataDir).standardizedFileURL.path + "/control"
-        let store = try SQLiteControlPlaneStore(path: "\(dir)/control.db", keyFile: "\(dir)/control.key")
+        let store = try ControlPlaneSQLStore.sqlite(path: "\(dir)/control.db", keyFile: "\(dir)/control.key")
         try await store.migrate()
         return store
     }

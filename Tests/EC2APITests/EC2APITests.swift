@@ -56,7 +56,7 @@ import Testing
     }
 
     func cloud() async throws -> Cloud {
-        let store = try SQLiteControlPlaneStore(path: "\(dir)/control.db", keyFile: "\(dir)/control.key")
+        let store = try ControlPlaneSQLStore.sqlite(path: "\(dir)/control.db", keyFile: "\(dir)/control.key")
         try await store.migrate()
         _ = try await store.createUser("soren", admin: false)
         _ = try await store.createProject("lab", manager: "soren")

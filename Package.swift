@@ -13,12 +13,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", exact: "0.9.20"),
     ],
     targets: [
         // C shims over system libraries (no build cost, see docs/swift-stack notes in design.md).
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CNimbusZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBzip2", providers: [.apt(["libbz2-dev"])]),
         .systemLibrary(name: "CRsync", providers: [.apt(["librsync-dev"])]),
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
@@ -26,7 +27,7 @@ let package = Package(
         // Codecs
         .target(name: "Digest", dependencies: ["CCrypto"]),
         .target(name: "SQLite", dependencies: ["CSQLite"]),
-        .target(name: "Gzip", dependencies: ["CZlib", "CBzip2", "CDeflate"]),
+        .target(name: "Gzip", dependencies: ["CNimbusZlib", "CBzip2", "CDeflate"]),
         .target(name: "Tar"),
         .target(name: "Rsync", dependencies: ["CRsync"]),
 
@@ -95,13 +96,14 @@ let package = Package(
 
         // The control plane's state: users, projects, EC2 credentials (SQLite engine)
         .target(name: "ControlPlane", dependencies: [
-            "Digest", "NimbusCore", "SQLite",
+            "Digest", "NimbusCore", "PKI", "SQLite",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
         // The EC2 Query API (SigV4 against the control plane's credentials)
         .target(name: "EC2API", dependencies: [
-            "AWSAuth", "ControlPlane", "Digest", "HTTPServerKit", "NimbusCore",
+            "AWSAuth", "ControlPlane", "Digest", "HTTPServerKit", "HTTPClientKit", "Images", "NimbusClient", "NimbusCore", "PKI",
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -110,7 +112,7 @@ let package = Package(
 
         // Wiring of whole clusters (all-in-one) shared by the executable and the tests
         .target(name: "Cluster", dependencies: [
-            "NimbusCore", "Ring", "StorageServer", "Proxy", "Digest", "HTTPServerKit",
+            "NimbusCore", "Ring", "StorageServer", "Proxy", "Digest", "HTTPServerKit", "ControlPlane", "EC2API",
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -127,7 +129,9 @@ let package = Package(
         // Executable: thin
         .executableTarget(name: "nimbus", dependencies: [
             "NimbusCore", "ControlPlane", "EC2API", "Ring", "StorageServer", "Proxy", "Cluster", "HTTPClientKit", "STCommands", "Backup",
+            "Images", "PKI", "NimbusClient", "AWSAuth", "Digest",
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,7 +1,10 @@
 import Foundation
 import HTTPServerKit
 import Logging
+import ControlPlane
+import EC2API
 import NIOConcurrencyHelpers
+import Proxy
 import NimbusCore
 import ServiceLifecycle
 
@@ -37,7 +40,8 @@ public final class AIOSupervisor: Service, Sendable {
     /// Writes the node and proxy configs of an all-in-one cluster under `<dataDir>/conf`
     /// (owner-only: they hold the hash-path secrets) and returns the children to run.
     public static func children(dataDir: String, state: AIOState, host: String, proxyPort: Int,
-                                proxyServer: HTTPServerOptionsArguments = .init(), logArguments: [String]) throws -> [Child] {
+                                proxyServer: HTTPServerOptionsArguments = .init(), compute: AIOCompute? = nil,
+                                logArguments: [String]) throws -> [Child] {
         let conf = "\(dataDir)/conf"
         try FileManager.default.createDirectory(atPath: conf, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
@@ -56,8 +60,29 @@ public final class AIOSupervisor: Service, Sendable {
         }
         var proxy = AllInOne.proxyConfig(dataDir: dataDir, host: host, port: proxyPort)
         proxyServer.apply(to: &proxy.server)
+        // Project members log in as project:user; the image service has its own account.
+        let control = AIOCompute.controlDirectory(dataDir)
+        proxy.controlPlane = ControlPlaneLocation(database: "\(control)/control.db", keyFile: "\(control)/control.key")
+        let service = try AIOServiceUser.load(directory: control)
+        proxy.users.append(TempAuthUser(account: service.account, user: service.user, key: service.key, groups: [".admin"]))
         let path = try write(try encoder.encode(proxy), "proxy")
         out.append(Child(name: "proxy", arguments: ["proxy", "--config", path, "--exit-with-parent"] + logArguments))
+        if let compute {
+            let loopback = host == "0.0.0.0" ? "127.0.0.1" : host
+            let authURL = "http://\(loopback):\(proxyPort)/auth/v1.0"
+            let authority = try CloudAuthority.open(directory: control)
+            var ec2 = EC2APIConfig(controlDirectory: control)
+            ec2.host = host
+            ec2.port = compute.port
+            ec2.region = compute.region
+            ec2.floatingRange = compute.floatingRange
+            ec2.registry = ImageRegistrar.Config(authURL: authURL, registryUser: "\(service.account):\(service.user)", registryKey: service.key,
+                                                 cloudKeyPath: authority.keyPath, workDirectory: "\(dataDir)/images-work")
+            if let limit = compute.maxImageSize { ec2.registry?.maxImageSize = limit }
+            let ec2Path = try write(try encoder.encode(ec2), "ec2")
+            out.append(Child(name: "ec2", arguments: ["compute", "api", "--config", ec2Path, "--exit-with-parent"] + logArguments))
+            try CloudEndpoints(ec2URL: "http://\(loopback):\(compute.port)/", authURL: authURL, region: compute.region).save(directory: control)
+        }
         return out
     }
 

@@ -12,12 +12,12 @@ public final class EC2APIServer: Service, Sendable {
 
     private init(server: HTTPServer) { self.server = server }
 
-    public static func start(host: String, port: Int, store: any ControlPlaneStore, region: String, zones: [String],
+    public static func start(host: String, port: Int, store: any ControlPlaneStore, settings: EC2Settings,
                              logger: Logger) async throws -> EC2APIServer {
-        let handler = EC2Handler(store: store, region: region, zones: zones, logger: logger)
+        let handler = EC2Handler(store: store, settings: settings, logger: logger)
         let server = try await HTTPServer.bind(host: host, port: port, handler: handler, logger: logger,
                                                options: HTTPServerOptions(maxRequestBody: Int64(EC2Handler.maxBody)))
-        logger.notice("EC2 API listening on \(host):\(server.port), region \(region)")
+        logger.notice("EC2 API listening on \(host):\(server.port), region \(settings.region)")
         return EC2APIServer(server: server)
     }
 

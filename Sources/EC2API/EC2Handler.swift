@@ -13,18 +13,16 @@ import NimbusCore
 /// error document, 4xx for anything the client caused), never by the HTTP kit.
 public struct EC2Handler: HTTPHandler {
     let store: any ControlPlaneStore
-    let region: String
-    let zones: [String]
+    let settings: EC2Settings
     let clock: any WallClock
     let logger: Logger
 
     /// Largest form body of a call.
     static let maxBody = 1 << 20
 
-    public init(store: any ControlPlaneStore, region: String, zones: [String], clock: any WallClock = SystemClock(), logger: Logger) {
+    public init(store: any ControlPlaneStore, settings: EC2Settings, clock: any WallClock = SystemClock(), logger: Logger) {
         self.store = store
-        self.region = region
-        self.zones = zones
+        self.settings = settings
         self.clock = clock
         self.logger = logger
     }
@@ -33,7 +31,7 @@ public struct EC2Handler: HTTPHandler {
         let requestID = UUID().uuidString.lowercased()
         do {
             let (call, caller) = try await authenticate(request, requestID: requestID)
-            let body = try await run(call, caller: caller, endpoint: request.header("host") ?? "ec2.\(region)")
+            let body = try await run(call, caller: caller, endpoint: request.header("host") ?? "ec2.\(settings.region)")
             return Self.xml(200, EC2XML.response(call.action, requestID: requestID, body))
         } catch let error as EC2Error {
             logger.info("ec2 \(request.method) refused: \(error.code) \(error.message)", metadata: ["txid": "\(request.transactionID)"])
@@ -85,30 +83,38 @@ public struct EC2Handler: HTTPHandler {
         }
     }
 
-    /// Runs one action.
+    /// Runs one action for the caller's project.
     /// - Parameter endpoint: where the caller reached us (its `Host`), shown as the region's endpoint.
     func run(_ call: EC2Request, caller: EC2Credential, endpoint: String) async throws -> [EC2XML.Node] {
-        switch call.action {
-        case "DescribeRegions":
-            let wanted = call.list("RegionName")
-            guard wanted.allSatisfy({ $0 == region }) else {
-                throw EC2Error("InvalidParameterValue", "Invalid region: \(wanted.first { $0 != region } ?? "")")
-            }
-            return [.set("regionInfo", [[.text("regionName", region), .text("regionEndpoint", endpoint),
-                                         .text("optInStatus", "opt-in-not-required")]])]
-        case "DescribeAvailabilityZones":
-            let wanted = call.list("ZoneName")
-            if let unknown = wanted.first(where: { !zones.contains($0) }) {
-                throw EC2Error("InvalidParameterValue", "The zone '\(unknown)' does not exist.")
-            }
-            let shown = wanted.isEmpty ? zones : wanted
-            return [.set("availabilityZoneInfo", shown.map { zone in
-                [.text("zoneName", zone), .text("zoneState", "available"), .text("regionName", region), .text("zoneType", "availability-zone")]
-            })]
-        default:
+        let context = EC2Call(request: call, caller: caller, endpoint: endpoint, settings: settings, store: store, logger: logger)
+        guard let action = Self.actions[call.action] else {
             throw EC2Error("InvalidAction", "The action \(call.action) is not valid for this web service.")
         }
+        return try await action(context)
     }
+
+    /// Every action, by name.
+    static let actions: [String: @Sendable (EC2Call) async throws -> [EC2XML.Node]] = [
+        "DescribeRegions": RegionActions.describeRegions,
+        "DescribeAvailabilityZones": RegionActions.describeAvailabilityZones,
+        "CreateKeyPair": KeyPairActions.create,
+        "ImportKeyPair": KeyPairActions.importKeyPair,
+        "DescribeKeyPairs": KeyPairActions.describe,
+        "DeleteKeyPair": KeyPairActions.delete,
+        "CreateSecurityGroup": SecurityGroupActions.create,
+        "DescribeSecurityGroups": SecurityGroupActions.describe,
+        "DeleteSecurityGroup": SecurityGroupActions.delete,
+        "AuthorizeSecurityGroupIngress": SecurityGroupActions.authorize,
+        "RevokeSecurityGroupIngress": SecurityGroupActions.revoke,
+        "AllocateAddress": AddressActions.allocate,
+        "DescribeAddresses": AddressActions.describe,
+        "ReleaseAddress": AddressActions.release,
+        "RegisterImage": ImageActions.register,
+        "DescribeImages": ImageActions.describe,
+        "DeregisterImage": ImageActions.deregister,
+        "DescribeImageAttribute": ImageActions.describeAttribute,
+        "ModifyImageAttribute": ImageActions.modifyAttribute,
+    ]
 }
 
 extension SignedRequest {

@@ -44,3 +44,27 @@ public struct EC2Request: Sendable {
         return out
     }
 }
+
+extension EC2Request {
+    /// A structure list: `prefix.N.Field…` as one dictionary of `Field…` → value per N, in
+    /// index order (`IpPermissions.1.IpRanges.1.CidrIp` → `[["IpRanges.1.CidrIp": …]]`).
+    public func structures(_ prefix: String) -> [[String: String]] { Self.structures(parameters, prefix) }
+
+    static func structures(_ parameters: [String: String], _ prefix: String) -> [[String: String]] {
+        var byIndex: [Int: [String: String]] = [:]
+        let head = prefix + "."
+        for (key, value) in parameters where key.hasPrefix(head) {
+            let rest = key.dropFirst(head.count)
+            guard let dot = rest.firstIndex(of: "."), let n = Int(rest[..<dot]), n >= 1, n <= 1000 else { continue }
+            byIndex[n, default: [:]][String(rest[rest.index(after: dot)...])] = value
+        }
+        return byIndex.keys.sorted().compactMap { byIndex[$0] }
+    }
+
+    /// An optional integer parameter; `InvalidParameterValue` when present and not one.
+    public func int(_ name: String) throws(EC2Error) -> Int? {
+        guard let text = parameters[name], !text.isEmpty else { return nil }
+        guard let n = Int(text) else { throw EC2Error("InvalidParameterValue", "Value (\(text)) for parameter \(name) is invalid. Expected an integer.") }
+        return n
+    }
+}

@@ -1,4 +1,4 @@
-import CZlib
+import CNimbusZlib
 
 /// Errors of the compression codecs.
 public struct CompressionError: Error, CustomStringConvertible {

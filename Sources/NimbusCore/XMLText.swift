@@ -1,3 +1,5 @@
+import Foundation
+
 /// Text for XML documents (listings, bulk responses, S3 bodies).
 public enum XMLText {
     /// Escapes markup characters; characters XML 1.0 cannot carry at all (C0 controls other
@@ -19,5 +21,12 @@ public enum XMLText {
             }
         }
         return out
+    }
+
+    /// The five predefined entities back to their characters (`&amp;` last, so `&amp;lt;` stays `&lt;`).
+    public static func unescape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
+            .replacingOccurrences(of: "&amp;", with: "&")
     }
 }

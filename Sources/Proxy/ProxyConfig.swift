@@ -59,6 +59,8 @@ public struct ProxyConfig: Sendable, Codable {
     public var server = HTTPServerOptions()
     /// How fast large objects' segments are read (Swift's slo/dlo rate limits).
     public var largeObjects = LargeObjectLimits()
+    /// The control plane whose project members log in as `project:user` (nil: config users only).
+    public var controlPlane: ControlPlaneLocation?
 
     public init(host: String, port: Int, ringDirectory: String, users: [TempAuthUser]) {
         self.host = host
@@ -69,7 +71,7 @@ public struct ProxyConfig: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case host, port, ringDirectory, users, tokenLife, nodeTimeout, connectTimeout, containerCacheTTL, constraints, publicURL
-        case ringCheckInterval, largeObjects, server
+        case ringCheckInterval, largeObjects, server, controlPlane
     }
 
     /// Decodes a config file; everything but host, port, ringDirectory and users is optional.
@@ -88,6 +90,7 @@ public struct ProxyConfig: Sendable, Codable {
         ringCheckInterval = try c.decodeIfPresent(Double.self, forKey: .ringCheckInterval) ?? ringCheckInterval
         largeObjects = try c.decodeIfPresent(LargeObjectLimits.self, forKey: .largeObjects) ?? largeObjects
         server = try c.decodeIfPresent(HTTPServerOptions.self, forKey: .server) ?? server
+        controlPlane = try c.decodeIfPresent(ControlPlaneLocation.self, forKey: .controlPlane)
     }
 }
 

@@ -13,7 +13,7 @@ struct ProxyHandler: HTTPHandler {
         switch request.path {
         case "/healthcheck": return .text(200, "OK")
         case "/info": return try info(request)
-        case "/auth/v1.0", "/auth/v1.0/", "/v1.0", "/v1.0/", "/auth/v1", "/auth/v1/": return try authenticate(request)
+        case "/auth/v1.0", "/auth/v1.0/", "/v1.0", "/v1.0/", "/auth/v1", "/auth/v1/": return try await authenticate(request)
         default: break
         }
         let path = try SwiftPath.parse(request.path, constraints: context.constraints)
@@ -100,14 +100,14 @@ struct ProxyHandler: HTTPHandler {
     }
 
     /// `GET /auth/v1.0` with `X-Auth-User`/`X-Auth-Key` (or `X-Storage-User`/`X-Storage-Pass`).
-    func authenticate(_ request: HTTPRequest) throws -> HTTPResponse {
+    func authenticate(_ request: HTTPRequest) async throws -> HTTPResponse {
         guard request.method == "GET" || request.method == "HEAD" else { throw HTTPError(405, "Method not allowed") }
         guard let user = request.header("x-auth-user") ?? request.header("x-storage-user"),
               let key = request.header("x-auth-key") ?? request.header("x-storage-pass") else {
             throw HTTPError(401, "Unauthorized: X-Auth-User and X-Auth-Key are required",
                             headers: [("WWW-Authenticate", "Swift realm=\"unknown\"")])
         }
-        guard let (token, expires, u) = context.auth.authenticate(user: user, key: key) else {
+        guard let (token, expires, u) = await context.auth.authenticate(user: user, key: key) else {
             throw HTTPError(401, "Unauthorized: invalid credentials", headers: [("WWW-Authenticate", "Swift realm=\"unknown\"")])
         }
         let base: String

@@ -24,14 +24,16 @@ public final class ProxyServer: Service, Sendable {
     }
 
     /// Loads the rings and binds the port.
-    public static func start(config: ProxyConfig, clock: any WallClock = SystemClock(), logger: Logger) async throws -> ProxyServer {
+    /// - Parameter users: tempauth users beyond the config's (the control plane's project members).
+    public static func start(config: ProxyConfig, users: (any TempAuthUserSource)? = nil, clock: any WallClock = SystemClock(),
+                             logger: Logger) async throws -> ProxyServer {
         let rings = try RingSet.load(directory: config.ringDirectory)
         let watcher = RingWatcher(directory: config.ringDirectory)
         let client = BackendClient(connectTimeout: .milliseconds(Int64(config.connectTimeout * 1000)))
         let context = ProxyContext(
             config: config, initialRings: rings, ringWatcher: watcher, client: client,
             fanout: BackendFanout(client: client, nodeTimeout: .milliseconds(Int64(config.nodeTimeout * 1000)), logger: logger),
-            auth: TempAuth(users: config.users, tokenLife: config.tokenLife, clock: clock),
+            auth: TempAuth(users: config.users, source: users, tokenLife: config.tokenLife, clock: clock),
             containers: InfoCache(ttl: config.containerCacheTTL, clock: clock),
             accounts: InfoCache(ttl: config.containerCacheTTL, clock: clock),
             accountInfos: InfoCache(ttl: config.containerCacheTTL, clock: clock), clock: clock, logger: logger)

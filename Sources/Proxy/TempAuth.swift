@@ -24,25 +24,44 @@ public struct TempURLScope: Sendable, Equatable {
     public let container: String?
 }
 
-/// OpenStack Swift's tempauth v1.0: users from config, random tokens with a lifetime.
+/// Users kept outside the proxy's config — the control plane's project members, who reach
+/// their project's account (`AUTH_<project>`) as `project:user` with their own key.
+public protocol TempAuthUserSource: Sendable {
+    /// The user, if `key` is theirs; nil otherwise.
+    func user(account: String, user: String, key: String) async -> TempAuthUser?
+}
+
+/// OpenStack Swift's tempauth v1.0: users from config (and from an optional user source),
+/// random tokens with a lifetime.
 public final class TempAuth: Sendable {
     private let users: [TempAuthUser]
+    private let source: (any TempAuthUserSource)?
     private let tokenLife: Double
     private let clock: any WallClock
     private let tokens = NIOLockedValueBox([String: (Identity, Double)]())
 
-    public init(users: [TempAuthUser], tokenLife: Double, clock: any WallClock = SystemClock()) {
+    public init(users: [TempAuthUser], source: (any TempAuthUserSource)? = nil, tokenLife: Double, clock: any WallClock = SystemClock()) {
         self.users = users
+        self.source = source
         self.tokenLife = tokenLife
         self.clock = clock
     }
 
     /// Checks `account:user` and key; returns a token (reused while valid) and its expiry.
-    public func authenticate(user login: String, key: String) -> (token: String, expires: Double, user: TempAuthUser)? {
+    public func authenticate(user login: String, key: String) async -> (token: String, expires: Double, user: TempAuthUser)? {
         let parts = login.split(separator: ":", maxSplits: 1)
         guard parts.count == 2 else { return nil }
-        guard let u = users.first(where: { $0.account == parts[0] && $0.user == parts[1] }),
-              Digests.constantTimeEqual(Array(u.key.utf8), Array(key.utf8)) else { return nil }
+        let u: TempAuthUser
+        if let configured = users.first(where: { $0.account == parts[0] && $0.user == parts[1] }) {
+            guard Digests.constantTimeEqual(Array(configured.key.utf8), Array(key.utf8)) else { return nil }
+            u = configured
+        } else if !users.contains(where: { $0.account == parts[0] }),
+                  // Accounts of configured users are theirs alone: a project of the same name gets no way in.
+                  let found = await source?.user(account: String(parts[0]), user: String(parts[1]), key: key) {
+            u = found
+        } else {
+            return nil
+        }
         let now = clock.now()
         var groups = Set(u.groups)
         groups.insert(u.account)

@@ -28,6 +28,18 @@ struct AIOCommand: AsyncParsableCommand {
     @Option(help: "Connections the proxy serves at once; more get 503.")
     var maxConnections: Int?
 
+    @Flag(help: "Also run the compute cloud's control plane: the EC2 Query API with its image registry.")
+    var compute = false
+
+    @Option(help: "EC2 API port with --compute (0: any free port).")
+    var ec2Port: Int = 8773
+
+    @Option(help: "Floating address pool with --compute (IPv4 CIDR).")
+    var floatingRange: String = "203.0.113.0/26"
+
+    @Option(help: "Largest image RegisterImage accepts, in bytes (--compute).")
+    var maxImageSize: Int64?
+
     @OptionGroup var log: LogOptions
 
     func run() async throws {
@@ -37,9 +49,18 @@ struct AIOCommand: AsyncParsableCommand {
         let dataDir = URL(fileURLWithPath: self.dataDir).standardizedFileURL.path
         let state = try AllInOne.prepare(dataDir: dataDir, layout: chosen)
         let proxyPort = port == 0 ? try FreePort.find(count: 1, host: host == "0.0.0.0" ? "127.0.0.1" : host)[0] : port
+        let probeHost = host == "0.0.0.0" ? "127.0.0.1" : host
+        var computeArgs: AIOCompute?
+        if compute {
+            var c = AIOCompute(port: ec2Port == 0 ? try FreePort.find(count: 1, host: probeHost)[0] : ec2Port)
+            c.floatingRange = floatingRange
+            c.maxImageSize = maxImageSize
+            computeArgs = c
+        }
         let children = try AIOSupervisor.children(
             dataDir: dataDir, state: state, host: host, proxyPort: proxyPort,
-            proxyServer: .init(clientTimeout: clientTimeout, maxConnections: maxConnections), logArguments: log.arguments)
+            proxyServer: .init(clientTimeout: clientTimeout, maxConnections: maxConnections), compute: computeArgs,
+            logArguments: log.arguments)
         let supervisor = AIOSupervisor(executable: try Self.ownExecutable(), children: children, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: supervisor)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -49,6 +70,11 @@ struct AIOCommand: AsyncParsableCommand {
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
                 throw ValidationError("the proxy did not start listening on \(host):\(proxyPort); see the log")
+            }
+            if let computeArgs, !(await PortProbe.waitUntilListening(host: probeHost, port: computeArgs.port, seconds: 60)) {
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                throw ValidationError("the EC2 API did not start listening on port \(computeArgs.port); see the log")
             }
             let url = "http://\(host):\(proxyPort)/auth/v1.0"
             var out = """
@@ -60,6 +86,9 @@ struct AIOCommand: AsyncParsableCommand {
                 """
             for u in AIOUsers.all {
                 out += "  \(u.account):\(u.user)  key \(u.key)  \(u.groups.joined(separator: " "))\n"
+            }
+            if let computeArgs {
+                out += "EC2 API: http://\(host):\(computeArgs.port)/ (region nimbus); credentials: nimbus manage project zipfile PROJECT USER --data-dir \(self.dataDir)\n"
             }
             out += "Try: swift -A \(url) -U test:tester -K testing stat\nCtrl-C stops the cluster.\n"
             FileHandle.standardOutput.write(Data(out.utf8))

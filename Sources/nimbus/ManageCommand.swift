@@ -15,8 +15,11 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Data directory of the local cloud (as for nimbus aio).")
     var dataDir: String = "./var/aio"
 
+    /// The control directory: store, sealing key, cloud key and certificate, endpoints.
+    var controlDirectory: String { URL(fileURLWithPath: dataDir).standardizedFileURL.path + "/control" }
+
     func store() async throws -> ControlPlaneSQLStore {
-        let dir = URL(fileURLWithPath: dataDir).standardizedFileURL.path + "/control"
+        let dir = controlDirectory
         let store = try ControlPlaneSQLStore.sqlite(path: "\(dir)/control.db", keyFile: "\(dir)/control.key")
         try await store.migrate()
         return store
@@ -99,8 +102,8 @@ struct UserCommand: AsyncParsableCommand {
 
 struct ProjectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "project", abstract: "Projects: create, add-member, remove-member, members, list, delete.",
-        subcommands: [Create.self, AddMember.self, RemoveMember.self, Members.self, List.self, Delete.self])
+        commandName: "project", abstract: "Projects: create, add-member, remove-member, members, list, delete, zipfile.",
+        subcommands: [Create.self, AddMember.self, RemoveMember.self, Members.self, List.self, Delete.self, Zipfile.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a project with its manager.")
@@ -166,6 +169,31 @@ struct ProjectCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
         func run() async throws {
             try await managing { try await store.store().deleteProject(name) }
+        }
+    }
+
+    struct Zipfile: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a user's credentials for a project (novarc, cacert.pem, cert.pem, pk.pem, config) into a zip file.")
+        @Argument var project: String
+        @Argument var user: String
+        @Argument(help: "The zip file to write.") var file: String = "nimbus.zip"
+        @OptionGroup var store: StoreOptions
+        func run() async throws {
+            try await managing {
+                let s = try await store.store()
+                let credential = try await s.credentials(user: user, project: project)
+                let storageKey = try await s.storageKey(user: user, project: project)
+                let authority = try CloudAuthority.open(directory: store.controlDirectory)
+                let issued = try authority.issue(user: user, project: project)
+                let certPEM = try issued.certificate.pem()
+                try await s.setCertificate(certPEM, user: user, project: project)
+                let bundle = CredentialsBundle(
+                    endpoints: CloudEndpoints.load(directory: store.controlDirectory), credential: credential, storageKey: storageKey,
+                    cloudCertificatePEM: try authority.certificate.pem(), userCertificatePEM: certPEM, userKeyPEM: try issued.key.pem())
+                try ZipWriter.write(bundle.files, to: file)
+                print("wrote \(file) for \(user) in project \(project)")
+            }
         }
     }
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Cluster
+import ControlPlane
 import Dispatch
 import Foundation
 import Logging
@@ -38,7 +40,13 @@ struct ProxyCommand: AsyncParsableCommand {
         supervision.apply()
         let logger = try log.bootstrap(label: "nimbus.proxy")
         let cfg = try JSONDecoder().decode(ProxyConfig.self, from: Data(contentsOf: URL(fileURLWithPath: config)))
-        try await runUntilSignalled([try await ProxyServer.start(config: cfg, logger: logger)], logger: logger)
+        var users: (any TempAuthUserSource)?
+        if let cp = cfg.controlPlane {
+            let store = try ControlPlaneSQLStore.sqlite(path: cp.database, keyFile: cp.keyFile)
+            try await store.migrate()
+            users = ControlPlaneUsers(store: store)
+        }
+        try await runUntilSignalled([try await ProxyServer.start(config: cfg, users: users, logger: logger)], logger: logger)
     }
 }
 

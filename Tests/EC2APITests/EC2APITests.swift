@@ -63,8 +63,8 @@ import Testing
         let credential = try await store.credentials(user: "soren", project: "lab")
         var logger = Logger(label: "ec2")
         logger.logLevel = .critical
-        let server = try await EC2APIServer.start(host: "127.0.0.1", port: 0, store: store, region: "nimbus", zones: ["nimbus-1a"],
-                                                  logger: logger)
+        let settings = EC2Settings(region: "nimbus", zones: ["nimbus-1a"], floatingPool: EC2Settings.addresses(inCIDR: "198.51.100.0/29") ?? [])
+        let server = try await EC2APIServer.start(host: "127.0.0.1", port: 0, store: store, settings: settings, logger: logger)
         return Cloud(server: server, task: Task { try? await server.run() }, credential: credential)
     }
 

@@ -1,0 +1,34 @@
+import Foundation
+
+/// Where a cloud's APIs answer (`endpoints.json` in the control directory, written by
+/// `nimbus aio`), so `project zipfile` writes credentials that point at them.
+public struct CloudEndpoints: Sendable, Codable, Equatable {
+    /// The EC2 Query API, e.g. `http://127.0.0.1:8773/`.
+    public var ec2URL: String
+    /// The object store's tempauth URL, e.g. `http://127.0.0.1:8080/auth/v1.0`.
+    public var authURL: String
+    public var region: String
+
+    public init(ec2URL: String, authURL: String, region: String) {
+        self.ec2URL = ec2URL
+        self.authURL = authURL
+        self.region = region
+    }
+
+    public static let standard = CloudEndpoints(ec2URL: "http://127.0.0.1:8773/", authURL: "http://127.0.0.1:8080/auth/v1.0", region: "nimbus")
+
+    public static func path(directory: String) -> String { (directory as NSString).appendingPathComponent("endpoints.json") }
+
+    /// The recorded endpoints, or the defaults of `nimbus aio` and `nimbus compute api`.
+    public static func load(directory: String) -> CloudEndpoints {
+        guard let data = FileManager.default.contents(atPath: path(directory: directory)),
+              let e = try? JSONDecoder().decode(CloudEndpoints.self, from: data) else { return .standard }
+        return e
+    }
+
+    public func save(directory: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicWrite.write(try encoder.encode(self), to: Self.path(directory: directory), mode: 0o644)
+    }
+}

@@ -1,0 +1,175 @@
+import ControlPlane
+import Digest
+import Foundation
+import HTTPClientKit
+import Images
+import Logging
+import NIOPosix
+import NimbusClient
+import PKI
+
+/// RegisterImage's work: reads a bundle from the owner's object-store account with the owner's
+/// own rights, checks and decrypts it (`BundleUnpacker`), and stores the image in the
+/// registry container of the image service's account; the image goes `pending` → `available`,
+/// or `failed` with the reason. Nothing is half-registered: the registry object is written
+/// only once the whole bundle checked out.
+public final class ImageRegistrar: Sendable {
+    /// Where bundles and the registry live, and the limits.
+    public struct Config: Sendable, Codable {
+        /// The object store's tempauth URL (`…/auth/v1.0`).
+        public var authURL: String
+        /// The image service's own object-store login and key (the registry's account).
+        public var registryUser: String
+        public var registryKey: String
+        public var registryContainer = "nimbus-images"
+        /// The cloud's private key (PEM); bundles are encrypted for its certificate.
+        public var cloudKeyPath: String
+        /// Largest image accepted.
+        public var maxImageSize: Int64 = 4 << 30
+        /// Scratch space for images being checked.
+        public var workDirectory: String
+
+        public init(authURL: String, registryUser: String, registryKey: String, cloudKeyPath: String, workDirectory: String) {
+            self.authURL = authURL
+            self.registryUser = registryUser
+            self.registryKey = registryKey
+            self.cloudKeyPath = cloudKeyPath
+            self.workDirectory = workDirectory
+        }
+    }
+
+    public let config: Config
+    let cloudKey: PrivateKey
+    let store: any ControlPlaneStore
+    let registry: SwiftClient
+    let pool: NIOThreadPool
+    let logger: Logger
+
+    public init(config: Config, store: any ControlPlaneStore, logger: Logger) throws {
+        self.config = config
+        self.store = store
+        self.logger = logger
+        guard let pem = FileManager.default.contents(atPath: config.cloudKeyPath) else {
+            throw BundleError("cannot read the cloud's key \(config.cloudKeyPath) (make it with nimbus image keys)")
+        }
+        cloudKey = try PrivateKey(pem: Array(pem))
+        try FileManager.default.createDirectory(atPath: config.workDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        registry = SwiftClient(credentials: .init(authURL: config.authURL, user: config.registryUser, key: config.registryKey), retries: 3)
+        pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+    }
+
+    deinit {
+        registry.shutdown()
+        pool.shutdownGracefully { _ in }
+    }
+
+    /// Images left `pending` by a previous run can never finish: they fail with a reason.
+    public func recoverInterrupted() async throws {
+        for image in try await store.images() where image.state == .pending {
+            try await store.setImageState(image.id, .failed, reason: "registration was interrupted by a restart; register the bundle again", size: 0)
+        }
+    }
+
+    /// `bucket/dir/prefix.manifest.xml` → container and object.
+    static func split(_ location: String) throws(EC2Error) -> (container: String, object: String) {
+        let trimmed = location.hasPrefix("/") ? String(location.dropFirst()) : location
+        guard let slash = trimmed.firstIndex(of: "/"), slash != trimmed.startIndex, trimmed.index(after: slash) != trimmed.endIndex,
+              trimmed.hasSuffix(".manifest.xml") else {
+            throw EC2Error("InvalidParameterValue", "ImageLocation must be bucket/prefix.manifest.xml, not '\(location)'")
+        }
+        return (String(trimmed[..<slash]), String(trimmed[trimmed.index(after: slash)...]))
+    }
+
+    /// A client acting as the caller in their project's account.
+    func ownerClient(_ caller: EC2Credential) async throws -> SwiftClient {
+        let key = try await store.storageKey(user: caller.user, project: caller.project)
+        return SwiftClient(credentials: .init(authURL: config.authURL, user: "\(caller.project):\(caller.user)", key: key), retries: 2)
+    }
+
+    /// Reads and parses the manifest now, so RegisterImage can answer at once for a location
+    /// the caller cannot read or a document that is no manifest.
+    func fetchManifest(_ location: String, caller: EC2Credential) async throws -> BundleManifest {
+        let (container, object) = try Self.split(location)
+        let client = try await ownerClient(caller)
+        defer { client.shutdown() }
+        let r: BackendResponse
+        do { r = try await client.request("GET", SwiftClient.path(container, object)) } catch {
+            throw EC2Error("InvalidManifest", "The manifest \(location) cannot be read: \(error)")
+        }
+        switch r.status {
+        case 200: break
+        case 401, 403: throw EC2Error("InvalidManifest", "You may not read \(location) (the bucket is not yours and not shared with you).")
+        case 404: throw EC2Error("InvalidManifest", "The manifest \(location) does not exist.")
+        default: throw EC2Error("InvalidManifest", "The manifest \(location) cannot be read (HTTP \(r.status)).")
+        }
+        do { return try BundleManifest.parse(Array(r.body.readableBytesView)) } catch {
+            throw EC2Error("InvalidManifest", "\(location) is not a bundle manifest: \(error.reason)")
+        }
+    }
+
+    /// Checks, decrypts and stores the image in the background; the record says how it went.
+    func start(_ image: ImageRecord, manifest: BundleManifest, caller: EC2Credential) {
+        Task {
+            do {
+                let size = try await self.register(image, manifest: manifest, caller: caller)
+                try await self.store.setImageState(image.id, .available, reason: nil, size: size)
+                self.logger.notice("image \(image.id) available (\(size) bytes) from \(image.location)")
+            } catch {
+                let reason = (error as? BundleError)?.reason ?? (error as? EC2Error)?.message ?? "\(error)"
+                self.logger.notice("image \(image.id) failed: \(reason)")
+                try? await self.store.setImageState(image.id, .failed, reason: reason, size: 0)
+            }
+        }
+    }
+
+    func register(_ image: ImageRecord, manifest: BundleManifest, caller: EC2Credential) async throws -> Int64 {
+        let (container, object) = try Self.split(image.location)
+        let directory = object.contains("/") ? String(object[...(object.lastIndex(of: "/") ?? object.startIndex)]) : ""
+        let scratch = (config.workDirectory as NSString).appendingPathComponent("\(image.id).\(UUID().uuidString).img")
+        defer { unlink(scratch) }
+        let unpacker: UnpackerBox = try await pool.runIfActive { [config, cloudKey] in
+            guard FileManager.default.createFile(atPath: scratch, contents: nil, attributes: [.posixPermissions: 0o600]),
+                  let handle = FileHandle(forWritingAtPath: scratch) else { throw BundleError("the image service cannot write its scratch file") }
+            return UnpackerBox(try BundleUnpacker(manifest: manifest, cloudKey: cloudKey, maxImageSize: config.maxImageSize, output: handle), handle)
+        }
+        defer { try? unpacker.handle.close() }
+        if let pem = try await store.certificate(user: caller.user, project: caller.project) {
+            try unpacker.unpacker.verifySignature(try Certificate(pem: Array(pem.utf8)))
+        }
+        let client = try await ownerClient(caller)
+        defer { client.shutdown() }
+        for part in manifest.parts {
+            let r = try await client.request("GET", SwiftClient.path(container, directory + part.filename))
+            guard r.status == 200 else {
+                throw BundleError(r.status == 404 ? "part \(part.filename) is missing from \(container)"
+                                                  : "part \(part.filename) cannot be read (HTTP \(r.status))")
+            }
+            let bytes = Array(r.body.readableBytesView)
+            try await pool.runIfActive { try unpacker.unpacker.consume(bytes) }
+        }
+        let size = try await pool.runIfActive { () throws -> Int64 in
+            let size = try unpacker.unpacker.finish()
+            try unpacker.handle.synchronize()
+            return size
+        }
+        try await registry.ensureContainer(config.registryContainer)
+        _ = try await registry.putObject(config.registryContainer, image.id, file: scratch,
+                                         headers: [("X-Object-Meta-Location", image.location), ("X-Object-Meta-Owner", image.project)])
+        return size
+    }
+}
+
+/// The unpacker and its output, handed between this registration's steps on the pool.
+// @unchecked Sendable: one registration task uses it, one step at a time (each step awaits the
+// previous), so it is never touched from two threads at once.
+final class UnpackerBox: @unchecked Sendable {
+    let unpacker: BundleUnpacker
+    let handle: FileHandle
+
+    init(_ unpacker: BundleUnpacker, _ handle: FileHandle) {
+        self.unpacker = unpacker
+        self.handle = handle
+    }
+}

@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", exact: "0.9.20"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // C shims over system libraries (no build cost, see docs/swift-stack notes in design.md).
@@ -97,6 +98,8 @@ let package = Package(
         // The control plane's state: users, projects, EC2 credentials (SQLite engine)
         .target(name: "ControlPlane", dependencies: [
             "Digest", "NimbusCore", "PKI", "SQLite",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
@@ -157,7 +160,7 @@ let package = Package(
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"]),
         .testTarget(name: "DBBrokerTests", dependencies: ["DBBroker"]),
         .testTarget(name: "HTTPKitTests", dependencies: [
-            "HTTPServerKit", "HTTPClientKit",
+            "HTTPServerKit", "HTTPClientKit", "NimbusCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

@@ -4,7 +4,7 @@ projects made with `nimbus manage`, the credentials bundle sourced, images bundl
 registered (kernel, ramdisk, a 3-part machine image), key pairs, security groups, addresses —
 with awscli and boto3 from the venv — and every kind of bad bundle refused with a reason.
 Bundles are cross-checked with scripts/ec2bundle_ref.py (stdlib + openssl CLI, both ways).
-Usage: ec2_check.py --nimbus PATH --aws PATH --python PATH"""
+Usage: ec2_check.py --nimbus PATH --aws PATH --python PATH [--control-db postgres://…]"""
 import argparse, json, os, random, shutil, socket, string, subprocess, sys, tempfile, time, zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,7 +38,8 @@ class Cloud:
         self.log = open(os.path.join(work, "aio.out"), "w")
         self.proc = subprocess.Popen(
             [args.nimbus, "aio", "--compute", "--port", str(self.port), "--ec2-port", str(self.ec2_port), "--data-dir", self.data,
-             "--max-image-size", str(MAX_IMAGE), "--log-file", os.path.join(work, "nimbus.log")], stdout=self.log, stderr=self.log)
+             "--max-image-size", str(MAX_IMAGE), "--log-file", os.path.join(work, "nimbus.log"),
+             *(["--control-db", args.control_db] if args.control_db else [])], stdout=self.log, stderr=self.log)
         for _ in range(300):
             try:
                 socket.create_connection(("127.0.0.1", self.ec2_port), timeout=1).close()
@@ -78,6 +79,7 @@ def main():
     ap.add_argument("--nimbus", required=True)
     ap.add_argument("--aws", required=True)
     ap.add_argument("--python", required=True)
+    ap.add_argument("--control-db", help="PostgreSQL URL for the control plane (default: SQLite)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="nimbus-ec2-")
     ok, cloud = False, None

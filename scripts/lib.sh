@@ -52,3 +52,42 @@ wait_http() {
         sleep 0.1
     done
 }
+
+# A private PostgreSQL (Debian's package) for the control-plane store's tests: a temp data
+# directory, a free port on 127.0.0.1, trust auth for the superuser `nimbus`; run as the
+# `postgres` user when we are root (PostgreSQL refuses root). Exports NIMBUS_TEST_POSTGRES
+# (postgres://nimbus@127.0.0.1:PORT/postgres); stop_postgres stops it by its PID.
+start_postgres() {
+    ensure_packages postgresql
+    local bindir port
+    bindir="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+    PG_DIR="$(mktemp -d /tmp/nimbus-pg.XXXXXX)"
+    port="$(free_port)"
+    PG_AS=()
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres "$PG_DIR"
+        PG_AS=(runuser -u postgres --)
+    fi
+    "${PG_AS[@]}" "$bindir/initdb" -D "$PG_DIR/data" -U nimbus -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    "${PG_AS[@]}" "$bindir/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 60 \
+        -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
+    PG_PID="$(head -1 "$PG_DIR/data/postmaster.pid")"
+    export NIMBUS_TEST_POSTGRES="postgres://nimbus@127.0.0.1:$port/postgres"
+    echo "PostgreSQL $(basename "$(dirname "$bindir")") on 127.0.0.1:$port (pid $PG_PID)" >&2
+}
+
+stop_postgres() {
+    [ -n "${PG_PID:-}" ] || return 0
+    kill -INT "$PG_PID" 2>/dev/null || true   # fast shutdown
+    for _ in $(seq 100); do kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.1; done
+    rm -rf "$PG_DIR"
+    PG_PID=""
+}
+
+# Creates a fresh database on the test PostgreSQL; prints its URL.
+new_postgres_database() {
+    local name="nimbus_$(date +%s)_$RANDOM"
+    local base="${NIMBUS_TEST_POSTGRES%/*}"
+    "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql" -q "$NIMBUS_TEST_POSTGRES" -c "CREATE DATABASE $name" >/dev/null
+    echo "$base/$name"
+}

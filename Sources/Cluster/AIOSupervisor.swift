@@ -62,7 +62,8 @@ public final class AIOSupervisor: Service, Sendable {
         proxyServer.apply(to: &proxy.server)
         // Project members log in as project:user; the image service has its own account.
         let control = AIOCompute.controlDirectory(dataDir)
-        proxy.controlPlane = ControlPlaneLocation(database: "\(control)/control.db", keyFile: "\(control)/control.key")
+        proxy.controlPlane = ControlPlaneLocation(database: ControlPlaneDatabase.location(controlDirectory: control),
+                                                  keyFile: "\(control)/control.key")
         let service = try AIOServiceUser.load(directory: control)
         proxy.users.append(TempAuthUser(account: service.account, user: service.user, key: service.key, groups: [".admin"]))
         let path = try write(try encoder.encode(proxy), "proxy")

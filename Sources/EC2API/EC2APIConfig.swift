@@ -1,3 +1,4 @@
+import ControlPlane
 import Foundation
 import NimbusCore
 
@@ -30,6 +31,7 @@ public struct EC2APIConfig: Sendable, Codable {
         registry = try c.decodeIfPresent(ImageRegistrar.Config.self, forKey: .registry)
     }
 
-    public var database: String { (controlDirectory as NSString).appendingPathComponent("control.db") }
+    /// The store: the control directory's (SQLite, or the PostgreSQL URL recorded there).
+    public var database: String { ControlPlaneDatabase.location(controlDirectory: controlDirectory) }
     public var keyFile: String { (controlDirectory as NSString).appendingPathComponent("control.key") }
 }

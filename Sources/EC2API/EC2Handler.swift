@@ -42,6 +42,20 @@ public struct EC2Handler: HTTPHandler {
         }
     }
 
+    /// The server's own refusals (and any `HTTPError`) as EC2 error documents.
+    public func errorResponse(_ error: HTTPError) -> HTTPResponse {
+        let code: String
+        switch error.status {
+        case 413: code = "RequestEntityTooLarge"
+        case 503: code = "Unavailable"
+        case 500...: code = "InternalError"
+        default: code = "InvalidRequest"
+        }
+        let message = error.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        return Self.xml(error.status, EC2Error(code, message.isEmpty ? "The request is malformed." : message, status: error.status)
+            .xml(requestID: UUID().uuidString.lowercased()))
+    }
+
     static func xml(_ status: Int, _ text: String) -> HTTPResponse {
         HTTPResponse(status: status, headers: ["Content-Type": "text/xml;charset=UTF-8"], body: .bytes(ByteBuffer(string: text)))
     }

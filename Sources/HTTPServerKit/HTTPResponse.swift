@@ -33,6 +33,16 @@ public struct HTTPResponse: Sendable {
         return HTTPResponse(status: status, headers: h, body: .bytes(ByteBuffer(string: HTTPStatusText.swiftBody(status))))
     }
 
+    /// OpenStack Swift's way of showing an error: its reason as a short HTML-typed text body
+    /// (empty for a malformed request), with the error's headers. The object store's servers
+    /// answer errors with it.
+    public static func swiftError(_ error: HTTPError) -> HTTPResponse {
+        var h = HTTPHeaders()
+        for (k, v) in error.headers { h.add(name: k, value: v) }
+        if !error.reason.isEmpty { h.replaceOrAdd(name: "Content-Type", value: "text/html; charset=UTF-8") }
+        return HTTPResponse(status: error.status, headers: h, body: .bytes(ByteBuffer(string: error.reason)))
+    }
+
     /// A response with a short text body.
     public static func text(_ status: Int, _ text: String, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
         var h = headers

@@ -8,6 +8,11 @@ import NimbusCore
 /// Answers requests; every daemon (proxy, storage node) is one of these behind an `HTTPServer`.
 public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest) async throws -> HTTPResponse
+
+    /// How this service shows an error, in its own protocol's shape (Swift's text bodies, EC2's
+    /// XML documents, …): every `HTTPError` its handler throws and the server's own refusals
+    /// (too many connections, a malformed request, a body over the limit, an internal error).
+    func errorResponse(_ error: HTTPError) -> HTTPResponse
 }
 
 /// A small HTTP/1.1 server on SwiftNIO: keep-alive, streaming bodies both ways with
@@ -125,7 +130,7 @@ public final class HTTPServer: Sendable {
                 // HTTP answers a request: wait for its head (the client timeout bounds the wait).
                 for try await part in inbound {
                     guard case .head = part else { continue }
-                    try await Self.refuse(outbound, status: .serviceUnavailable, reason: "Too many connections; try again later.\n")
+                    try await Self.refuse(outbound, self.handler.errorResponse(HTTPError(503, "Too many connections; try again later.\n")))
                     return
                 }
             }
@@ -142,7 +147,7 @@ public final class HTTPServer: Sendable {
                     } catch let error as HTTPParserError {
                         // A malformed request head: answer 400 and close, as Swift's servers do.
                         self.logger.info("\(remote) malformed request: \(error)")
-                        try? await Self.refuse(outbound, status: .badRequest, reason: "")
+                        try? await Self.refuse(outbound, self.handler.errorResponse(HTTPError(400, "")))
                         break
                     }
                     guard let part else { break }
@@ -151,7 +156,7 @@ public final class HTTPServer: Sendable {
                         // Refused before a byte of the body is read; the body's framing is then
                         // unknown to us, so the connection closes.
                         self.logger.info("\(remote) \"\(head.method.rawValue) \(head.uri)\" 413: \(refusal)")
-                        try? await Self.refuse(outbound, status: .payloadTooLarge, reason: refusal + "\n")
+                        try? await Self.refuse(outbound, self.handler.errorResponse(HTTPError(413, refusal + "\n")))
                         break
                     }
                     connections.setBusy(id, true)
@@ -200,13 +205,10 @@ public final class HTTPServer: Sendable {
             throw error
         } catch let error as HTTPError {
             logger.info("\(head.method.rawValue) \(uri) refused: \(error.status) \(error.reason)", metadata: ["txid": "\(txid)"])
-            var h = HTTPHeaders()
-            for (k, v) in error.headers { h.add(name: k, value: v) }
-            h.replaceOrAdd(name: "Content-Type", value: "text/html; charset=UTF-8")
-            response = HTTPResponse(status: error.status, headers: h, body: .bytes(ByteBuffer(string: error.reason)))
+            response = handler.errorResponse(error)
         } catch {
             logger.error("unhandled error: \(error)", metadata: ["txid": "\(txid)"])
-            response = .error(500)
+            response = handler.errorResponse(HTTPError(500, HTTPStatusText.swiftBody(500)))
         }
 
         var keepAlive = head.isKeepAlive && !connections.isShuttingDown && !response.streamsRequestBody && !mustClose
@@ -294,15 +296,18 @@ public final class HTTPServer: Sendable {
     }
 
     /// Answers with `status` and a short text body, then ends (the caller closes).
-    private static func refuse(_ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, status: HTTPResponseStatus,
-                               reason: String) async throws {
-        var headers = HTTPHeaders()
-        headers.add(name: "Connection", value: "close")
-        headers.add(name: "Content-Length", value: String(reason.utf8.count))
-        if !reason.isEmpty { headers.add(name: "Content-Type", value: "text/plain; charset=UTF-8") }
-        headers.add(name: "X-Trans-Id", value: TransactionID.make())
-        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
-        if !reason.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(string: reason)))) }
+    /// Answers a request the server refuses before its handler runs, then closes: the service's
+    /// rendering of the error (an in-memory body).
+    private static func refuse(_ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, _ response: HTTPResponse) async throws {
+        var body = ByteBuffer()
+        if case .bytes(let b) = response.body { body = b }
+        var headers = response.headers
+        headers.replaceOrAdd(name: "Connection", value: "close")
+        headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+        if !headers.contains(name: "x-trans-id") { headers.add(name: "X-Trans-Id", value: TransactionID.make()) }
+        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: response.status),
+                                                        headers: headers)))
+        if body.readableBytes > 0 { try await outbound.write(.body(.byteBuffer(body))) }
         try await outbound.write(.end(nil))
     }
 

@@ -1,4 +1,5 @@
-/// Where a control-plane store is: its database and its sealing key file (SQLite engine).
+/// Where a control-plane store is: its database (a SQLite file path, or a `postgres://` URL)
+/// and its sealing key file (shared by every host of the control plane).
 public struct ControlPlaneLocation: Sendable, Codable, Equatable {
     public var database: String
     public var keyFile: String

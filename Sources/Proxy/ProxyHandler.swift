@@ -7,6 +7,9 @@ import NimbusCore
 /// The proxy's front door: `/auth/v1.0`, `/info`, `/healthcheck`, and `/v1/<account>/…`
 /// after tempauth has checked the token.
 struct ProxyHandler: HTTPHandler {
+    /// Errors as OpenStack Swift shows them.
+    func errorResponse(_ error: HTTPError) -> HTTPResponse { .swiftError(error) }
+
     let context: ProxyContext
 
     func handle(_ request: HTTPRequest) async throws -> HTTPResponse {

@@ -9,6 +9,9 @@ import Ring
 /// object) unless the caller names another with `X-Backend-Server` — object servers send
 /// `container` for object-row updates and container servers send `account` for usage reports.
 struct StorageHandler: HTTPHandler {
+    /// Errors as OpenStack Swift shows them.
+    func errorResponse(_ error: HTTPError) -> HTTPResponse { .swiftError(error) }
+
     let objects: ObjectController
     let containers: ContainerController
     let accounts: AccountController

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cluster
+import ControlPlane
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -40,6 +41,9 @@ struct AIOCommand: AsyncParsableCommand {
     @Option(help: "Largest image RegisterImage accepts, in bytes (--compute).")
     var maxImageSize: Int64?
 
+    @Option(help: "Control-plane database: a postgres://user@host:port/db URL (default: SQLite in the data directory). Remembered.")
+    var controlDb: String?
+
     @OptionGroup var log: LogOptions
 
     func run() async throws {
@@ -49,6 +53,12 @@ struct AIOCommand: AsyncParsableCommand {
         let dataDir = URL(fileURLWithPath: self.dataDir).standardizedFileURL.path
         let state = try AllInOne.prepare(dataDir: dataDir, layout: chosen)
         let proxyPort = port == 0 ? try FreePort.find(count: 1, host: host == "0.0.0.0" ? "127.0.0.1" : host)[0] : port
+        if let controlDb {
+            guard controlDb == "sqlite" || PostgresEngine.Settings(url: controlDb) != nil else {
+                throw ValidationError("--control-db takes postgres://user[:password]@host[:port]/database or sqlite")
+            }
+            try ControlPlaneDatabase.record(controlDb == "sqlite" ? nil : controlDb, controlDirectory: AIOCompute.controlDirectory(dataDir))
+        }
         let probeHost = host == "0.0.0.0" ? "127.0.0.1" : host
         var computeArgs: AIOCompute?
         if compute {

@@ -40,7 +40,7 @@ struct ComputeCommand: AsyncParsableCommand {
             guard let pool = EC2Settings.addresses(inCIDR: cfg.floatingRange) else {
                 throw ValidationError("the floating range must be an IPv4 CIDR of /16 or smaller, not \(cfg.floatingRange)")
             }
-            let s = try ControlPlaneSQLStore.sqlite(path: cfg.database, keyFile: cfg.keyFile)
+            let s = try ControlPlaneSQLStore.open(database: cfg.database, keyFile: cfg.keyFile)
             try await s.migrate()
             var registrar: ImageRegistrar?
             if let registry = cfg.registry {

@@ -20,7 +20,7 @@ struct StoreOptions: ParsableArguments {
 
     func store() async throws -> ControlPlaneSQLStore {
         let dir = controlDirectory
-        let store = try ControlPlaneSQLStore.sqlite(path: "\(dir)/control.db", keyFile: "\(dir)/control.key")
+        let store = try ControlPlaneSQLStore.open(database: ControlPlaneDatabase.location(controlDirectory: dir), keyFile: "\(dir)/control.key")
         try await store.migrate()
         return store
     }

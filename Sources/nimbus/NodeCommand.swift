@@ -42,7 +42,7 @@ struct ProxyCommand: AsyncParsableCommand {
         let cfg = try JSONDecoder().decode(ProxyConfig.self, from: Data(contentsOf: URL(fileURLWithPath: config)))
         var users: (any TempAuthUserSource)?
         if let cp = cfg.controlPlane {
-            let store = try ControlPlaneSQLStore.sqlite(path: cp.database, keyFile: cp.keyFile)
+            let store = try ControlPlaneSQLStore.open(database: cp.database, keyFile: cp.keyFile)
             try await store.migrate()
             users = ControlPlaneUsers(store: store)
         }

@@ -6,16 +6,15 @@ import Testing
 @Suite struct ComputeRecordsTests {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cp-\(UUID().uuidString)").path
 
-    func store() async throws -> ControlPlaneSQLStore {
-        let s = try ControlPlaneSQLStore.sqlite(path: "\(dir)/control.db", keyFile: "\(dir)/control.key")
-        try await s.migrate()
+    func store(_ engine: TestEngine) async throws -> ControlPlaneSQLStore {
+        let s = try await engine.store(dir: dir)
         _ = try await s.createUser("alice", admin: false)
         _ = try await s.createProject("lab", manager: "alice")
         return s
     }
 
-    @Test func keyPairsAreUniquePerProject() async throws {
-        let s = try await store()
+    @Test(arguments: TestEngine.available) func keyPairsAreUniquePerProject(_ engine: TestEngine) async throws {
+        let s = try await store(engine)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let pair = KeyPair(project: "lab", name: "k", fingerprint: "aa", publicKey: "ssh-ed25519 AAAA", keyType: "ed25519")
         try await s.addKeyPair(pair)
@@ -26,8 +25,8 @@ import Testing
         #expect(try await !s.deleteKeyPair(project: "lab", name: "k"))
     }
 
-    @Test func groupsSortByNameAroundDefaultAndRulesAreNeverDuplicated() async throws {
-        let s = try await store()
+    @Test(arguments: TestEngine.available) func groupsSortByNameAroundDefaultAndRulesAreNeverDuplicated(_ engine: TestEngine) async throws {
+        let s = try await store(engine)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for name in ["web", "Zed", "alpha", "defaulta", "defaul", "_x"] {
             _ = try await s.createSecurityGroup(project: "lab", name: name, description: "d")
@@ -54,8 +53,8 @@ import Testing
         }
     }
 
-    @Test func addressesComeFromThePoolOnceEach() async throws {
-        let s = try await store()
+    @Test(arguments: TestEngine.available) func addressesComeFromThePoolOnceEach(_ engine: TestEngine) async throws {
+        let s = try await store(engine)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let pool = ["10.9.0.1", "10.9.0.2"]
         #expect(try await s.allocateAddress(project: "lab", pool: pool)?.ip == "10.9.0.1")
@@ -66,8 +65,8 @@ import Testing
         #expect(try await s.addresses(project: "lab").isEmpty)
     }
 
-    @Test func imagesMoveThroughTheirStatesAndCarryLaunchPermissions() async throws {
-        let s = try await store()
+    @Test(arguments: TestEngine.available) func imagesMoveThroughTheirStatesAndCarryLaunchPermissions(_ engine: TestEngine) async throws {
+        let s = try await store(engine)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let image = ImageRecord(id: "ami-12345678", project: "lab", location: "b/x.manifest.xml", name: "x", imageType: "machine",
                                 architecture: "x86_64", kernelID: "aki-00000001")
@@ -82,18 +81,45 @@ import Testing
         #expect(try await s.images().isEmpty)
     }
 
-    @Test func storageKeysAreCheckedAgainstAHashAndOnlyForMembers() async throws {
-        let s = try await store()
+    @Test(arguments: TestEngine.available) func storageKeysAreCheckedAgainstAHashAndOnlyForMembers(_ engine: TestEngine) async throws {
+        let s = try await store(engine)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let key = try await s.storageKey(user: "alice", project: "lab")
         #expect(try await s.storageKey(user: "alice", project: "lab") == key)
         #expect(try await s.checkStorageKey(user: "alice", project: "lab", key: key))
         #expect(try await !s.checkStorageKey(user: "alice", project: "lab", key: key + "x"))
         #expect(try await !s.checkStorageKey(user: "bob", project: "lab", key: key))
-        let raw = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/control.db"))
-            + ((try? Data(contentsOf: URL(fileURLWithPath: "\(dir)/control.db-wal"))) ?? Data())
-        #expect(raw.range(of: Data(key.utf8)) == nil)
+        let stored = try await s.engine.transaction { db in try db.query("SELECT * FROM storage_keys", []).flatMap { $0.compactMap(\.text) } }
+        #expect(!stored.contains { $0.contains(key) }, "the key is not in the database")
         try await s.setCertificate("PEM", user: "alice", project: "lab")
         #expect(try await s.certificate(user: "alice", project: "lab") == "PEM")
+    }
+
+    /// Racing writers get the store's own answers on both engines (PostgreSQL runs a
+    /// transaction again when it loses a unique key to another).
+    @Test(arguments: TestEngine.available) func racesEndInTheStoresAnswersNotEngineErrors(_ engine: TestEngine) async throws {
+        let s = try await store(engine)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    do {
+                        _ = try await s.createSecurityGroup(project: "lab", name: "same", description: "d")
+                        return "created"
+                    } catch let e as ControlPlaneError {
+                        return "\(e)"
+                    }
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == "created" }.count == 1)
+        #expect(outcomes.filter { $0 == "security group same already exists" }.count == 19)
+        let pool = (1...10).map { "10.8.0.\($0)" }
+        let addresses = try await withThrowingTaskGroup(of: String?.self) { group in
+            for _ in 0..<12 { group.addTask { try await s.allocateAddress(project: "lab", pool: pool)?.ip } }
+            return try await group.reduce(into: [String?]()) { $0.append($1) }
+        }
+        #expect(Set(addresses.compactMap { $0 }) == Set(pool) && addresses.filter { $0 == nil }.count == 2)
     }
 }

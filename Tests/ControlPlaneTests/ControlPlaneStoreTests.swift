@@ -8,14 +8,12 @@ import Testing
 @Suite struct ControlPlaneStoreTests {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cp-\(UUID().uuidString)").path
 
-    func store() async throws -> ControlPlaneSQLStore {
-        let s = try ControlPlaneSQLStore.sqlite(path: "\(dir)/control.db", keyFile: "\(dir)/control.key")
-        try await s.migrate()
-        return s
+    func store(_ engine: TestEngine) async throws -> ControlPlaneSQLStore {
+        try await engine.store(dir: dir)
     }
 
-    @Test func usersAndProjectsAreManagedLikeNovaManage() async throws {
-        let s = try await store()
+    @Test(arguments: TestEngine.available) func usersAndProjectsAreManagedLikeNovaManage(_ engine: TestEngine) async throws {
+        let s = try await store(engine)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try await s.createUser("soren", admin: true)
         _ = try await s.createUser("vish", admin: false)
@@ -33,16 +31,16 @@ import Testing
         await #expect(throws: ControlPlaneError.notFound("user nobody")) { _ = try await s.createProject("x", manager: "nobody") }
     }
 
-    @Test func badNamesAreRefusedWithAReason() async throws {
-        let s = try await store()
+    @Test(arguments: TestEngine.available) func badNamesAreRefusedWithAReason(_ engine: TestEngine) async throws {
+        let s = try await store(engine)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for name in ["", ".admin", "a/b", "spa ce", String(repeating: "x", count: 65), "é"] {
             await #expect(throws: ControlPlaneError.self, "\(name)") { _ = try await s.createUser(name, admin: false) }
         }
     }
 
-    @Test func credentialsAreMadeOnceAndTheSecretIsSealedAtRest() async throws {
-        let s = try await store()
+    @Test(arguments: TestEngine.available) func credentialsAreMadeOnceAndTheSecretIsSealedAtRest(_ engine: TestEngine) async throws {
+        let s = try await store(engine)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try await s.createUser("alice", admin: false)
         _ = try await s.createProject("lab", manager: "alice")
@@ -51,21 +49,25 @@ import Testing
         #expect(try await s.credentials(user: "alice", project: "lab") == c)
         #expect(try await s.credentials(accessKey: c.accessKey) == c)
         #expect(try await s.credentials(accessKey: "NIMBUNKNOWN") == nil)
-        let raw = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/control.db"))
-            + ((try? Data(contentsOf: URL(fileURLWithPath: "\(dir)/control.db-wal"))) ?? Data())
-        #expect(raw.range(of: Data(c.secretKey.utf8)) == nil, "the secret is not in the database files")
+        let stored = try await s.engine.transaction { db in try db.query("SELECT * FROM credentials", []).flatMap { $0.compactMap(\.text) } }
+        #expect(!stored.contains { $0.contains(c.secretKey) }, "the secret is not in the database")
+        if engine == .sqlite {
+            let raw = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/control.db"))
+                + ((try? Data(contentsOf: URL(fileURLWithPath: "\(dir)/control.db-wal"))) ?? Data())
+            #expect(raw.range(of: Data(c.secretKey.utf8)) == nil, "the secret is not in the database files")
+        }
         await #expect(throws: ControlPlaneError.notFound("member bob of project lab")) {
             _ = try await s.credentials(user: "bob", project: "lab")
         }
         // Another key file cannot open the sealed secrets.
-        let other = try ControlPlaneSQLStore.sqlite(path: "\(dir)/control.db", keyFile: "\(dir)/other.key")
+        let other = try ControlPlaneSQLStore(engine: s.engine, keyFile: "\(dir)/other.key")
         await #expect(throws: ControlPlaneError.corruptSecret("access key \(c.accessKey)")) { _ = try await other.credentials(accessKey: c.accessKey) }
         let mode = try FileManager.default.attributesOfItem(atPath: "\(dir)/control.key")[.posixPermissions] as? Int
         #expect(mode == 0o600)
     }
 
-    @Test func fiftyParallelWritersNeverSeeALockedDatabase() async throws {
-        let s = try await store()
+    @Test(arguments: TestEngine.available) func fiftyParallelWritersNeverSeeALockedDatabase(_ engine: TestEngine) async throws {
+        let s = try await store(engine)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try await s.createUser("owner", admin: false)
         _ = try await s.createProject("busy", manager: "owner")
@@ -82,8 +84,8 @@ import Testing
         #expect(try await s.members(of: "busy").count == 51)
     }
 
-    @Test func migrationsRunOnceAndAreRecorded() async throws {
-        let s = try await store()
+    @Test(arguments: TestEngine.available) func migrationsRunOnceAndAreRecorded(_ engine: TestEngine) async throws {
+        let s = try await store(engine)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try await s.migrate()
         #expect(try await s.engine.appliedMigrations() == ControlPlaneSchema.migrations.map(\.version))

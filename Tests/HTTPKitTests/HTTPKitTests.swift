@@ -1,3 +1,4 @@
+import NimbusCore
 import HTTPClientKit
 import HTTPServerKit
 import Logging
@@ -7,6 +8,8 @@ import Testing
 
 /// Echoes bodies, or refuses with 507 before reading when asked to.
 struct EchoHandler: HTTPHandler {
+    func errorResponse(_ error: HTTPError) -> HTTPResponse { .swiftError(error) }
+
     func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
         if request.header("x-refuse") != nil { return .text(507, "full\n") }
         let body = try await request.body.collect(limit: 10 << 20)

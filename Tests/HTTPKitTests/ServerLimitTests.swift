@@ -1,3 +1,4 @@
+import NimbusCore
 import Foundation
 import HTTPServerKit
 import Logging
@@ -5,6 +6,8 @@ import Testing
 
 /// Answers after `X-Sleep` milliseconds, echoing the body.
 struct SlowHandler: HTTPHandler {
+    func errorResponse(_ error: HTTPError) -> HTTPResponse { .swiftError(error) }
+
     func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
         if let ms = request.header("x-sleep").flatMap({ Int($0) }) { try await Task.sleep(for: .milliseconds(ms)) }
         let body = try await request.body.collect(limit: 1 << 20)

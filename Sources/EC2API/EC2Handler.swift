@@ -75,6 +75,14 @@ public struct EC2Handler: HTTPHandler {
         if request.method == "POST" { pairs += FormDecoding.pairs(String(decoding: body, as: UTF8.self)) }
         let credential: EC2Credential
         do {
+            if request.header("authorization") == nil, SigV2.isSigned(pairs) {
+                // Older EC2 tools (euca2ools, boto 2) sign with Signature Version 2.
+                let auth = try SigV2.authorization(pairs)
+                guard let known = try await store.credentials(accessKey: auth.accessKey) else { throw SigV4Error.unknownAccessKey(auth.accessKey) }
+                try SigV2.verify(method: request.method, host: request.header("host") ?? "", path: request.path, params: pairs, auth: auth,
+                                 secret: known.secretKey, now: clock.now())
+                return (try EC2Request(pairs: pairs.filter { !Self.sigV2Parameters.contains($0.0) }, requestID: requestID), known)
+            }
             let auth = try SigV4.authorization(of: signed)
             guard let known = try await store.credentials(accessKey: auth.accessKey) else { throw SigV4Error.unknownAccessKey(auth.accessKey) }
             try SigV4.verify(signed, auth: auth, secret: known.secretKey, payloadHash: Digests.sha256Hex(body), encodePath: true,
@@ -85,6 +93,9 @@ public struct EC2Handler: HTTPHandler {
         }
         return (try EC2Request(pairs: pairs, requestID: requestID), credential)
     }
+
+    /// The parameters that carry a SigV2 signature, not the call.
+    static let sigV2Parameters: Set<String> = ["AWSAccessKeyId", "SignatureVersion", "SignatureMethod", "Signature", "Timestamp", "Expires"]
 
     /// SigV4's refusals as the codes EC2 clients know.
     static func ec2Error(_ error: SigV4Error) -> EC2Error {

@@ -101,4 +101,32 @@ import Testing
         #expect(r.status == 401 && String(buffer: r.body).contains("<Code>AuthFailure</Code>"))
         await c.stop()
     }
+
+    /// Older EC2 tools sign with Signature Version 2 (GET query, HmacSHA256 or HmacSHA1).
+    @Test func signatureVersion2CallsAreServed() async throws {
+        let c = try await cloud()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func call(secret: String, method: String = "HmacSHA256", at date: Date = Date()) async throws -> (Int, String) {
+            let formatter = ISO8601DateFormatter()
+            var params: [(String, String)] = [("Action", "DescribeRegions"), ("Version", "2010-08-31"), ("AWSAccessKeyId", c.credential.accessKey),
+                                              ("SignatureVersion", "2"), ("SignatureMethod", method), ("Timestamp", formatter.string(from: date))]
+            let host = "127.0.0.1:\(c.server.port)"
+            let toSign = SigV2.stringToSign(method: "GET", host: host, path: "/", params: params)
+            params.append(("Signature", SigV2.signature(secret: secret, algorithm: method == "HmacSHA1" ? .sha1 : .sha256, stringToSign: toSign)))
+            let query = params.map { "\(FormDecoding.encode($0.0))=\(FormDecoding.encode($0.1))" }.joined(separator: "&")
+            var headers = HTTPHeaders()
+            headers.add(name: "Host", value: host)
+            let r = try await c.client.request(host: "127.0.0.1", port: c.server.port, method: "GET", uri: "/?" + query, headers: headers)
+            return (r.status, String(buffer: r.body))
+        }
+        let (ok, body) = try await call(secret: c.credential.secretKey)
+        #expect(ok == 200 && body.contains("<regionName>nimbus</regionName>"), "\(body)")
+        let (sha1, _) = try await call(secret: c.credential.secretKey, method: "HmacSHA1")
+        #expect(sha1 == 200)
+        let (bad, badBody) = try await call(secret: "wrong")
+        #expect(bad == 403 && badBody.contains("SignatureDoesNotMatch"))
+        let (old, oldBody) = try await call(secret: c.credential.secretKey, at: Date().addingTimeInterval(-16 * 60))
+        #expect(old == 400 && oldBody.contains("RequestExpired"))
+        await c.stop()
+    }
 }

@@ -123,7 +123,7 @@ let package = Package(
 
         // Fuzz targets over the parsers of client input (scripts/fuzz builds it with libFuzzer).
         .executableTarget(name: "nimbus-fuzz", dependencies: [
-            "Backup", "Gzip", "HTTPServerKit", "NimbusCore", "Proxy", "StorageServer", "Tar",
+            "AWSAuth", "Backup", "Gzip", "HTTPServerKit", "Images", "NimbusCore", "PKI", "Proxy", "StorageServer", "Tar",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Foundation
+import NimbusCore
 
 /// OpenPGP encryption through the `gpg` program, as duplicity does it: symmetric (AES256,
 /// the passphrase from `PASSPHRASE`) or to public keys (`--encrypt-key`, optionally signed
@@ -84,26 +85,18 @@ public struct GPG: Sendable {
             home = scratch
         }
         defer { if let scratch { try? FileManager.default.removeItem(atPath: scratch) } }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/gpg")
         var common = ["--batch", "--yes", "--quiet"]
         if let home { common = ["--homedir", home] + common }
         if passphrase != nil { common += ["--pinentry-mode", "loopback", "--passphrase-fd", "0"] }
-        p.arguments = common + args
-        let input = Pipe(), errors = Pipe()
-        p.standardInput = input
-        p.standardError = errors
-        p.standardOutput = FileHandle.nullDevice
+        let result: ChildProcess.Result
         do {
-            try p.run()
+            result = try ChildProcess.run("/usr/bin/gpg", common + args, input: passphrase.map { Data(($0 + "\n").utf8) } ?? Data(),
+                                          discardOutput: true)
         } catch {
             throw BackupError("cannot run gpg (install the gnupg package): \(error)")
         }
-        if let passphrase { input.fileHandleForWriting.write(Data((passphrase + "\n").utf8)) }
-        try input.fileHandleForWriting.close()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
+        let message = String(decoding: result.stderr, as: UTF8.self)
+        guard result.succeeded else {
             if message.contains("No secret key") { throw BackupError("no secret key for \(what) in the keyring") }
             if message.contains("Bad session key") || message.contains("decryption failed") || message.contains("Bad passphrase") {
                 throw BackupError("wrong passphrase: gpg could not \(what)")

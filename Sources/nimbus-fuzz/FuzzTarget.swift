@@ -1,11 +1,14 @@
+@testable import AWSAuth
 @testable import Backup
 import Foundation
 @testable import Gzip
 @testable import HTTPServerKit
+@testable import Images
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import NimbusCore
+import PKI
 @testable import Proxy
 @testable import StorageServer
 @testable import Tar
@@ -28,6 +31,12 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     case range
     /// Container ACLs with referrer rules, and account ACLs.
     case acl
+    /// EC2 bundle manifests (RegisterImage reads users' manifests).
+    case bundleManifest = "bundle-manifest"
+    /// OpenSSH public keys (ImportKeyPair).
+    case sshPublicKey = "ssh-public-key"
+    /// AWS signatures: SigV4 headers and presigned queries, SigV2 parameters, form bodies.
+    case awsSignature = "aws-signature"
 
     func run(_ data: UnsafeRawBufferPointer) {
         let bytes = Array(data)
@@ -75,6 +84,30 @@ enum FuzzTarget: String, CaseIterable, Sendable {
             }
             _ = try? AccountACL.normalize(text)
             _ = AccountACL(stored: text)
+        case .bundleManifest:
+            if let manifest = try? BundleManifest.parse(bytes) {
+                _ = manifest.parts.count
+                _ = ImageID(manifest.kernelID ?? "")
+            }
+        case .sshPublicKey:
+            if let (key, blob) = try? SSHKeys.parsePublicLine(String(decoding: bytes, as: UTF8.self)) {
+                _ = try? KeyFingerprint.imported(key, blob: blob)
+            }
+        case .awsSignature:
+            let text = String(decoding: bytes, as: UTF8.self)
+            let lines = text.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            let header = lines.first ?? "", query = lines.count > 1 ? lines[1] : "", form = lines.count > 2 ? lines[2] : ""
+            let request = SignedRequest(method: "POST", path: "/", query: query,
+                                        headers: [("Authorization", header), ("X-Amz-Date", "20261125T091811Z"), ("Host", "h")])
+            if let auth = try? SigV4.authorization(of: request) {
+                _ = SigV4.canonicalRequest(request, auth: auth, payloadHash: "", encodePath: true)
+            }
+            let unsigned = SignedRequest(method: "GET", path: "/", query: query, headers: [])
+            _ = try? SigV4.authorization(of: unsigned)
+            let pairs = FormDecoding.pairs(form) + FormDecoding.pairs(query)
+            if SigV2.isSigned(pairs), let auth = try? SigV2.authorization(pairs) {
+                try? SigV2.verify(method: "GET", host: "h", path: "/", params: pairs, auth: auth, secret: "s", now: 0)
+            }
         }
     }
 

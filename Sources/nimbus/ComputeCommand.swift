@@ -2,6 +2,7 @@ import ArgumentParser
 import ControlPlane
 import EC2API
 import Foundation
+import NimbusCore
 import ServiceLifecycle
 
 /// `nimbus compute …`: the compute cloud's daemons (today the EC2 Query API).
@@ -28,7 +29,7 @@ struct ComputeCommand: AsyncParsableCommand {
             let logger = try log.bootstrap(label: "nimbus.ec2")
             var cfg: EC2APIConfig
             if let config {
-                cfg = try JSONDecoder().decode(EC2APIConfig.self, from: Data(contentsOf: URL(fileURLWithPath: config)))
+                cfg = try ConfigFile.load(EC2APIConfig.self, from: config)
             } else {
                 cfg = EC2APIConfig(controlDirectory: store.controlDirectory)
                 cfg.host = host

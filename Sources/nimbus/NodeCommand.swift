@@ -3,6 +3,7 @@ import Cluster
 import ControlPlane
 import Dispatch
 import Foundation
+import NimbusCore
 import Logging
 import Proxy
 import ServiceLifecycle
@@ -21,7 +22,7 @@ struct NodeCommand: AsyncParsableCommand {
     func run() async throws {
         supervision.apply()
         let logger = try log.bootstrap(label: "nimbus.node")
-        let cfg = try JSONDecoder().decode(StorageNodeConfig.self, from: Data(contentsOf: URL(fileURLWithPath: config)))
+        let cfg = try ConfigFile.load(StorageNodeConfig.self, from: config)
         try await runUntilSignalled([try await StorageNode.start(config: cfg, logger: logger)], logger: logger)
     }
 }
@@ -39,7 +40,7 @@ struct ProxyCommand: AsyncParsableCommand {
     func run() async throws {
         supervision.apply()
         let logger = try log.bootstrap(label: "nimbus.proxy")
-        let cfg = try JSONDecoder().decode(ProxyConfig.self, from: Data(contentsOf: URL(fileURLWithPath: config)))
+        let cfg = try ConfigFile.load(ProxyConfig.self, from: config)
         var users: (any TempAuthUserSource)?
         if let cp = cfg.controlPlane {
             let store = try ControlPlaneSQLStore.open(database: cp.database, keyFile: cp.keyFile)

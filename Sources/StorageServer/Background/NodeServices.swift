@@ -15,19 +15,3 @@ struct NodeServices: Sendable {
     let stats: NodeStats
     let logger: Logger
 }
-
-/// A background service that makes one pass over the node's devices at a time.
-protocol PeriodicService: Actor {
-    /// One full pass.
-    func runPass() async
-}
-
-extension PeriodicService {
-    /// Runs a pass every `interval` until cancelled.
-    func run(interval: Duration) async {
-        while !Task.isCancelled {
-            await runPass()
-            try? await Task.sleep(for: interval)
-        }
-    }
-}

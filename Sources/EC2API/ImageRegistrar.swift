@@ -6,6 +6,7 @@ import Images
 import Logging
 import NIOPosix
 import NimbusClient
+import NimbusCore
 import PKI
 
 /// RegisterImage's work: reads a bundle from the owner's object-store account with the owner's
@@ -44,6 +45,11 @@ public final class ImageRegistrar: Sendable {
     let registry: SwiftClient
     let pool: NIOThreadPool
     let logger: Logger
+    /// Registrations checked at once (each holds a part in memory and a scratch file).
+    let limiter = AsyncLimiter(limit: 2)
+
+    /// Largest part read (euca2ools writes 10 MiB parts); bigger objects are refused unread.
+    static let maxPartSize = 64 << 20
 
     public init(config: Config, store: any ControlPlaneStore, logger: Logger) throws {
         self.config = config
@@ -95,11 +101,14 @@ public final class ImageRegistrar: Sendable {
         let client = try await ownerClient(caller)
         defer { client.shutdown() }
         let r: BackendResponse
-        do { r = try await client.request("GET", SwiftClient.path(container, object)) } catch {
+        do {
+            // Read no more than a manifest may hold, whatever the object's size.
+            r = try await client.request("GET", SwiftClient.path(container, object), headers: [("Range", "bytes=0-\(BundleManifest.maxSize)")])
+        } catch {
             throw EC2Error("InvalidManifest", "The manifest \(location) cannot be read: \(error)")
         }
         switch r.status {
-        case 200: break
+        case 200, 206: break
         case 401, 403: throw EC2Error("InvalidManifest", "You may not read \(location) (the bucket is not yours and not shared with you).")
         case 404: throw EC2Error("InvalidManifest", "The manifest \(location) does not exist.")
         default: throw EC2Error("InvalidManifest", "The manifest \(location) cannot be read (HTTP \(r.status)).")
@@ -113,7 +122,7 @@ public final class ImageRegistrar: Sendable {
     func start(_ image: ImageRecord, manifest: BundleManifest, caller: EC2Credential) {
         Task {
             do {
-                let size = try await self.register(image, manifest: manifest, caller: caller)
+                let size = try await self.limiter.run { try await self.register(image, manifest: manifest, caller: caller) }
                 try await self.store.setImageState(image.id, .available, reason: nil, size: size)
                 self.logger.notice("image \(image.id) available (\(size) bytes) from \(image.location)")
             } catch {
@@ -141,10 +150,15 @@ public final class ImageRegistrar: Sendable {
         let client = try await ownerClient(caller)
         defer { client.shutdown() }
         for part in manifest.parts {
-            let r = try await client.request("GET", SwiftClient.path(container, directory + part.filename))
-            guard r.status == 200 else {
+            // A part bigger than any bundler writes is refused without being held in memory.
+            let r = try await client.request("GET", SwiftClient.path(container, directory + part.filename),
+                                             headers: [("Range", "bytes=0-\(Self.maxPartSize)")])
+            guard r.status == 200 || r.status == 206 else {
                 throw BundleError(r.status == 404 ? "part \(part.filename) is missing from \(container)"
                                                   : "part \(part.filename) cannot be read (HTTP \(r.status))")
+            }
+            guard r.body.readableBytes <= Self.maxPartSize else {
+                throw BundleError("part \(part.filename) is larger than \(Self.maxPartSize) bytes, more than a bundle part can be")
             }
             let bytes = Array(r.body.readableBytesView)
             try await pool.runIfActive { try unpacker.unpacker.consume(bytes) }

@@ -1,9 +1,6 @@
 import Digest
 import NimbusCore
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// An euca2ools bundle manifest (`<prefix>.manifest.xml`, version 2007-10-10): what the image is,
 /// its digest and size, the AES key and IV encrypted for the cloud and for the user, the parts

@@ -15,12 +15,16 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Data directory of the local cloud (as for nimbus aio).")
     var dataDir: String = "./var/aio"
 
+    @Option(help: "The control plane's PostgreSQL database (postgres://user@host:port/db) when it lives on another host; its sealing key must be in the data directory's control/control.key.")
+    var controlDb: String?
+
     /// The control directory: store, sealing key, cloud key and certificate, endpoints.
     var controlDirectory: String { URL(fileURLWithPath: dataDir).standardizedFileURL.path + "/control" }
 
     func store() async throws -> ControlPlaneSQLStore {
         let dir = controlDirectory
-        let store = try ControlPlaneSQLStore.open(database: ControlPlaneDatabase.location(controlDirectory: dir), keyFile: "\(dir)/control.key")
+        let database = controlDb ?? ControlPlaneDatabase.location(controlDirectory: dir)
+        let store = try ControlPlaneSQLStore.open(database: database, keyFile: "\(dir)/control.key")
         try await store.migrate()
         return store
     }

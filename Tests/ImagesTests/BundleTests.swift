@@ -132,3 +132,42 @@ import Testing
         #expect(ImageID.random(.ramdisk).description.hasPrefix("ari-"))
     }
 }
+
+/// The manifest reader: strict, bounded, never trapping (Foundation's XMLParser trapped on
+/// `<part index0">`, found by the bundle-manifest fuzz target).
+@Suite struct ManifestXMLTests {
+    @Test func readsWhatBundlersWrite() throws {
+        let manifest = try BundleManifest.parse(Array(try fixtureText().utf8))
+        #expect(manifest.parts.count == 4 && manifest.name == "tiny.img")
+        // Entities, comments, single quotes and whitespace between elements, as other writers may produce.
+        let text = try fixtureText().replacingOccurrences(of: "<name>tiny.img</name>", with: "<name>t&amp;i&#110;&#x79;</name>")
+            .replacingOccurrences(of: "<parts count=\"4\">", with: "\n  <!-- parts -->\n  <parts count='4' >")
+        let varied = try BundleManifest.parse(Array(text.utf8))
+        #expect(varied.name == "t&iny" && varied.parts.count == 4)
+    }
+
+    func fixtureText() throws -> String {
+        let dir = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+        return try String(contentsOf: dir.appendingPathComponent("tiny.img.manifest.xml"), encoding: .utf8)
+    }
+
+    @Test func malformedDocumentsAreRefusedNeverTrap() {
+        let cases = [
+            "<manifest><parts><part index0\"><filename>a</filename></part></parts></manifest>",
+            "<!DOCTYPE manifest [<!ENTITY x \"y\">]><manifest/>",
+            "<manifest><![CDATA[x]]></manifest>",
+            "<manifest><a></b></manifest>",
+            "<manifest>&unknown;</manifest>",
+            "<manifest>&#0;</manifest>",
+            "<manifest a=1/>",
+            "<manifest a='1' a='2'/>",
+            "<manifest>",
+            "<manifest/><extra/>",
+            String(repeating: "<a>", count: 40) + String(repeating: "</a>", count: 40),
+            "",
+        ]
+        for text in cases {
+            #expect(throws: BundleError.self, "\(text.prefix(40))") { _ = try BundleManifest.parse(Array(text.utf8)) }
+        }
+    }
+}

@@ -36,6 +36,10 @@ public struct EC2Handler: HTTPHandler {
         } catch let error as EC2Error {
             logger.info("ec2 \(request.method) refused: \(error.code) \(error.message)", metadata: ["txid": "\(request.transactionID)"])
             return Self.xml(error.status, error.xml(requestID: requestID))
+        } catch let error as ControlPlaneError where !Self.isServerFault(error) {
+            // A refusal no action mapped to its own code: still the client's, so a 400.
+            logger.info("ec2 \(request.method) refused: \(error)", metadata: ["txid": "\(request.transactionID)"])
+            return Self.xml(400, EC2Error("InvalidParameterValue", "\(error)").xml(requestID: requestID))
         } catch {
             logger.error("ec2 call failed: \(error)", metadata: ["txid": "\(request.transactionID)"])
             return Self.xml(500, EC2Error("InternalError", "An internal error has occurred.", status: 500).xml(requestID: requestID))
@@ -92,6 +96,11 @@ public struct EC2Handler: HTTPHandler {
             throw Self.ec2Error(error)
         }
         return (try EC2Request(pairs: pairs, requestID: requestID), credential)
+    }
+
+    static func isServerFault(_ error: ControlPlaneError) -> Bool {
+        if case .corruptSecret = error { return true }
+        return false
     }
 
     /// The parameters that carry a SigV2 signature, not the call.

@@ -318,7 +318,7 @@ def scenario(args, cloud, work):
     r = aws("delete-security-group", "--group-name", "default", ok=False)
     check(r.returncode != 0, "the default group cannot be deleted")
     for name in names:
-        aws("delete-security-group", "--group-name", name)
+        aws("delete-security-group", f"--group-name={name}")
     aws("delete-security-group", "--group-name", "web")
     r = aws("describe-security-groups", "--group-names", "web", ok=False)
     check(r.returncode != 0 and "InvalidGroup.NotFound" in r.stderr, "deleted group: InvalidGroup.NotFound")

@@ -74,6 +74,8 @@ public enum SigV2 {
                               now: Double) throws(SigV4Error) {
         if auth.isExpiry {
             guard now < auth.time else { throw .expired("Request has expired") }
+            // A far-off expiry would let a captured request be replayed for that long.
+            guard auth.time - now <= SigV4.allowedSkew else { throw .expired("Expires may be at most 15 minutes ahead") }
         } else {
             guard abs(now - auth.time) <= SigV4.allowedSkew else {
                 throw .expired("Request timestamp is more than 15 minutes from the server's time")

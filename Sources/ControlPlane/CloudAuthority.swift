@@ -16,6 +16,11 @@ public struct CloudAuthority: Sendable {
         let keyPath = (directory as NSString).appendingPathComponent("cloud-key.pem")
         let certPath = (directory as NSString).appendingPathComponent("cloud-cert.pem")
         let fm = FileManager.default
+        if fm.fileExists(atPath: keyPath) != fm.fileExists(atPath: certPath) {
+            // Never make a new key beside an old certificate (or the reverse): every bundle made
+            // for the old pair would become unreadable. The operator restores the missing file.
+            throw ControlPlaneError.invalid("\(directory) holds only one of cloud-key.pem and cloud-cert.pem; restore the other")
+        }
         if let keyPEM = fm.contents(atPath: keyPath), let certPEM = fm.contents(atPath: certPath) {
             return CloudAuthority(key: try PrivateKey(pem: Array(keyPEM)), certificate: try Certificate(pem: Array(certPEM)),
                                   keyPath: keyPath, certificatePath: certPath)

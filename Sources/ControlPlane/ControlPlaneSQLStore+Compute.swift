@@ -39,8 +39,11 @@ extension ControlPlaneSQLStore {
 
     static func newGroupID() -> String { "sg-" + Hex.encode(Digests.randomBytes(4)) }
 
+    /// Gives an existing project its `default` group (projects made before groups existed);
+    /// names of no project get nothing.
     static func ensureDefaultGroup(_ db: any SQLConnection, project: String, at: Int64) throws {
-        guard try !db.exists("SELECT 1 FROM security_groups WHERE project = ? AND name = 'default'", [.text(project)]) else { return }
+        guard try !db.exists("SELECT 1 FROM security_groups WHERE project = ? AND name = 'default'", [.text(project)]),
+              try db.exists("SELECT 1 FROM projects WHERE name = ?", [.text(project)]) else { return }
         try db.run("INSERT INTO security_groups VALUES (?, ?, 'default', 'default', ?)", [.text(newGroupID()), .text(project), .int(at)])
     }
 

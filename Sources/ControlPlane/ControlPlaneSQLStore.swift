@@ -168,7 +168,12 @@ public final class ControlPlaneSQLStore: ControlPlaneStore {
                 try db.run("DELETE FROM \(table) WHERE project = ?", [.text(name)])
             }
             try db.run("DELETE FROM security_rules WHERE group_id IN (SELECT id FROM security_groups WHERE project = ?)", [.text(name)])
+            try db.run("DELETE FROM security_rules WHERE source_project = ?", [.text(name)])
             try db.run("DELETE FROM security_groups WHERE project = ?", [.text(name)])
+            // Nothing of the project survives for a later project of the same name to inherit.
+            try db.run("DELETE FROM image_launch_permissions WHERE project = ? OR image_id IN (SELECT id FROM images WHERE project = ?)",
+                       [.text(name), .text(name)])
+            try db.run("DELETE FROM images WHERE project = ?", [.text(name)])
         }
     }
 

@@ -200,7 +200,9 @@ extension PostgresEngine.Settings {
               let user = u.user, !user.isEmpty else { return nil }
         let database = String(u.path.drop { $0 == "/" })
         guard !database.isEmpty, !database.contains("/") else { return nil }
-        self.init(host: host, port: u.port ?? 5432, user: user, password: u.password, database: database)
+        // The password may stay out of URLs (and so out of argv and shell history): PGPASSWORD, as libpq reads it.
+        self.init(host: host, port: u.port ?? 5432, user: user, password: u.password ?? ProcessInfo.processInfo.environment["PGPASSWORD"],
+                  database: database)
     }
 }
 
@@ -210,7 +212,7 @@ extension ControlPlaneSQLStore {
     public static func open(database: String, keyFile: String) throws -> ControlPlaneSQLStore {
         if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
             guard let settings = PostgresEngine.Settings(url: database) else {
-                throw ControlPlaneError.invalid("'\(database)' is not postgres://user[:password]@host[:port]/database")
+                throw ControlPlaneError.invalid("the control database must be postgres://user[:password]@host[:port]/database")
             }
             return try ControlPlaneSQLStore(engine: PostgresEngine(settings: settings), keyFile: keyFile)
         }

@@ -36,6 +36,9 @@ public struct EC2Handler: HTTPHandler {
         } catch let error as EC2Error {
             logger.info("ec2 \(request.method) refused: \(error.code) \(error.message)", metadata: ["txid": "\(request.transactionID)"])
             return Self.xml(error.status, error.xml(requestID: requestID))
+        } catch let error as HTTPError {
+            // The body was over the limit, or the client went away while sending it.
+            return errorResponse(error)
         } catch let error as ControlPlaneError where !Self.isServerFault(error) {
             // A refusal no action mapped to its own code: still the client's, so a 400.
             logger.info("ec2 \(request.method) refused: \(error)", metadata: ["txid": "\(request.transactionID)"])
@@ -82,13 +85,17 @@ public struct EC2Handler: HTTPHandler {
             if request.header("authorization") == nil, SigV2.isSigned(pairs) {
                 // Older EC2 tools (euca2ools, boto 2) sign with Signature Version 2.
                 let auth = try SigV2.authorization(pairs)
-                guard let known = try await store.credentials(accessKey: auth.accessKey) else { throw SigV4Error.unknownAccessKey(auth.accessKey) }
+                guard Self.isAccessKeyShaped(auth.accessKey), let known = try await store.credentials(accessKey: auth.accessKey) else {
+                    throw SigV4Error.unknownAccessKey(auth.accessKey)
+                }
                 try SigV2.verify(method: request.method, host: request.header("host") ?? "", path: request.path, params: pairs, auth: auth,
                                  secret: known.secretKey, now: clock.now())
                 return (try EC2Request(pairs: pairs.filter { !Self.sigV2Parameters.contains($0.0) }, requestID: requestID), known)
             }
             let auth = try SigV4.authorization(of: signed)
-            guard let known = try await store.credentials(accessKey: auth.accessKey) else { throw SigV4Error.unknownAccessKey(auth.accessKey) }
+            guard Self.isAccessKeyShaped(auth.accessKey), let known = try await store.credentials(accessKey: auth.accessKey) else {
+                    throw SigV4Error.unknownAccessKey(auth.accessKey)
+                }
             try SigV4.verify(signed, auth: auth, secret: known.secretKey, payloadHash: Digests.sha256Hex(body), encodePath: true,
                              now: clock.now())
             credential = known
@@ -96,6 +103,13 @@ public struct EC2Handler: HTTPHandler {
             throw Self.ec2Error(error)
         }
         return (try EC2Request(pairs: pairs, requestID: requestID), credential)
+    }
+
+    /// Access keys as the control plane makes them (`NIMB` and 16 of A-Z, 2-7): anything else is
+    /// unknown without asking the store.
+    static func isAccessKeyShaped(_ key: String) -> Bool {
+        key.utf8.count == 20 && key.hasPrefix("NIMB")
+            && key.utf8.allSatisfy { ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x32 && $0 <= 0x37) }
     }
 
     static func isServerFault(_ error: ControlPlaneError) -> Bool {

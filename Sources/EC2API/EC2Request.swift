@@ -34,14 +34,26 @@ public struct EC2Request: Sendable {
         }.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
-    /// `Filter.N.Name` / `Filter.N.Value.M` as name → values.
+    /// `Filter.N.Name` / `Filter.N.Value.M` as name → values, read in one pass; at most 50
+    /// filters of 200 values of 255 characters (each value is matched against every item).
     public var filters: [String: [String]] {
-        var out: [String: [String]] = [:]
-        for (key, name) in parameters where key.hasPrefix("Filter.") && key.hasSuffix(".Name") {
-            let index = key.dropFirst("Filter.".count).dropLast(".Name".count)
-            out[name, default: []] += list("Filter.\(index).Value")
+        get throws(EC2Error) {
+            let structures = structures("Filter")
+            guard structures.count <= 50 else { throw EC2Error("FilterLimitExceeded", "At most 50 filters per call.") }
+            var out: [String: [String]] = [:]
+            for filter in structures {
+                guard let name = filter["Name"], !name.isEmpty else { throw EC2Error("InvalidParameterValue", "Every filter needs a Name.") }
+                let values = filter.compactMap { key, value -> (Int, String)? in
+                    guard key.hasPrefix("Value."), let n = Int(key.dropFirst(6)) else { return nil }
+                    return (n, value)
+                }.sorted { $0.0 < $1.0 }.map(\.1)
+                guard values.count <= 200, values.allSatisfy({ $0.utf8.count <= 255 }) else {
+                    throw EC2Error("InvalidParameterValue", "A filter has at most 200 values of at most 255 characters.")
+                }
+                out[name, default: []] += values
+            }
+            return out
         }
-        return out
     }
 }
 

@@ -61,7 +61,8 @@ public final class ImageRegistrar: Sendable {
         cloudKey = try PrivateKey(pem: Array(pem))
         try FileManager.default.createDirectory(atPath: config.workDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        registry = SwiftClient(credentials: .init(authURL: config.authURL, user: config.registryUser, key: config.registryKey), retries: 3)
+        registry = SwiftClient(credentials: .init(authURL: config.authURL, user: config.registryUser, key: config.registryKey), retries: 3,
+                               group: MultiThreadedEventLoopGroup.singleton)
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
     }
@@ -71,11 +72,25 @@ public final class ImageRegistrar: Sendable {
         pool.shutdownGracefully { _ in }
     }
 
-    /// Images left `pending` by a previous run can never finish: they fail with a reason.
+    /// What a pending image's state reason says while this process registers it: the host and
+    /// process, so a restart recovers only its own host's work (the store may be shared).
+    static let instanceTag = "registering on \(ProcessInfo.processInfo.hostName) pid "
+
+    var pendingReason: String { Self.instanceTag + String(getpid()) }
+
+    /// Images left `pending` by a process of this host that is gone can never finish: they
+    /// fail with a reason.
     public func recoverInterrupted() async throws {
         for image in try await store.images() where image.state == .pending {
+            guard let reason = image.stateReason, reason.hasPrefix(Self.instanceTag),
+                  let pid = Int32(reason.dropFirst(Self.instanceTag.count)), pid != getpid(), kill(pid, 0) != 0 else { continue }
             try await store.setImageState(image.id, .failed, reason: "registration was interrupted by a restart; register the bundle again", size: 0)
         }
+    }
+
+    /// Removes an image's stored copy (deregistered, or failed after it was written).
+    func discard(_ id: String) async {
+        _ = try? await registry.request("DELETE", SwiftClient.path(config.registryContainer, id))
     }
 
     /// `bucket/dir/prefix.manifest.xml` → container and object.
@@ -91,7 +106,8 @@ public final class ImageRegistrar: Sendable {
     /// A client acting as the caller in their project's account.
     func ownerClient(_ caller: EC2Credential) async throws -> SwiftClient {
         let key = try await store.storageKey(user: caller.user, project: caller.project)
-        return SwiftClient(credentials: .init(authURL: config.authURL, user: "\(caller.project):\(caller.user)", key: key), retries: 2)
+        return SwiftClient(credentials: .init(authURL: config.authURL, user: "\(caller.project):\(caller.user)", key: key), retries: 2,
+                           group: MultiThreadedEventLoopGroup.singleton)
     }
 
     /// Reads and parses the manifest now, so RegisterImage can answer at once for a location
@@ -105,7 +121,8 @@ public final class ImageRegistrar: Sendable {
             // Read no more than a manifest may hold, whatever the object's size.
             r = try await client.request("GET", SwiftClient.path(container, object), headers: [("Range", "bytes=0-\(BundleManifest.maxSize)")])
         } catch {
-            throw EC2Error("InvalidManifest", "The manifest \(location) cannot be read: \(error)")
+            logger.warning("reading manifest \(location) for \(caller.project):\(caller.user) failed: \(error)")
+            throw EC2Error("InvalidManifest", "The manifest \(location) cannot be read now; try again.")
         }
         switch r.status {
         case 200, 206: break
@@ -123,12 +140,20 @@ public final class ImageRegistrar: Sendable {
         Task {
             do {
                 let size = try await self.limiter.run { try await self.register(image, manifest: manifest, caller: caller) }
+                // Deregistered meanwhile: the stored image goes too.
+                guard try await self.store.image(image.id) != nil else {
+                    await self.discard(image.id)
+                    return
+                }
                 try await self.store.setImageState(image.id, .available, reason: nil, size: size)
                 self.logger.notice("image \(image.id) available (\(size) bytes) from \(image.location)")
             } catch {
-                let reason = (error as? BundleError)?.reason ?? (error as? EC2Error)?.message ?? "\(error)"
-                self.logger.notice("image \(image.id) failed: \(reason)")
+                // Bundle problems are the user's to read; anything else stays in the log.
+                let reason = (error as? BundleError)?.reason ?? (error as? EC2Error)?.message
+                    ?? "the image service could not store the image; register the bundle again"
+                self.logger.notice("image \(image.id) failed: \(error)")
                 try? await self.store.setImageState(image.id, .failed, reason: reason, size: 0)
+                await self.discard(image.id)
             }
         }
     }

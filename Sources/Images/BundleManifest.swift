@@ -110,7 +110,9 @@ public struct BundleManifest: Sendable, Equatable {
             parts[index] = Part(filename: filename, digest: try hex(node, "digest"))
         }
         let signature = try hex(root, "signature")
-        guard let signed = signedRange(bytes) else { throw BundleError("the manifest's signed elements cannot be found") }
+        guard let signed = signedRange(bytes) else {
+            throw BundleError("the manifest's signed elements cannot be found once each (<machine_configuration>, <image>)")
+        }
         return BundleManifest(
             architecture: try text(mc, "architecture"), kernelID: mc.child("kernel_id")?.text, ramdiskID: mc.child("ramdisk_id")?.text,
             name: try text(image, "name"), user: image.child("user")?.text ?? "", type: type, digest: try hex(image, "digest"),
@@ -123,6 +125,11 @@ public struct BundleManifest: Sendable, Equatable {
     /// The raw bytes from `<machine_configuration>` to `</image>` (each appears once in a
     /// well-formed manifest: the parse above checked the structure).
     static func signedRange(_ bytes: [UInt8]) -> [UInt8]? {
+        // Each tag exactly once: a copy elsewhere (in a comment) could otherwise be what the
+        // signature is checked against while the parsed elements say something else.
+        for tag in ["<machine_configuration>", "</machine_configuration>", "<image>", "</image>"] {
+            guard bytes.ranges(of: Array(tag.utf8)).count == 1 else { return nil }
+        }
         guard let start = bytes.firstRange(of: Array("<machine_configuration>".utf8)),
               let mcEnd = bytes.firstRange(of: Array("</machine_configuration>".utf8)),
               let imageStart = bytes.firstRange(of: Array("<image>".utf8)),

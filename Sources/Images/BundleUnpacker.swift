@@ -21,6 +21,8 @@ public final class BundleUnpacker {
     private var nextPart = 0
     private var members = 0
     private var imageBytes: Int64 = 0
+    /// Bytes of the tar stream so far: the image, its headers and padding, nothing more.
+    private var tarBytes: Int64 = 0
 
     /// - Parameters:
     ///   - cloudKey: the cloud's private key (the manifest's `ec2_encrypted_*` are for it).
@@ -92,6 +94,12 @@ public final class BundleUnpacker {
 
     private func untar(_ bytes: [UInt8]) throws {
         guard !bytes.isEmpty else { return }
+        // Headers, pax records and tar's record padding take well under 1 MiB; a stream longer than
+        // that past the image is not a bundle (and must not keep a registration busy inflating it).
+        tarBytes += Int64(bytes.count)
+        guard tarBytes <= manifest.size + (1 << 20) else {
+            throw BundleError("the bundle holds more data than its image (\(manifest.size) bytes)")
+        }
         tarDigest.update(bytes)
         let events: [TarReader.Event]
         do { events = try tar.feed(bytes) } catch { throw BundleError("the image's tar stream is damaged: \(error)") }

@@ -202,8 +202,12 @@ enum XMLTree {
 extension String {
     /// Without leading and trailing XML whitespace.
     func trimmingSpace() -> String {
-        let space: Set<Character> = [" ", "\t", "\n", "\r"]
-        guard let first = firstIndex(where: { !space.contains($0) }), let last = lastIndex(where: { !space.contains($0) }) else { return "" }
-        return String(self[first...last])
+        // On scalars: "\r\n" is one Character and would not match either.
+        let space: Set<Unicode.Scalar> = [" ", "\t", "\n", "\r"]
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !space.contains($0) }), let last = scalars.lastIndex(where: { !space.contains($0) }) else {
+            return ""
+        }
+        return String(scalars[first...last])
     }
 }

@@ -56,11 +56,14 @@ public final class SwiftClient: Sendable {
     public let http: BackendClient
     private let session = Mutex<Session?>(nil)
 
-    public init(credentials: Credentials, retries: Int = 5) {
+    /// - Parameter group: the event loops to use; nil makes one thread of the client's own (for a
+    ///   command-line client). A daemon that makes clients as it goes passes a shared group, so
+    ///   no client leaves a thread behind.
+    public init(credentials: Credentials, retries: Int = 5, group: (any EventLoopGroup)? = nil) {
         self.credentials = credentials
         self.retries = retries
         // One event-loop thread is plenty for a client and leaves the other cores to the cluster.
-        http = BackendClient(group: MultiThreadedEventLoopGroup(numberOfThreads: 1), connectTimeout: .seconds(10))
+        http = BackendClient(group: group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1), connectTimeout: .seconds(10))
     }
 
     public func shutdown() { http.shutdown() }

@@ -4,6 +4,9 @@ import ZIPFoundation
 /// Writes small text files into a new zip archive (whole or not at all), keeping their modes.
 enum ZipWriter {
     static func write(_ files: [(name: String, contents: String, mode: UInt16)], to path: String) throws {
+        // The archive holds secret keys: owner-only from its first byte, not only after a chmod.
+        let previous = umask(0o077)
+        defer { umask(previous) }
         let tmp = path + ".tmp-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let archive = try Archive(url: URL(fileURLWithPath: tmp), accessMode: .create)

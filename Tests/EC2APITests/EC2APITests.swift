@@ -129,4 +129,37 @@ import Testing
         #expect(old == 400 && oldBody.contains("RequestExpired"))
         await c.stop()
     }
+
+    /// Limits and scoping a client cannot get around.
+    @Test func limitsAndProjectBoundariesHold() async throws {
+        let c = try await cloud()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func call(_ form: String) async throws -> (Int, String) { try await c.call(form + "&Version=2016-11-15") }
+        // Five addresses per project, then AddressLimitExceeded (the pool has more).
+        for _ in 0..<5 { #expect(try await call("Action=AllocateAddress").0 == 200) }
+        let (s1, b1) = try await call("Action=AllocateAddress")
+        #expect(s1 == 400 && b1.contains("AddressLimitExceeded"))
+        // Release by allocation id, as today's SDKs do.
+        let (_, listing) = try await call("Action=DescribeAddresses")
+        let id = try #require(listing.range(of: "eipalloc-").map { String(listing[$0.lowerBound...].prefix(26)) })
+        #expect(try await call("Action=ReleaseAddress&AllocationId=\(id)").0 == 200)
+        // A source group of another project is refused, and no group is made for a made-up project.
+        _ = try await call("Action=CreateSecurityGroup&GroupName=web&GroupDescription=d")
+        let (s2, b2) = try await call("Action=AuthorizeSecurityGroupIngress&GroupName=web&IpPermissions.1.IpProtocol=tcp"
+            + "&IpPermissions.1.FromPort=80&IpPermissions.1.ToPort=80&IpPermissions.1.Groups.1.UserId=ghost&IpPermissions.1.Groups.1.GroupName=default")
+        #expect(s2 == 400 && b2.contains("InvalidGroup.NotFound"))
+        // Key pairs by id.
+        let (_, created) = try await call("Action=CreateKeyPair&KeyName=k&KeyType=ed25519")
+        let keyID = try #require(created.range(of: "<keyPairId>").map { String(created[$0.upperBound...].prefix(21)) })
+        #expect(try await call("Action=DescribeKeyPairs&KeyPairId.1=\(keyID)").1.contains("<keyName>k</keyName>"))
+        #expect(try await call("Action=DeleteKeyPair&KeyPairId=\(keyID)").0 == 200)
+        #expect(try await call("Action=DescribeKeyPairs&KeyName.1=k").1.contains("InvalidKeyPair.NotFound"))
+        // Too many filters.
+        let many = (1...51).map { "&Filter.\($0).Name=key-name&Filter.\($0).Value.1=x" }.joined()
+        #expect(try await call("Action=DescribeKeyPairs" + many).1.contains("FilterLimitExceeded"))
+        // A key of the wrong shape never reaches the store.
+        let (s3, b3) = try await c.call("Action=DescribeRegions&Version=2016-11-15", accessKey: "AKIANOTOURS000000000")
+        #expect(s3 == 401 && b3.contains("AuthFailure"))
+        await c.stop()
+    }
 }

@@ -170,4 +170,20 @@ import Testing
             #expect(throws: BundleError.self, "\(text.prefix(40))") { _ = try BundleManifest.parse(Array(text.utf8)) }
         }
     }
+
+    @Test func aCopyOfTheSignedElementsInACommentIsRefused() throws {
+        let dir = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+        let text = try String(contentsOf: dir.appendingPathComponent("tiny.img.manifest.xml"), encoding: .utf8)
+        guard let a = text.range(of: "<machine_configuration>"), let b = text.range(of: "</image>") else { throw BundleError("fixture") }
+        // The signed part copied into a comment, the real elements then free to say anything.
+        let forged = text.replacingOccurrences(of: "<version>2007-10-10</version>", with: "<version>2007-10-10</version><!--\(text[a.lowerBound..<b.upperBound])-->")
+        #expect(throws: BundleError.self) { _ = try BundleManifest.parse(Array(forged.utf8)) }
+    }
+
+    @Test func valuesEndingInCRLFAreTrimmed() throws {
+        let dir = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+        let text = try String(contentsOf: dir.appendingPathComponent("tiny.img.manifest.xml"), encoding: .utf8)
+            .replacingOccurrences(of: "<size>3000</size>", with: "<size>3000\r\n</size>")
+        #expect(try BundleManifest.parse(Array(text.utf8)).size == 3000)
+    }
 }

@@ -1,40 +1,61 @@
 import ControlPlane
+import Digest
 
-/// AllocateAddress, DescribeAddresses, ReleaseAddress: floating addresses from the configured pool.
+/// AllocateAddress, DescribeAddresses, ReleaseAddress: floating addresses from the configured
+/// pool, at most `maxPerProject` per project. Each has a stable `eipalloc-` id too, since
+/// today's SDKs name addresses by allocation id.
 enum AddressActions {
+    /// EC2's default limit of addresses per account.
+    static let maxPerProject = 5
+
+    static func allocationID(_ ip: String) -> String { "eipalloc-" + String(Digests.sha256Hex(Array(ip.utf8)).prefix(17)) }
+
     static func allocate(_ call: EC2Call) async throws -> [EC2XML.Node] {
-        if let domain = call.request["Domain"], domain != "standard" {
-            throw EC2Error("InvalidParameterValue", "This cloud has no VPC; the only address domain is standard.")
+        // Both domains are accepted (boto3 code often says vpc); this cloud's addresses are one kind.
+        if let domain = call.request["Domain"], domain != "standard" && domain != "vpc" {
+            throw EC2Error("InvalidParameterValue", "Invalid value '\(domain)' for domain: use standard or vpc.")
+        }
+        guard try await call.store.addresses(project: call.project).count < maxPerProject else {
+            throw EC2Error("AddressLimitExceeded", "A project may hold at most \(maxPerProject) addresses.")
         }
         guard let address = try await call.store.allocateAddress(project: call.project, pool: call.settings.floatingPool) else {
             throw EC2Error("AddressLimitExceeded", "No floating address is free in this cloud's pool.")
         }
-        return [.text("publicIp", address.ip), .text("domain", "standard")]
+        return [.text("publicIp", address.ip), .text("domain", "standard"), .text("allocationId", allocationID(address.ip))]
     }
 
     static func describe(_ call: EC2Call) async throws -> [EC2XML.Node] {
         var addresses = try await call.store.addresses(project: call.project)
-        let wanted = call.request.list("PublicIp")
-        if let missing = wanted.first(where: { ip in !addresses.contains { $0.ip == ip } }) {
+        let wanted = call.request.list("PublicIp"), ids = call.request.list("AllocationId")
+        if let missing = wanted.first(where: { ip in !addresses.contains { $0.ip == ip } })
+            ?? ids.first(where: { id in !addresses.contains { allocationID($0.ip) == id } }) {
             throw EC2Error("InvalidAddress.NotFound", "Address '\(missing)' not found.")
         }
-        if !wanted.isEmpty { addresses = addresses.filter { wanted.contains($0.ip) } }
-        for (name, values) in call.request.filters {
+        if !wanted.isEmpty || !ids.isEmpty { addresses = addresses.filter { wanted.contains($0.ip) || ids.contains(allocationID($0.ip)) } }
+        for (name, values) in try call.request.filters {
             switch name {
             case "public-ip": addresses = addresses.filter { values.contains($0.ip) }
+            case "allocation-id": addresses = addresses.filter { values.contains(allocationID($0.ip)) }
             case "instance-id": addresses = addresses.filter { $0.instanceID.map(values.contains) ?? false }
             case "domain": addresses = addresses.filter { _ in values.contains("standard") }
             default: throw EC2Error("InvalidParameterValue", "The filter '\(name)' is invalid")
             }
         }
         return [.set("addressesSet", addresses.map { a in
-            [.text("publicIp", a.ip), .text("domain", "standard")] + (a.instanceID.map { [EC2XML.Node.text("instanceId", $0)] } ?? [])
+            [.text("publicIp", a.ip), .text("domain", "standard"), .text("allocationId", allocationID(a.ip))] + (a.instanceID.map { [EC2XML.Node.text("instanceId", $0)] } ?? [])
                 + [.set("tagSet", [])]
         })]
     }
 
     static func release(_ call: EC2Call) async throws -> [EC2XML.Node] {
-        let ip = try call.request.required("PublicIp")
+        var ip = call.request["PublicIp"] ?? ""
+        if ip.isEmpty, let id = call.request["AllocationId"], !id.isEmpty {
+            guard let found = try await call.store.addresses(project: call.project).first(where: { allocationID($0.ip) == id }) else {
+                throw EC2Error("InvalidAllocationID.NotFound", "The allocation ID '\(id)' does not exist")
+            }
+            ip = found.ip
+        }
+        guard !ip.isEmpty else { throw EC2Error.missingParameter("PublicIp") }
         do { try await call.store.releaseAddress(project: call.project, ip: ip) } catch ControlPlaneError.notFound {
             throw EC2Error("InvalidAddress.NotFound", "Address '\(ip)' not found.")
         }

@@ -11,9 +11,20 @@ enum ImageActions {
             throw EC2Error("UnsupportedOperation", "This EC2 API has no image registry configured.")
         }
         let location = try call.request.required("ImageLocation")
+        let images = try await call.store.images()
+        guard images.filter({ $0.project == call.project && $0.state == .pending }).count < Self.maxPendingPerProject else {
+            throw EC2Error("ResourceLimitExceeded", "This project has \(Self.maxPendingPerProject) images being registered; wait for them.")
+        }
         let manifest = try await registrar.fetchManifest(location, caller: call.caller)
         let name = call.request["Name"] ?? manifest.name
-        guard !name.isEmpty, name.utf8.count <= 128 else { throw EC2Error("InvalidParameterValue", "Image names are 1 to 128 characters.") }
+        // EC2's rule for AMI names: 3-128 letters, digits and ()[] ./-'@_
+        guard (3...128).contains(name.utf8.count), name.unicodeScalars.allSatisfy({ $0.isASCII && (Self.nameCharacters.contains($0)) }) else {
+            throw EC2Error("InvalidAMIName.Malformed", "Image names are 3 to 128 letters, digits, spaces and ( ) [ ] . / - ' @ _")
+        }
+        let description = call.request["Description"] ?? ""
+        guard description.utf8.count <= 255, description.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
+            throw EC2Error("InvalidParameterValue", "Descriptions are at most 255 printable characters.")
+        }
         let architecture = call.request["Architecture"] ?? manifest.architecture
         guard ["x86_64", "i386", "arm64"].contains(architecture) else {
             throw EC2Error("InvalidParameterValue", "Invalid architecture '\(architecture)': use x86_64, i386 or arm64.")
@@ -24,16 +35,21 @@ enum ImageActions {
             kernel = try await linked(call, call.request["KernelId"] ?? manifest.kernelID, .kernel)
             ramdisk = try await linked(call, call.request["RamdiskId"] ?? manifest.ramdiskID, .ramdisk)
         }
-        if try await call.store.images().contains(where: { $0.project == call.project && $0.name == name && $0.state != .failed }) {
+        if images.contains(where: { $0.project == call.project && $0.name == name && $0.state != .failed }) {
             throw EC2Error("InvalidAMIName.Duplicate", "AMI name \(name) is already in use by AMI of this project")
         }
         let record = ImageRecord(id: ImageID.random(manifest.type).description, project: call.project, location: location, name: name,
-                                 description: call.request["Description"] ?? "", imageType: manifest.type.rawValue,
-                                 architecture: architecture, kernelID: kernel, ramdiskID: ramdisk)
+                                 description: description, imageType: manifest.type.rawValue,
+                                 architecture: architecture, kernelID: kernel, ramdiskID: ramdisk, stateReason: registrar.pendingReason)
         try await call.store.addImage(record)
         registrar.start(record, manifest: manifest, caller: call.caller)
         return [.text("imageId", record.id)]
     }
+
+    /// Images a project may have in `pending` at once.
+    static let maxPendingPerProject = 10
+
+    static let nameCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ()[]./-'@_".unicodeScalars)
 
     /// Checks a kernel or ramdisk id a machine image links to: it exists, has that type and the caller may launch it.
     static func linked(_ call: EC2Call, _ id: String?, _ type: ImageType) async throws -> String? {
@@ -82,7 +98,7 @@ enum ImageActions {
                 }
             }
         }
-        for (name, values) in call.request.filters {
+        for (name, values) in try call.request.filters {
             let value: (ImageRecord) -> String?
             switch name {
             case "image-id": value = { $0.id }
@@ -114,7 +130,7 @@ enum ImageActions {
         n += [.text("name", i.name)]
         if !i.description.isEmpty { n.append(.text("description", i.description)) }
         n += [.text("rootDeviceType", "instance-store"), .text("virtualizationType", "paravirtual"), .text("hypervisor", "kvm")]
-        if i.state == .failed {
+        if i.state == .failed {  // (a pending image's reason is the service's bookkeeping, not shown)
             n.append(.element("stateReason", [.text("code", "Client.InvalidManifest"), .text("message", i.stateReason ?? "registration failed")]))
         }
         return n
@@ -136,6 +152,8 @@ enum ImageActions {
     static func deregister(_ call: EC2Call) async throws -> [EC2XML.Node] {
         let image = try await owned(call)
         try await call.store.deleteImage(image.id)
+        // A pending image's copy is dropped when its registration ends.
+        if image.state == .available { await call.settings.registrar?.discard(image.id) }
         return [.text("return", "true")]
     }
 

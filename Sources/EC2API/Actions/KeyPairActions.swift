@@ -1,12 +1,16 @@
 import ControlPlane
 import Digest
 import Foundation
+import NIOPosix
 import PKI
 
 /// CreateKeyPair (RSA or Ed25519; the private key is returned once and never stored),
 /// ImportKeyPair (an OpenSSH public key), DescribeKeyPairs, DeleteKeyPair — per project, with
 /// fingerprints as AWS computes them.
 enum KeyPairActions {
+    /// EC2's default limit.
+    static let maxPerProject = 5000
+
     static func keyName(_ call: EC2Call) throws(EC2Error) -> String {
         let name = try call.request.required("KeyName")
         guard name.utf8.count <= 255, name.unicodeScalars.allSatisfy({ $0.isASCII && $0.value >= 0x20 && $0.value < 0x7f }) else {
@@ -24,7 +28,13 @@ enum KeyPairActions {
         if let format = call.request["KeyFormat"], format != "pem" {
             throw EC2Error("InvalidParameterValue", "The key format '\(format)' is not supported; use pem.")
         }
-        let key = try PrivateKey.generate(kind, bits: 2048)
+        let existing = try await call.store.keyPairs(project: call.project, names: [])
+        guard !existing.contains(where: { $0.name == name }) else {
+            throw EC2Error("InvalidKeyPair.Duplicate", "The keypair '\(name)' already exists.")
+        }
+        guard existing.count < maxPerProject else { throw EC2Error("KeyPairLimitExceeded", "A project may have at most \(maxPerProject) key pairs.") }
+        // RSA generation takes tens of milliseconds of CPU: on a thread pool, not Swift's shared threads.
+        let key = try await NIOThreadPool.singleton.runIfActive { try PrivateKey.generate(kind, bits: 2048) }
         let pair = KeyPair(project: call.project, name: name, fingerprint: try KeyFingerprint.created(key),
                            publicKey: try SSHKeys.publicLine(key.publicKey(), comment: name.filter { $0 != " " }), keyType: kind.rawValue)
         do { try await call.store.addKeyPair(pair) } catch ControlPlaneError.duplicate {
@@ -44,6 +54,9 @@ enum KeyPairActions {
         do { parsed = try SSHKeys.parsePublicLine(line) } catch {
             throw EC2Error("InvalidKeyPair.Format", "Key is not in valid OpenSSH public key format")
         }
+        guard try await call.store.keyPairs(project: call.project, names: []).count < maxPerProject else {
+            throw EC2Error("KeyPairLimitExceeded", "A project may have at most \(maxPerProject) key pairs.")
+        }
         let pair = KeyPair(project: call.project, name: name, fingerprint: try KeyFingerprint.imported(parsed.key, blob: parsed.blob),
                            publicKey: try SSHKeys.publicLine(parsed.key, comment: name.filter { $0 != " " }),
                            keyType: parsed.key.isRSA ? "rsa" : "ed25519")
@@ -54,12 +67,13 @@ enum KeyPairActions {
     }
 
     static func describe(_ call: EC2Call) async throws -> [EC2XML.Node] {
-        let names = call.request.list("KeyName")
-        var pairs = try await call.store.keyPairs(project: call.project, names: names)
-        if let missing = names.first(where: { n in !pairs.contains { $0.name == n } }) {
+        let names = call.request.list("KeyName"), ids = call.request.list("KeyPairId")
+        var pairs = try await call.store.keyPairs(project: call.project, names: [])
+        if let missing = names.first(where: { n in !pairs.contains { $0.name == n } }) ?? ids.first(where: { i in !pairs.contains { pairID($0) == i } }) {
             throw EC2Error("InvalidKeyPair.NotFound", "The key pair '\(missing)' does not exist")
         }
-        for (name, values) in call.request.filters {
+        if !names.isEmpty || !ids.isEmpty { pairs = pairs.filter { names.contains($0.name) || ids.contains(pairID($0)) } }
+        for (name, values) in try call.request.filters {
             switch name {
             case "key-name": pairs = pairs.filter { values.contains($0.name) }
             case "fingerprint": pairs = pairs.filter { values.contains($0.fingerprint) }
@@ -76,6 +90,12 @@ enum KeyPairActions {
 
     static func delete(_ call: EC2Call) async throws -> [EC2XML.Node] {
         // As EC2: deleting a key pair that does not exist succeeds.
+        if let id = call.request["KeyPairId"], !id.isEmpty, call.request["KeyName"] == nil {
+            if let pair = try await call.store.keyPairs(project: call.project, names: []).first(where: { pairID($0) == id }) {
+                _ = try await call.store.deleteKeyPair(project: call.project, name: pair.name)
+            }
+            return [.text("return", "true")]
+        }
         _ = try await call.store.deleteKeyPair(project: call.project, name: try keyName(call))
         return [.text("return", "true")]
     }

@@ -4,6 +4,23 @@ import ControlPlane
 /// DeleteSecurityGroup, Authorize/RevokeSecurityGroupIngress (the `IpPermissions.N` form the
 /// SDKs send and the legacy top-level form of EC2-Classic tools).
 enum SecurityGroupActions {
+    /// EC2's default limits: rules per group, groups per project.
+    static let maxRulesPerGroup = 60
+    static let maxGroupsPerProject = 500
+
+    /// The caller's groups, read once per call however many rules name a source group.
+    final class GroupCache: @unchecked Sendable {
+        // @unchecked Sendable: used by one call's task, one rule at a time.
+        var groups: [SecurityGroup] = []
+        private var loaded = false
+
+        func load(_ call: EC2Call) async throws {
+            guard !loaded else { return }
+            groups = try await call.store.securityGroups(project: call.project)
+            loaded = true
+        }
+    }
+
     static func create(_ call: EC2Call) async throws -> [EC2XML.Node] {
         let name = try call.request.required("GroupName")
         let description = try call.request.required("GroupDescription")
@@ -14,6 +31,9 @@ enum SecurityGroupActions {
         }
         guard !name.lowercased().hasPrefix("sg-") else {
             throw EC2Error("InvalidParameterValue", "Group names may not be in the format sg-*.")
+        }
+        guard try await call.store.securityGroups(project: call.project).count < maxGroupsPerProject else {
+            throw EC2Error("SecurityGroupLimitExceeded", "A project may have at most \(maxGroupsPerProject) security groups.")
         }
         do {
             let group = try await call.store.createSecurityGroup(project: call.project, name: name, description: description)
@@ -49,7 +69,7 @@ enum SecurityGroupActions {
             throw EC2Error("InvalidGroup.NotFound", "The security group '\(missing)' does not exist")
         }
         if !names.isEmpty || !ids.isEmpty { groups = groups.filter { names.contains($0.name) || ids.contains($0.id) } }
-        for (name, values) in call.request.filters {
+        for (name, values) in try call.request.filters {
             switch name {
             case "group-name": groups = groups.filter { values.contains($0.name) }
             case "group-id": groups = groups.filter { values.contains($0.id) }
@@ -113,8 +133,13 @@ enum SecurityGroupActions {
     static func authorize(_ call: EC2Call) async throws -> [EC2XML.Node] {
         let group = try await target(call)
         let rules = try await self.rules(call)
+        guard group.rules.count + rules.count <= maxRulesPerGroup else {
+            throw EC2Error("RulesPerSecurityGroupLimitExceeded", "A security group may have at most \(maxRulesPerGroup) rules.")
+        }
         do { try await call.store.authorize(project: call.project, groupID: group.id, rules: rules) } catch ControlPlaneError.duplicate {
-            let r = rules.first { r in group.rules.contains(r) } ?? rules[0]
+            guard let r = rules.first(where: { r in group.rules.contains(r) }) ?? rules.first else {
+                throw EC2Error("InvalidPermission.Duplicate", "the specified rule already exists")
+            }
             throw EC2Error("InvalidPermission.Duplicate",
                            "the specified rule \"peer: \(r.cidr ?? r.sourceGroup ?? ""), \(r.ipProtocol.uppercased()), from port: \(r.fromPort), to port: \(r.toPort), ALLOW\" already exists")
         } catch ControlPlaneError.notFound(let what) {
@@ -164,12 +189,14 @@ enum SecurityGroupActions {
             }
             return try await permission(legacy, call)
         }
-        guard permissions.count <= 100 else { throw EC2Error("InvalidParameterValue", "At most 100 permissions per call.") }
-        for perm in permissions { out += try await permission(perm, call) }
+        guard permissions.count <= 60 else { throw EC2Error("InvalidParameterValue", "At most 60 permissions per call.") }
+        let groups = GroupCache()
+        for perm in permissions { out += try await permission(perm, call, groups) }
+        guard out.count <= maxRulesPerGroup else { throw EC2Error("RulesPerSecurityGroupLimitExceeded", "A call may add at most \(maxRulesPerGroup) rules.") }
         return out
     }
 
-    static func permission(_ p: [String: String], _ call: EC2Call) async throws -> [SecurityRule] {
+    static func permission(_ p: [String: String], _ call: EC2Call, _ ownGroups: GroupCache = GroupCache()) async throws -> [SecurityRule] {
         guard let rawProtocol = p["IpProtocol"]?.lowercased(), !rawProtocol.isEmpty else {
             throw EC2Error("MissingParameter", "The request must contain the parameter IpProtocol")
         }
@@ -210,14 +237,21 @@ enum SecurityGroupActions {
         if !EC2Request.structures(p, "Ipv6Ranges").isEmpty || !EC2Request.structures(p, "PrefixListIds").isEmpty {
             throw EC2Error("InvalidParameterValue", "This cloud has IPv4 security group rules only.")
         }
-        for source in EC2Request.structures(p, "Groups") {
+        let sources = EC2Request.structures(p, "Groups")
+        if !sources.isEmpty { try await ownGroups.load(call) }
+        for source in sources {
+            // Source groups are the caller's own: another project's group names are not theirs to
+            // learn or to pin (its owner could then not delete it).
             let owner = source["UserId"].flatMap { $0.isEmpty ? nil : $0 } ?? call.project
-            let groups = try await call.store.securityGroups(project: owner)
+            guard owner == call.project else {
+                throw EC2Error("InvalidGroup.NotFound", "Source groups must belong to this project, not '\(owner)'")
+            }
+            let groups = ownGroups.groups
             let found: SecurityGroup?
             if let id = source["GroupId"], !id.isEmpty { found = groups.first { $0.id == id } }
             else if let name = source["GroupName"], !name.isEmpty { found = groups.first { $0.name == name } }
             else { throw EC2Error("MissingParameter", "A source group needs GroupId or GroupName.") }
-            guard let group = found, try await call.store.project(owner) != nil else {
+            guard let group = found else {
                 throw EC2Error("InvalidGroup.NotFound", "The security group '\(source["GroupId"] ?? source["GroupName"] ?? "")' does not exist")
             }
             rules.append(SecurityRule(ipProtocol: proto, fromPort: from, toPort: to, sourceProject: owner, sourceGroup: group.name))

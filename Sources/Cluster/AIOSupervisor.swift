@@ -62,6 +62,8 @@ public final class AIOSupervisor: Service, Sendable {
         proxyServer.apply(to: &proxy.server)
         // Project members log in as project:user; the image service has its own account.
         let control = AIOCompute.controlDirectory(dataDir)
+        // The sealing key exists before any child starts, so every process seals with the same one.
+        _ = try ControlPlaneSQLStore.loadKey("\(control)/control.key")
         proxy.controlPlane = ControlPlaneLocation(database: ControlPlaneDatabase.location(controlDirectory: control),
                                                   keyFile: "\(control)/control.key")
         let service = try AIOServiceUser.load(directory: control)

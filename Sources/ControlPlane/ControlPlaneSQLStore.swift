@@ -22,18 +22,27 @@ public final class ControlPlaneSQLStore: ControlPlaneStore {
         try ControlPlaneSQLStore(engine: try SQLiteEngine(path: path), keyFile: keyFile, clock: clock)
     }
 
-    static func loadKey(_ file: String) throws -> [UInt8] {
-        if let data = FileManager.default.contents(atPath: file) {
-            guard data.count == 32 else { throw ControlPlaneError.invalid("key file \(file) must hold 32 bytes") }
-            return Array(data)
-        }
+    /// The sealing key in `file`, made on first use. Several processes may start at once (the
+    /// proxy, the EC2 API, `nimbus manage`): the new key is written to a temp file and linked
+    /// into place, which only one can do; the others read the winner's key.
+    public static func loadKey(_ file: String) throws -> [UInt8] {
+        if let key = try readKey(file) { return key }
         try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        let key = SealedBox.newKey()
-        guard FileManager.default.createFile(atPath: file, contents: Data(key), attributes: [.posixPermissions: 0o600]) else {
+        let tmp = file + ".new-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(tmp) }
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(SealedBox.newKey()), attributes: [.posixPermissions: 0o600]) else {
             throw ControlPlaneError.invalid("cannot create key file \(file)")
         }
+        if link(tmp, file) != 0 && errno != EEXIST { throw ControlPlaneError.invalid("cannot create key file \(file)") }
+        guard let key = try readKey(file) else { throw ControlPlaneError.invalid("cannot read key file \(file)") }
         return key
+    }
+
+    static func readKey(_ file: String) throws -> [UInt8]? {
+        guard let data = FileManager.default.contents(atPath: file) else { return nil }
+        guard data.count == 32 else { throw ControlPlaneError.invalid("key file \(file) must hold 32 bytes") }
+        return Array(data)
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {

@@ -101,4 +101,16 @@ import Testing
         #expect(throws: SealedBox.Failure.corrupt) { _ = try SealedBox(key: SealedBox.newKey()).open(sealed) }
         #expect(throws: SealedBox.Failure.corrupt) { _ = try box.open([1, 2, 3]) }
     }
+
+    /// Processes starting together (proxy, EC2 API, nimbus manage) end with one sealing key.
+    @Test func racingStartsShareOneSealingKey() async throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = "\(dir)/race.key"
+        let keys = try await withThrowingTaskGroup(of: [UInt8].self) { group in
+            for _ in 0..<16 { group.addTask { try ControlPlaneSQLStore.loadKey(file) } }
+            return try await group.reduce(into: [[UInt8]]()) { $0.append($1) }
+        }
+        #expect(Set(keys.map { Hex.encode($0) }).count == 1)
+        #expect(try ControlPlaneSQLStore.loadKey(file) == keys[0])
+    }
 }

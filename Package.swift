@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CBzip2", providers: [.apt(["libbz2-dev"])]),
         .systemLibrary(name: "CRsync", providers: [.apt(["librsync-dev"])]),
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
 
         // Codecs
         .target(name: "Digest", dependencies: ["CCrypto"]),
@@ -113,6 +114,12 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        // Compute: the hypervisor layer over libvirt, instance domains, flavors
+        .target(name: "Compute", dependencies: [
+            "CLibvirt", "NimbusCore",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+
         // Wiring of whole clusters (all-in-one) shared by the executable and the tests
         .target(name: "Cluster", dependencies: [
             "NimbusCore", "Ring", "StorageServer", "Proxy", "Digest", "HTTPServerKit", "ControlPlane", "EC2API",
@@ -146,6 +153,7 @@ let package = Package(
         .testTarget(name: "TarTests", dependencies: ["Tar"]),
         .testTarget(name: "BackupTests", dependencies: ["Backup", "Rsync", "Tar", "Gzip", "NimbusClient"]),
         .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"]),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
         .testTarget(name: "PKITests", dependencies: ["PKI", "Digest"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "PKI", "Digest"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),

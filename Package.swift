@@ -120,6 +120,10 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
+        // Network: fixed addresses, dnsmasq hosts and leases, security groups and floating
+        // addresses as iptables rules
+        .target(name: "Network", dependencies: ["Digest", "NimbusCore"]),
+
         // Wiring of whole clusters (all-in-one) shared by the executable and the tests
         .target(name: "Cluster", dependencies: [
             "NimbusCore", "Ring", "StorageServer", "Proxy", "Digest", "HTTPServerKit", "ControlPlane", "EC2API",
@@ -154,6 +158,7 @@ let package = Package(
         .testTarget(name: "BackupTests", dependencies: ["Backup", "Rsync", "Tar", "Gzip", "NimbusClient"]),
         .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
+        .testTarget(name: "NetworkTests", dependencies: ["Network"]),
         .testTarget(name: "PKITests", dependencies: ["PKI", "Digest"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "PKI", "Digest"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),

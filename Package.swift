@@ -122,7 +122,10 @@ let package = Package(
 
         // Network: fixed addresses, dnsmasq hosts and leases, security groups and floating
         // addresses as iptables rules
-        .target(name: "Network", dependencies: ["Digest", "NimbusCore"]),
+        .target(name: "Network", dependencies: [
+            "Digest", "HTTPServerKit", "NimbusCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
 
         // Wiring of whole clusters (all-in-one) shared by the executable and the tests
         .target(name: "Cluster", dependencies: [
@@ -158,7 +161,11 @@ let package = Package(
         .testTarget(name: "BackupTests", dependencies: ["Backup", "Rsync", "Tar", "Gzip", "NimbusClient"]),
         .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
-        .testTarget(name: "NetworkTests", dependencies: ["Network"]),
+        .testTarget(name: "NetworkTests", dependencies: [
+            "Network", "HTTPServerKit", "HTTPClientKit", "NimbusCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "PKITests", dependencies: ["PKI", "Digest"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "PKI", "Digest"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),

@@ -116,7 +116,7 @@ let package = Package(
 
         // Compute: the hypervisor layer over libvirt, instance domains, flavors
         .target(name: "Compute", dependencies: [
-            "CLibvirt", "NimbusCore",
+            "CLibvirt", "Digest", "NimbusCore",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
@@ -160,7 +160,7 @@ let package = Package(
         .testTarget(name: "TarTests", dependencies: ["Tar"]),
         .testTarget(name: "BackupTests", dependencies: ["Backup", "Rsync", "Tar", "Gzip", "NimbusClient"]),
         .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"]),
-        .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute", "Digest"]),
         .testTarget(name: "NetworkTests", dependencies: [
             "Network", "HTTPServerKit", "HTTPClientKit", "NimbusCore",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -106,7 +106,7 @@ let package = Package(
 
         // The EC2 Query API (SigV4 against the control plane's credentials)
         .target(name: "EC2API", dependencies: [
-            "AWSAuth", "ControlPlane", "Digest", "HTTPServerKit", "HTTPClientKit", "Images", "NimbusClient", "NimbusCore", "PKI",
+            "AWSAuth", "ControlPlane", "Digest", "HTTPServerKit", "HTTPClientKit", "Images", "Network", "NimbusClient", "NimbusCore", "PKI",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import ControlPlane
+import Network
 
 /// CreateSecurityGroup, DescribeSecurityGroups (sorted by name; every project has `default`),
 /// DeleteSecurityGroup, Authorize/RevokeSecurityGroupIngress (the `IpPermissions.N` form the
@@ -229,7 +230,7 @@ enum SecurityGroupActions {
         }
         var rules: [SecurityRule] = []
         for range in EC2Request.structures(p, "IpRanges") {
-            guard let cidr = range["CidrIp"], IPv4CIDR(cidr) != nil else {
+            guard let cidr = range["CidrIp"], IPv4Network(cidr) != nil else {
                 throw EC2Error("InvalidParameterValue", "CIDR block \(range["CidrIp"] ?? "") is malformed")
             }
             rules.append(SecurityRule(ipProtocol: proto, fromPort: from, toPort: to, cidr: cidr))

@@ -106,7 +106,7 @@ let package = Package(
 
         // The EC2 Query API (SigV4 against the control plane's credentials)
         .target(name: "EC2API", dependencies: [
-            "AWSAuth", "ControlPlane", "Digest", "HTTPServerKit", "HTTPClientKit", "Images", "Network", "NimbusClient", "NimbusCore", "PKI",
+            "AWSAuth", "ControlPlane", "Digest", "HTTPServerKit", "HTTPClientKit", "Images", "CloudNetwork", "NimbusClient", "NimbusCore", "PKI",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -120,9 +120,11 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
-        // Network: fixed addresses, dnsmasq hosts and leases, security groups and floating
+        // CloudNetwork (not "Network": that name is Apple's framework, and dependencies such as
+        // postgres-nio test `#if canImport(Network)` — a module of ours by that name broke their
+        // build on a clean checkout): fixed addresses, dnsmasq hosts and leases, security groups and floating
         // addresses as iptables rules
-        .target(name: "Network", dependencies: [
+        .target(name: "CloudNetwork", dependencies: [
             "Digest", "HTTPServerKit", "NimbusCore",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
@@ -161,8 +163,8 @@ let package = Package(
         .testTarget(name: "BackupTests", dependencies: ["Backup", "Rsync", "Tar", "Gzip", "NimbusClient"]),
         .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "Digest"]),
-        .testTarget(name: "NetworkTests", dependencies: [
-            "Network", "HTTPServerKit", "HTTPClientKit", "NimbusCore",
+        .testTarget(name: "CloudNetworkTests", dependencies: [
+            "CloudNetwork", "HTTPServerKit", "HTTPClientKit", "NimbusCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),

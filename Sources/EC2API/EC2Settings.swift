@@ -1,6 +1,6 @@
 import ControlPlane
 import Logging
-import Network
+import CloudNetwork
 
 /// What the EC2 API serves beyond its credentials: the region and zones it names, the floating
 /// address pool, and the image registry (nil when this API does not register images).

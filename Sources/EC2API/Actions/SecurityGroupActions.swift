@@ -1,5 +1,5 @@
 import ControlPlane
-import Network
+import CloudNetwork
 
 /// CreateSecurityGroup, DescribeSecurityGroups (sorted by name; every project has `default`),
 /// DeleteSecurityGroup, Authorize/RevokeSecurityGroupIngress (the `IpPermissions.N` form the

@@ -2,7 +2,7 @@ import HTTPClientKit
 import HTTPServerKit
 import Logging
 import NIOCore
-import Network
+import CloudNetwork
 import Testing
 
 /// The metadata service over HTTP: answers by the caller's address, EC2's paths and listings.

@@ -1,4 +1,4 @@
-import Network
+import CloudNetwork
 import Testing
 
 @Suite struct FixedAddressTests {

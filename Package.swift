@@ -106,7 +106,7 @@ let package = Package(
 
         // The EC2 Query API (SigV4 against the control plane's credentials)
         .target(name: "EC2API", dependencies: [
-            "AWSAuth", "ControlPlane", "Digest", "HTTPServerKit", "HTTPClientKit", "Images", "CloudNetwork", "NimbusClient", "NimbusCore", "PKI",
+            "AWSAuth", "Compute", "ControlPlane", "Digest", "HTTPServerKit", "HTTPClientKit", "Images", "CloudNetwork", "NimbusClient", "NimbusCore", "PKI",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -114,10 +114,14 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
-        // Compute: the hypervisor layer over libvirt, instance domains, flavors
+        // Compute: the hypervisor layer over libvirt, instance domains, flavors, the scheduler,
+        // the image cache and the compute worker
         .target(name: "Compute", dependencies: [
-            "CLibvirt", "Digest", "NimbusCore",
+            "CLibvirt", "ControlPlane", "Digest", "HTTPServerKit", "NimbusClient", "NimbusCore",
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // CloudNetwork (not "Network": that name is Apple's framework, and dependencies such as
@@ -125,13 +129,16 @@ let package = Package(
         // build on a clean checkout): fixed addresses, dnsmasq hosts and leases, security groups and floating
         // addresses as iptables rules
         .target(name: "CloudNetwork", dependencies: [
-            "Digest", "HTTPServerKit", "NimbusCore",
+            "ControlPlane", "Digest", "HTTPServerKit", "NimbusCore",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Wiring of whole clusters (all-in-one) shared by the executable and the tests
         .target(name: "Cluster", dependencies: [
-            "NimbusCore", "Ring", "StorageServer", "Proxy", "Digest", "HTTPServerKit", "ControlPlane", "EC2API",
+            "NimbusCore", "Ring", "StorageServer", "Proxy", "Digest", "HTTPServerKit", "ControlPlane", "EC2API", "Compute", "CloudNetwork",
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -147,7 +154,7 @@ let package = Package(
 
         // Executable: thin
         .executableTarget(name: "nimbus", dependencies: [
-            "NimbusCore", "ControlPlane", "EC2API", "Ring", "StorageServer", "Proxy", "Cluster", "HTTPClientKit", "STCommands", "Backup",
+            "NimbusCore", "ControlPlane", "EC2API", "Compute", "CloudNetwork", "Ring", "StorageServer", "Proxy", "Cluster", "HTTPClientKit", "STCommands", "Backup",
             "Images", "PKI", "NimbusClient", "AWSAuth", "Digest",
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),

@@ -53,6 +53,8 @@ public struct FirewallPlan: Sendable {
     public var instances: [Instance] = []
     /// Floating address → fixed address.
     public var floating: [(public: IPv4Address, fixed: IPv4Address)] = []
+    /// Where the metadata service listens: 169.254.169.254:80 from instances is DNAT'd there.
+    public var metadata: (address: IPv4Address, port: Int)?
     /// Instance chains of ours that no longer have an instance (removed after the rebuild).
     public var staleChains: [String] = []
 
@@ -127,6 +129,9 @@ public struct FirewallPlan: Sendable {
     /// The `nat` table's input for `iptables-restore --noflush`.
     public func natTable() -> String {
         var out = "*nat\n:\(preroutingChain) - [0:0]\n:\(outputChain) - [0:0]\n:\(postroutingChain) - [0:0]\n"
+        if let metadata {
+            out += "-A \(preroutingChain) -d 169.254.169.254/32 -p tcp --dport 80 -j DNAT --to-destination \(metadata.address):\(metadata.port)\n"
+        }
         for f in floating.sorted(by: { $0.public < $1.public }) {
             out += "-A \(preroutingChain) -d \(f.public)/32 -j DNAT --to-destination \(f.fixed)\n"
             out += "-A \(outputChain) -d \(f.public)/32 -j DNAT --to-destination \(f.fixed)\n"

@@ -38,6 +38,13 @@ public struct IPv4Network: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(network)/\(prefix)" }
 
+    public var mask: UInt32 { prefix == 0 ? 0 : ~UInt32(0) << UInt32(32 - prefix) }
+
+    /// The netmask in dotted form (`255.255.255.0`).
+    public var netmask: IPv4Address { IPv4Address(mask) }
+
+    public func contains(_ a: IPv4Address) -> Bool { a.value & mask == network.value }
+
     /// Host addresses (network and broadcast excluded below /31), for prefixes /16 and longer.
     public var hosts: [IPv4Address] {
         guard prefix >= 16 else { return [] }

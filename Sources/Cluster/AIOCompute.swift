@@ -10,6 +10,19 @@ public struct AIOCompute: Sendable {
     public var region = "nimbus"
     public var floatingRange = "203.0.113.0/26"
     public var maxImageSize: Int64?
+    /// The fixed network instances get addresses from.
+    public var fixedRange = "10.77.0.0/24"
+    /// libvirt for the compute worker (`test:///default`: the test driver, no VMs).
+    public var libvirtURI = "qemu:///system"
+    /// The bridge the network worker owns; nil: no network worker (instances get no NIC).
+    public var bridge: String?
+    /// Prefix of domain names and firewall chains (two clouds on one host never collide).
+    public var prefix = "nimbus"
+    /// Where floating addresses are added (nil: they are routed to this host).
+    public var publicInterface: String?
+    /// Capacity the compute worker offers (nil: the machine's).
+    public var vcpus: Int?
+    public var memoryMiB: Int?
 
     public init(port: Int) { self.port = port }
 

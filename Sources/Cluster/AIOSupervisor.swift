@@ -2,6 +2,8 @@ import Foundation
 import HTTPServerKit
 import Logging
 import ControlPlane
+import CloudNetwork
+import Compute
 import EC2API
 import NIOConcurrencyHelpers
 import Proxy
@@ -82,8 +84,30 @@ public final class AIOSupervisor: Service, Sendable {
             ec2.registry = ImageRegistrar.Config(authURL: authURL, registryUser: "\(service.account):\(service.user)", registryKey: service.key,
                                                  cloudKeyPath: authority.keyPath, workDirectory: "\(dataDir)/images-work")
             if let limit = compute.maxImageSize { ec2.registry?.maxImageSize = limit }
+            ec2.fixedRange = compute.fixedRange
+            ec2.heartbeatTimeout = 30
             let ec2Path = try write(try encoder.encode(ec2), "ec2")
             out.append(Child(name: "ec2", arguments: ["compute", "api", "--config", ec2Path, "--exit-with-parent"] + logArguments))
+            var worker = ComputeWorkerSettings(controlDirectory: control, stateDirectory: "\(dataDir)/compute", registryAuthURL: authURL,
+                                               registryUser: "\(service.account):\(service.user)", registryKey: service.key)
+            worker.host = "aio"
+            worker.zone = "\(compute.region)-1a"
+            worker.libvirtURI = compute.libvirtURI
+            worker.bridge = compute.bridge
+            worker.domainPrefix = compute.prefix
+            worker.vcpus = compute.vcpus
+            worker.memoryMiB = compute.memoryMiB
+            worker.consoleHost = loopback
+            let workerPath = try write(try encoder.encode(worker), "compute")
+            out.append(Child(name: "compute", arguments: ["compute", "worker", "--config", workerPath, "--exit-with-parent"] + logArguments))
+            if let bridge = compute.bridge {
+                var network = NetworkWorkerSettings(controlDirectory: control, bridge: bridge, fixedRange: compute.fixedRange,
+                                                    stateDirectory: "\(dataDir)/network")
+                network.prefix = compute.prefix
+                network.publicInterface = compute.publicInterface
+                let networkPath = try write(try encoder.encode(network), "network")
+                out.append(Child(name: "network", arguments: ["compute", "network", "--config", networkPath, "--exit-with-parent"] + logArguments))
+            }
             try CloudEndpoints(ec2URL: "http://\(loopback):\(compute.port)/", authURL: authURL, region: compute.region).save(directory: control)
         }
         return out

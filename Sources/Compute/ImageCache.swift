@@ -15,6 +15,19 @@ public actor ImageCache {
         public var description: String { "the downloaded copy of \(id) does not match its digest" }
     }
 
+    /// The image cannot be had.
+    public struct Unavailable: Error, CustomStringConvertible {
+        public let id: String
+        public let reason: String
+
+        public init(id: String, reason: String) {
+            self.id = id
+            self.reason = reason
+        }
+
+        public var description: String { "image \(id) cannot be fetched: \(reason)" }
+    }
+
     let directory: String
     let fetch: Fetch
     private let pool: NIOThreadPool
@@ -46,7 +59,7 @@ public actor ImageCache {
                 try await fetch(id, tmp)
                 try await pool.runIfActive {
                     if let sha256 {
-                        guard Self.digest(of: tmp) == sha256.lowercased() else { throw Mismatch(id: id) }
+                        guard Digests.sha256Hex(ofFile: tmp) == sha256.lowercased() else { throw Mismatch(id: id) }
                     }
                     guard rename(tmp, final) == 0 else { throw CocoaError(.fileWriteUnknown) }
                 }
@@ -62,13 +75,4 @@ public actor ImageCache {
     }
 
     private func countDownload() { downloads += 1 }
-
-    /// SHA-256 of a file, hex (blocking: pool threads only).
-    static func digest(of path: String) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        var d = MessageDigest(.sha256)
-        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty { d.update(Array(chunk)) }
-        return d.finalizeHex()
-    }
 }

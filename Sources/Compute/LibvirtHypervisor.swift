@@ -1,14 +1,19 @@
 import CLibvirt
 import Glibc
+import NIOConcurrencyHelpers
 import NIOPosix
 
 /// The hypervisor through libvirt's C API (the `CLibvirt` system library). Every call blocks
 /// (an RPC to libvirtd, or the test driver's work), so each runs on this hypervisor's own
 /// threads, never on Swift's shared concurrency threads.
+/// A connection that died (libvirtd restarted) is opened again on the next call: running
+/// domains live on in their qemu processes and are found again by name.
 // @unchecked Sendable: libvirt connections are thread-safe (one connection may serve calls from
-// several threads at once, libvirt ≥ 0.6), and the pointer is only freed in deinit.
+// several threads at once, libvirt ≥ 0.6); the pointer is read and replaced under `lock`, and
+// each call holds its own reference (virConnectRef) so replacing it never frees one in use.
 public final class LibvirtHypervisor: Hypervisor, @unchecked Sendable {
-    private let connection: OpaquePointer
+    private var current: OpaquePointer?
+    private let lock = NIOLock()
     private let pool: NIOThreadPool
     public let uri: String
 
@@ -17,15 +22,32 @@ public final class LibvirtHypervisor: Hypervisor, @unchecked Sendable {
         // Errors come back as HypervisorError; libvirt's default handler would also print them.
         virSetErrorFunc(nil) { _, _ in }
         guard let c = virConnectOpen(uri) else { throw Self.lastError("cannot connect to \(uri)") }
-        connection = c
+        current = c
         self.uri = uri
         pool = NIOThreadPool(numberOfThreads: 2)
         pool.start()
     }
 
     deinit {
-        virConnectClose(connection)
+        if let current { virConnectClose(current) }
         pool.shutdownGracefully { _ in }
+    }
+
+    /// The live connection with a reference for the caller (release it with virConnectClose),
+    /// reopened when libvirtd went away (blocking: pool threads only).
+    private func connection() throws -> OpaquePointer {
+        try lock.withLock {
+            if let c = current, virConnectIsAlive(c) == 1 {
+                virConnectRef(c)
+                return c
+            }
+            if let c = current { virConnectClose(c) }
+            current = nil
+            guard let c = virConnectOpen(uri) else { throw Self.lastError("cannot connect to \(uri)") }
+            current = c
+            virConnectRef(c)
+            return c
+        }
     }
 
     /// libvirt's error for the call that just failed on this thread.
@@ -38,7 +60,11 @@ public final class LibvirtHypervisor: Hypervisor, @unchecked Sendable {
     }
 
     private func run<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
-        try await pool.runIfActive { [self] in try body(self.connection) }
+        try await pool.runIfActive { [self] in
+            let c = try self.connection()
+            defer { virConnectClose(c) }
+            return try body(c)
+        }
     }
 
     /// Runs `body` with the named domain (freed after).

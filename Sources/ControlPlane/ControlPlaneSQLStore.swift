@@ -10,16 +10,20 @@ public final class ControlPlaneSQLStore: ControlPlaneStore {
     public let engine: any SQLEngine
     let box: SealedBox
     let clock: any WallClock
+    /// How long a DHCP lease lasts: a released fixed address is not given again before then.
+    public let fixedLeaseSeconds: Int
 
-    public init(engine: any SQLEngine, keyFile: String, clock: any WallClock = SystemClock()) throws {
+    public init(engine: any SQLEngine, keyFile: String, clock: any WallClock = SystemClock(), fixedLeaseSeconds: Int = 120) throws {
         self.engine = engine
         self.clock = clock
+        self.fixedLeaseSeconds = fixedLeaseSeconds
         box = try SealedBox(key: try Self.loadKey(keyFile))
     }
 
     /// The SQLite engine on `path` (the default, one host).
-    public static func sqlite(path: String, keyFile: String, clock: any WallClock = SystemClock()) throws -> ControlPlaneSQLStore {
-        try ControlPlaneSQLStore(engine: try SQLiteEngine(path: path), keyFile: keyFile, clock: clock)
+    public static func sqlite(path: String, keyFile: String, clock: any WallClock = SystemClock(),
+                              fixedLeaseSeconds: Int = 120) throws -> ControlPlaneSQLStore {
+        try ControlPlaneSQLStore(engine: try SQLiteEngine(path: path), keyFile: keyFile, clock: clock, fixedLeaseSeconds: fixedLeaseSeconds)
     }
 
     /// The sealing key in `file`, made on first use. Several processes may start at once (the

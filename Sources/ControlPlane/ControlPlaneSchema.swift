@@ -46,5 +46,29 @@ enum ControlPlaneSchema {
             """,
             "CREATE TABLE image_launch_permissions (image_id TEXT NOT NULL, project TEXT NOT NULL, PRIMARY KEY (image_id, project))",
         ]),
+        (3, [
+            // Instances carry their pending work (`task`, claimed by one worker at a time), so
+            // nothing is lost when the API or a worker restarts. Group ids are a space-separated list.
+            """
+            CREATE TABLE instances (id TEXT PRIMARY KEY, project TEXT NOT NULL, "user" TEXT NOT NULL, reservation_id TEXT NOT NULL,
+                                    image_id TEXT NOT NULL, kernel_id TEXT, ramdisk_id TEXT, instance_type TEXT NOT NULL,
+                                    vcpus BIGINT NOT NULL, memory_mib BIGINT NOT NULL, disk_gib BIGINT NOT NULL, key_name TEXT,
+                                    public_key TEXT, user_data TEXT, group_ids TEXT NOT NULL, zone TEXT NOT NULL, host TEXT,
+                                    state TEXT NOT NULL, state_reason TEXT, launch_index BIGINT NOT NULL, client_token TEXT,
+                                    fixed_ip TEXT, mac TEXT, task TEXT, task_seq BIGINT NOT NULL, claimed_by TEXT,
+                                    claimed_at BIGINT, attempts BIGINT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX instances_project ON instances (project)",
+            "CREATE INDEX instances_work ON instances (host, task)",
+            "CREATE INDEX instances_token ON instances (project, client_token)",
+            """
+            CREATE TABLE compute_hosts (name TEXT PRIMARY KEY, zone TEXT NOT NULL, vcpus BIGINT NOT NULL, memory_mib BIGINT NOT NULL,
+                                        disk_gib BIGINT NOT NULL, worker TEXT NOT NULL, heartbeat BIGINT NOT NULL,
+                                        endpoint TEXT NOT NULL, token TEXT NOT NULL)
+            """,
+            // An address is reusable once no instance holds it and its last DHCP lease has
+            // expired (leased_until, microseconds: compared as numbers, never as strings).
+            "CREATE TABLE fixed_ips (ip TEXT PRIMARY KEY, project TEXT, instance_id TEXT, leased_until BIGINT NOT NULL)",
+        ]),
     ]
 }

@@ -69,4 +69,49 @@ public protocol ControlPlaneStore: Sendable {
     func setImageState(_ id: String, _ state: ImageRecord.State, reason: String?, size: Int64) async throws
     func setImageLaunchPermission(_ id: String, isPublic: Bool, projects: [String]) async throws
     func deleteImage(_ id: String) async throws
+
+    /// Records RunInstances' instances all or nothing (placed, with fixed addresses, each with a
+    /// `spawn` task); a `clientToken` seen before in the project answers the earlier instances.
+    func launch(_ request: LaunchRequest) async throws -> [Instance]
+    /// The project's instances (every project's when nil), terminated ones for an hour after.
+    func instances(project: String?) async throws -> [Instance]
+    func instance(_ id: String) async throws -> Instance?
+    /// The live instance holding a fixed address (the metadata service's question).
+    func instance(fixedIP: String) async throws -> Instance?
+    /// Queues a task on the project's instances, moving each to the state it implies;
+    /// `incorrectState` when one cannot (rebooting a stopped instance…), nothing changed then.
+    func requestTask(_ task: Instance.Task, project: String, ids: [String]) async throws -> [(instance: Instance, previous: Instance.State)]
+
+    /// A compute worker's capacity report and heartbeat.
+    func reportHost(_ host: ComputeHost, worker: String) async throws
+    /// Every host with what its instances use.
+    func computeHosts() async throws -> [ComputeHost]
+    /// Frees the host's claimed work (a worker starting again: what its predecessor claimed is retried).
+    func releaseClaims(host: String) async throws
+    /// Claims up to `limit` instances of the host that have a task nobody works on.
+    func claimWork(host: String, worker: String, limit: Int) async throws -> [Instance]
+    /// How many times the instance's current task was claimed.
+    func attempts(_ id: String) async throws -> Int
+    /// Ends the claimed task with the instance in `state` (a final state frees its addresses);
+    /// false when a newer task was queued meanwhile (that one stays, the state is not changed).
+    func finishWork(_ instance: Instance, worker: String, state: Instance.State, reason: String?) async throws -> Bool
+    /// Moves an instance with no task from `expected` to `state` (what its host saw happen: the
+    /// guest shut itself down…); false when it was not in `expected` or has a task.
+    func setInstanceState(_ id: String, from expected: Instance.State, to state: Instance.State, reason: String?) async throws -> Bool
+    /// Gives a claimed task back to be tried again.
+    func unclaim(_ instance: Instance, worker: String) async throws
+    /// Instances waiting on a host whose worker has been silent for `seconds`: launches become
+    /// `error`, terminations `terminated`, their addresses freed. Answers their ids.
+    func failInstancesOfSilentHosts(silentFor seconds: Double) async throws -> [String]
+    /// Waits until work may have been queued (another request, another process), at most `timeout`.
+    func waitForWork(since generation: Int, timeout: Double) async
+    var workGeneration: Int { get }
+
+    func associateAddress(project: String, ip: String, instanceID: String) async throws
+    func disassociateAddress(project: String, ip: String) async throws
+    /// Floating → fixed address of every associated live instance.
+    func floatingAssociations() async throws -> [(publicIP: String, fixedIP: String)]
+    /// DHCP leases as the network worker read them (expiry in microseconds).
+    func recordLeases(_ leases: [(ip: String, expires: Int64)]) async throws
+    func fixedIPStandings() async throws -> [(ip: String, instanceID: String?, leasedUntil: Int64)]
 }

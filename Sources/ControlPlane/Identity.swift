@@ -38,12 +38,16 @@ public enum ControlPlaneError: Error, Equatable, CustomStringConvertible {
     /// Still referenced by something else.
     case inUse(String)
     case corruptSecret(String)
+    /// The thing is in a state that does not allow the request (an instance not running, …).
+    case incorrectState(String)
+    /// Nothing has room for it.
+    case insufficientCapacity(String)
 
     public var description: String {
         switch self {
         case .notFound(let what): return "\(what) does not exist"
         case .duplicate(let what): return "\(what) already exists"
-        case .invalid(let why), .inUse(let why): return why
+        case .invalid(let why), .inUse(let why), .incorrectState(let why), .insufficientCapacity(let why): return why
         case .corruptSecret(let what): return "the secret of \(what) cannot be decrypted (wrong key file?)"
         }
     }

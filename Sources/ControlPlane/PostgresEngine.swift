@@ -36,6 +36,10 @@ public final class PostgresEngine: SQLEngine {
     private let pool: NIOThreadPool
     private let idle = NIOLockedValueBox<[PostgresConnection]>([])
     private let nextID = NIOLockedValueBox(0)
+    private let signal = WorkSignal()
+    /// The LISTEN connection's task, started by the first waiter.
+    private let listener = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    static let workChannel = "nimbus_work"
 
     /// Connections (and threads) at most.
     public static let poolSize = 4
@@ -49,6 +53,7 @@ public final class PostgresEngine: SQLEngine {
     }
 
     deinit {
+        listener.withLockedValue { $0?.cancel() }
         pool.shutdownGracefully { _ in }
         // A PostgresConnection must be closed before it is released: the completion holds the
         // connections (and the loop) until they are, then the loop stops.
@@ -115,6 +120,45 @@ public final class PostgresEngine: SQLEngine {
                 guard try c.query("SELECT 1 FROM schema_migrations WHERE version = ?", [.int(Int64(version))]).isEmpty else { return }
                 for sql in statements { try c.run(sql, []) }
                 try c.run("INSERT INTO schema_migrations VALUES (?, ?)", [.int(Int64(version)), .int(time)])
+            }
+        }
+    }
+
+    public var locksRows: Bool { true }
+
+    public func notifyWork() async {
+        signal.poke()
+        _ = try? await transaction { c in try c.query("SELECT pg_notify('\(Self.workChannel)', '')", []) }
+    }
+
+    public func waitForWork(since generation: Int, timeout: Double) async {
+        startListening()
+        await signal.wait(since: generation, timeout: timeout)
+    }
+
+    public var workGeneration: Int { signal.generation }
+
+    /// One connection LISTENing for other processes' `NOTIFY`, poking this process's waiters;
+    /// reconnected after a failure (waiters still poll meanwhile).
+    private func startListening() {
+        listener.withLockedValue { task in
+            guard task == nil else { return }
+            let settings = settings, logger = logger, group = group, signal = signal
+            task = Task {
+                while !Task.isCancelled {
+                    do {
+                        let configuration = PostgresConnection.Configuration(host: settings.host, port: settings.port, username: settings.user,
+                                                                             password: settings.password, database: settings.database, tls: .disable)
+                        let connection = try await PostgresConnection.connect(on: group.next(), configuration: configuration, id: 0, logger: logger)
+                        do {
+                            for try await _ in try await connection.listen(Self.workChannel) { signal.poke() }
+                        } catch {}
+                        try? await connection.close()
+                    } catch {
+                        logger.debug("LISTEN \(Self.workChannel) failed: \(error)")
+                    }
+                    try? await Task.sleep(nanoseconds: 1_000_000_000)
+                }
             }
         }
     }

@@ -12,6 +12,23 @@ public protocol SQLEngine: Sendable {
     func migrate(_ migrations: [(version: Int, sql: [String])], at time: Int64) async throws
     /// The migrations applied.
     func appliedMigrations() async throws -> [Int]
+
+    /// Whether `SELECT … FOR UPDATE` locks rows (PostgreSQL). SQLite has no row locks: its
+    /// write transactions (`BEGIN IMMEDIATE`) already run one at a time.
+    var locksRows: Bool { get }
+    /// Wakes workers waiting for work, in this process and (PostgreSQL: `NOTIFY`) in others.
+    func notifyWork() async
+    /// Waits for `notifyWork` (from any process the engine can hear) after `generation`, at
+    /// most `timeout` seconds.
+    func waitForWork(since generation: Int, timeout: Double) async
+    /// The generation to pass to `waitForWork` before looking for work.
+    var workGeneration: Int { get }
+}
+
+extension SQLEngine {
+    /// `FOR UPDATE SKIP LOCKED` where rows lock, so workers claiming work never wait for
+    /// each other; nothing on SQLite.
+    public var skipLocked: String { locksRows ? " FOR UPDATE SKIP LOCKED" : "" }
 }
 
 /// Statements inside an engine's transaction.

@@ -7,6 +7,7 @@ import SQLite
 public final class SQLiteEngine: SQLEngine {
     let path: String
     private let pool: NIOThreadPool
+    private let signal = WorkSignal()
 
     public init(path: String) throws {
         self.path = path
@@ -40,6 +41,15 @@ public final class SQLiteEngine: SQLEngine {
             }
         }
     }
+
+    public var locksRows: Bool { false }
+
+    /// Wakes this process's waiters; other processes notice within their poll.
+    public func notifyWork() async { signal.poke() }
+
+    public func waitForWork(since generation: Int, timeout: Double) async { await signal.wait(since: generation, timeout: timeout) }
+
+    public var workGeneration: Int { signal.generation }
 
     public func appliedMigrations() async throws -> [Int] {
         try await transaction { c in try c.query("SELECT version FROM schema_migrations ORDER BY version", []).compactMap { $0.first?.int.map(Int.init) } }

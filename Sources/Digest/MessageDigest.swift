@@ -1,4 +1,7 @@
 import CCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The digest algorithms Nimbus needs, all computed by the system's libcrypto (EVP).
 public enum DigestAlgorithm: Sendable {
@@ -144,6 +147,23 @@ extension Digests {
     public static func sha256Hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var d = MessageDigest(.sha256)
         d.update(bytes)
+        return d.finalizeHex()
+    }
+
+    /// SHA-256 of a file's contents as lowercase hex, nil when it cannot be read (blocking:
+    /// thread pools only).
+    public static func sha256Hex(ofFile path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var d = MessageDigest(.sha256)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { return nil }
+            if n == 0 { break }
+            d.update(buffer[..<n])
+        }
         return d.finalizeHex()
     }
 }

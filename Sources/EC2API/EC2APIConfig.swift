@@ -15,10 +15,16 @@ public struct EC2APIConfig: Sendable, Codable {
     public var controlDirectory: String
     /// The image registry (nil: RegisterImage is refused).
     public var registry: ImageRegistrar.Config?
+    /// The fixed network instances get their private addresses from (IPv4 CIDR; its first
+    /// address is the gateway's); nil: this API does not run instances.
+    public var fixedRange: String?
+    /// Seconds without a heartbeat after which a compute host is left out and its waiting
+    /// instances fail.
+    public var heartbeatTimeout: Double = 60
 
     public init(controlDirectory: String) { self.controlDirectory = controlDirectory }
 
-    enum CodingKeys: String, CodingKey { case host, port, region, zones, floatingRange, controlDirectory, registry }
+    enum CodingKeys: String, CodingKey { case host, port, region, zones, floatingRange, controlDirectory, registry, fixedRange, heartbeatTimeout }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -29,6 +35,8 @@ public struct EC2APIConfig: Sendable, Codable {
         zones = try c.decodeIfPresent([String].self, forKey: .zones) ?? zones
         floatingRange = try c.decodeIfPresent(String.self, forKey: .floatingRange) ?? floatingRange
         registry = try c.decodeIfPresent(ImageRegistrar.Config.self, forKey: .registry)
+        fixedRange = try c.decodeIfPresent(String.self, forKey: .fixedRange)
+        heartbeatTimeout = try c.decodeIfPresent(Double.self, forKey: .heartbeatTimeout) ?? heartbeatTimeout
     }
 
     /// The store: the control directory's (SQLite, or the PostgreSQL URL recorded there).

@@ -162,6 +162,16 @@ public struct EC2Handler: HTTPHandler {
         "DeregisterImage": ImageActions.deregister,
         "DescribeImageAttribute": ImageActions.describeAttribute,
         "ModifyImageAttribute": ImageActions.modifyAttribute,
+        "RunInstances": InstanceActions.run,
+        "DescribeInstances": InstanceActions.describe,
+        "TerminateInstances": InstanceActions.terminate,
+        "RebootInstances": InstanceActions.reboot,
+        "StopInstances": InstanceActions.stop,
+        "StartInstances": InstanceActions.start,
+        "DescribeInstanceStatus": InstanceActions.describeStatus,
+        "GetConsoleOutput": InstanceActions.consoleOutput,
+        "AssociateAddress": InstanceActions.associate,
+        "DisassociateAddress": InstanceActions.disassociate,
     ]
 }
 

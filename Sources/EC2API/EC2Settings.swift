@@ -10,12 +10,18 @@ public struct EC2Settings: Sendable {
     /// Floating (public) addresses AllocateAddress hands out, lowest first.
     public var floatingPool: [String]
     public var registrar: ImageRegistrar?
+    /// Instances (nil when this API does not run them).
+    public var compute: ComputeSettings?
+    /// Reads instances' consoles from their compute hosts.
+    public var consoles = ConsoleClient()
 
-    public init(region: String, zones: [String], floatingPool: [String] = [], registrar: ImageRegistrar? = nil) {
+    public init(region: String, zones: [String], floatingPool: [String] = [], registrar: ImageRegistrar? = nil,
+                compute: ComputeSettings? = nil) {
         self.region = region
         self.zones = zones
         self.floatingPool = floatingPool
         self.registrar = registrar
+        self.compute = compute
     }
 
     /// The usable host addresses of an IPv4 CIDR (network and broadcast excluded below /31),

@@ -188,14 +188,17 @@ public final class ImageRegistrar: Sendable {
             let bytes = Array(r.body.readableBytesView)
             try await pool.runIfActive { try unpacker.unpacker.consume(bytes) }
         }
-        let size = try await pool.runIfActive { () throws -> Int64 in
+        let (size, sha256) = try await pool.runIfActive { () throws -> (Int64, String) in
             let size = try unpacker.unpacker.finish()
             try unpacker.handle.synchronize()
-            return size
+            guard let sha256 = Digests.sha256Hex(ofFile: scratch) else { throw BundleError("the image service cannot read its scratch file") }
+            return (size, sha256)
         }
         try await registry.ensureContainer(config.registryContainer)
+        // Compute hosts check their copies against the SHA-256.
         _ = try await registry.putObject(config.registryContainer, image.id, file: scratch,
-                                         headers: [("X-Object-Meta-Location", image.location), ("X-Object-Meta-Owner", image.project)])
+                                         headers: [("X-Object-Meta-Location", image.location), ("X-Object-Meta-Owner", image.project),
+                                                   ("X-Object-Meta-Sha256", sha256)])
         return size
     }
 }

@@ -41,6 +41,27 @@ struct AIOCommand: AsyncParsableCommand {
     @Option(help: "Largest image RegisterImage accepts, in bytes (--compute).")
     var maxImageSize: Int64?
 
+    @Option(help: "Fixed network instances get their addresses from (--compute; IPv4 CIDR, first address the gateway's).")
+    var fixedRange: String = "10.77.0.0/24"
+
+    @Option(help: "libvirt URI of the compute worker (--compute; test:///default runs no VMs).")
+    var libvirtUri: String = "qemu:///system"
+
+    @Option(help: "Bridge of the network worker (--compute; needs root). Without it instances get no network.")
+    var bridge: String?
+
+    @Option(help: "Prefix of domain names and firewall chains (--compute).")
+    var computePrefix: String = "nimbus"
+
+    @Option(help: "Interface floating addresses are added to (--compute --bridge).")
+    var publicInterface: String?
+
+    @Option(help: "Memory (MiB) the compute worker offers (--compute; default: the machine's × 1.5).")
+    var computeMemory: Int?
+
+    @Option(help: "vCPUs the compute worker offers (--compute; default: 16 a core).")
+    var computeVcpus: Int?
+
     @Option(help: "Control-plane database: a postgres://user@host:port/db URL (default: SQLite in the data directory). Remembered.")
     var controlDb: String?
 
@@ -65,6 +86,13 @@ struct AIOCommand: AsyncParsableCommand {
             var c = AIOCompute(port: ec2Port == 0 ? try FreePort.find(count: 1, host: probeHost)[0] : ec2Port)
             c.floatingRange = floatingRange
             c.maxImageSize = maxImageSize
+            c.fixedRange = fixedRange
+            c.libvirtURI = libvirtUri
+            c.bridge = bridge
+            c.prefix = computePrefix
+            c.publicInterface = publicInterface
+            c.memoryMiB = computeMemory
+            c.vcpus = computeVcpus
             computeArgs = c
         }
         let children = try AIOSupervisor.children(

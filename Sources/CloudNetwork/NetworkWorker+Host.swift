@@ -27,40 +27,42 @@ extension NetworkWorker {
     }
 
     /// dnsmasq running for the bridge (started if it is not), told to re-read its hosts file.
+    /// It runs as a daemon of its own, known by its pid file: a long-lived child of ours would
+    /// stall Foundation's Process, whose reaper waits on every child it launched.
     func ensureDnsmasq(reload: Bool) throws {
-        try dnsmasq.withLockedValue { process in
-            if let p = process, p.isRunning {
-                if reload { kill(p.processIdentifier, SIGHUP) }
-                return
-            }
-            let first = config.network.hosts.first ?? config.gateway
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/sbin/dnsmasq")
-            p.arguments = [
-                "--keep-in-foreground", "--strict-order", "--bind-interfaces", "--interface=\(config.bridge)", "--except-interface=lo",
-                "--listen-address=\(config.gateway)", "--port=0", "--conf-file=",
-                "--dhcp-range=\(first),static,\(config.network.netmask),\(config.leaseSeconds)s",
-                "--dhcp-hostsfile=\(path("dhcp-hosts"))", "--dhcp-leasefile=\(path("leases"))", "--dhcp-no-override",
-                "--dhcp-authoritative", "--dhcp-option=3,\(config.gateway)", "--pid-file=\(path("dnsmasq.pid"))",
-                "--log-facility=\(path("dnsmasq.log"))", "--log-dhcp",
-                // Our state directory is private (0700): dnsmasq keeps root to read its hosts file on SIGHUP.
-                "--user=root", "--group=root",
-            ]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            do { try p.run() } catch { throw NetworkError("cannot start dnsmasq: \(error)") }
-            process = p
-            logger.notice("dnsmasq started on \(config.bridge) (pid \(p.processIdentifier))")
+        if let pid = runningDnsmasq() {
+            if reload { kill(pid, SIGHUP) }
+            return
         }
+        let first = config.network.hosts.first ?? config.gateway
+        let status = try ChildProcess.runDaemon("/usr/sbin/dnsmasq", [
+            "--strict-order", "--bind-interfaces", "--interface=\(config.bridge)", "--except-interface=lo",
+            "--listen-address=\(config.gateway)", "--port=0", "--conf-file=",
+            "--dhcp-range=\(first),static,\(config.network.netmask),\(config.leaseSeconds)s",
+            "--dhcp-hostsfile=\(path("dhcp-hosts"))", "--dhcp-leasefile=\(path("leases"))", "--dhcp-no-override",
+            "--dhcp-authoritative", "--dhcp-option=3,\(config.gateway)", "--pid-file=\(path("dnsmasq.pid"))",
+            "--log-facility=\(path("dnsmasq.log"))", "--log-dhcp",
+            // Our state directory is private (0700): dnsmasq keeps root to read its hosts file on SIGHUP.
+            "--user=root", "--group=root",
+        ])
+        guard status == 0, let pid = runningDnsmasq() else {
+            throw NetworkError("dnsmasq did not start (exit status \(status)); see \(path("dnsmasq.log"))")
+        }
+        logger.notice("dnsmasq started on \(config.bridge) (pid \(pid))")
+    }
+
+    /// The pid of our dnsmasq when it runs.
+    func runningDnsmasq() -> pid_t? {
+        guard let text = try? String(contentsOfFile: path("dnsmasq.pid"), encoding: .utf8),
+              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1, kill(pid, 0) == 0,
+              let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+              String(decoding: cmdline, as: UTF8.self).contains(path("dnsmasq.pid")) else { return nil }
+        return pid
     }
 
     func stopDnsmasq() {
-        dnsmasq.withLockedValue { process in
-            guard let p = process, p.isRunning else { return }
-            kill(p.processIdentifier, SIGTERM)
-            p.waitUntilExit()
-            process = nil
-        }
+        guard let pid = runningDnsmasq() else { return }
+        kill(pid, SIGTERM)
     }
 
     /// Our instance chains in the filter table now.

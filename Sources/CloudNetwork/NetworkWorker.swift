@@ -43,7 +43,6 @@ public final class NetworkWorker: Sendable {
     let store: any ControlPlaneStore
     let logger: Logger
     let pool: NIOThreadPool
-    let dnsmasq = NIOLockedValueBox<Process?>(nil)
     let applied = NIOLockedValueBox<(hosts: String, filter: String, nat: String, floating: Set<String>, at: Double)>(("", "", "", [], 0))
 
     public init(config: Config, store: any ControlPlaneStore, logger: Logger) throws {
@@ -115,7 +114,7 @@ public final class NetworkWorker: Sendable {
         try await pool.runIfActive { [self] in
             var plan = wanted
             let last = applied.withLockedValue { $0 }
-            if hostsText != last.hosts || dnsmasq.withLockedValue({ $0?.isRunning != true }) {
+            if hostsText != last.hosts || runningDnsmasq() == nil {
                 try Data(hostsText.utf8).write(to: URL(fileURLWithPath: path("dhcp-hosts")), options: .atomic)
                 try ensureDnsmasq(reload: true)
             }

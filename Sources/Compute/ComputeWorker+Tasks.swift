@@ -1,4 +1,5 @@
 import ControlPlane
+import Digest
 import Foundation
 import NimbusCore
 
@@ -41,14 +42,23 @@ extension ComputeWorker {
         let permanent = error is ImageCache.Unavailable || error is ImageCache.Mismatch
         if !permanent && attempts < config.maxAttempts {
             logger.warning("\(task.rawValue) \(instance.id) failed (attempt \(attempts) of \(config.maxAttempts)), retrying: \(error)")
-            try? await Task.sleep(nanoseconds: 2_000_000_000)
+            // Backing off (2, 4, 8, 16 s): long enough to ride out a libvirtd restart.
+            try? await Task.sleep(nanoseconds: UInt64(1 << min(attempts, 5)) * 1_000_000_000)
             try? await store.unclaim(instance, worker: workerID)
             return
         }
         logger.error("\(task.rawValue) \(instance.id) failed: \(error)")
-        try? await remove(instance)
-        let reason = "Server.InternalError: \(task == .terminate ? "terminate" : "launch") failed: \(error)"
-        _ = try? await store.finishWork(instance, worker: workerID, state: task == .terminate ? .terminated : .error, reason: reason)
+        let reason = "Server.InternalError: \(task.rawValue) failed: \(error)"
+        switch task {
+        case .spawn, .terminate:
+            // A launch that cannot happen frees everything; a terminate ends terminated however it went.
+            try? await remove(instance)
+            _ = try? await store.finishWork(instance, worker: workerID, state: task == .terminate ? .terminated : .error, reason: reason)
+        case .reboot, .start, .stop:
+            // The instance keeps its disk and addresses: stopped, to be started again.
+            try? await hypervisor.destroy(domainName(instance.id))
+            _ = try? await store.finishWork(instance, worker: workerID, state: .stopped, reason: reason)
+        }
     }
 
     /// Boots the instance (idempotent: a running domain is left alone).
@@ -74,6 +84,8 @@ extension ComputeWorker {
             }
         }
         var spec = DomainSpec(name: name, memoryMiB: instance.memoryMiB, vcpus: instance.vcpus)
+        // The same UUID every time, so defining the domain again (reboot, a retry) updates it.
+        spec.uuid = Self.uuid(for: instance.id)
         spec.virtType = config.virtType
         spec.kernel = kernelPath
         spec.ramdisk = ramdiskPath
@@ -85,6 +97,16 @@ extension ComputeWorker {
         }
         _ = try await hypervisor.define(xml: spec.xml)
         try await hypervisor.start(name)
+    }
+
+    /// A stable UUID (version-4 layout) from the instance id.
+    static func uuid(for id: String) -> String {
+        var b = Array(Digests.sha256Hex(Array(id.utf8)).prefix(32))
+        b[12] = "4"
+        b[16] = "8"
+        let s = String(b)
+        let parts = [s.prefix(8), s.dropFirst(8).prefix(4), s.dropFirst(12).prefix(4), s.dropFirst(16).prefix(4), s.dropFirst(20)]
+        return parts.map(String.init).joined(separator: "-")
     }
 
     func cachedImage(_ id: String?) async throws -> String? {

@@ -37,7 +37,7 @@ public final class ComputeWorker: Sendable {
         /// Instances worked on at once.
         public var concurrency = 4
         /// Tries of one task before the instance goes to `error`.
-        public var maxAttempts = 3
+        public var maxAttempts = 5
         /// How an instance's disk is made from the cached image (default: a qcow2 overlay by `qemu-img`).
         public var makeDisk: @Sendable (_ backing: String, _ path: String) throws -> Void = QemuImg.overlay
 

@@ -48,10 +48,11 @@ public struct ComputeWorkerSettings: Sendable, Codable {
     /// The worker's configuration, capacity filled in from the machine where not given.
     public func workerConfig() -> ComputeWorker.Config {
         var st = statvfs()
-        let diskFree = statvfs(stateDirectory, &st) == 0 ? Int(UInt64(st.f_bavail) * UInt64(st.f_frsize) >> 30) : 100
+        // The file system's size (overlays are thin: the scheduler counts what flavors promise).
+        let diskTotal = statvfs(stateDirectory, &st) == 0 ? Int((UInt64(st.f_blocks) * UInt64(st.f_frsize)) >> 30) : 100
         var c = ComputeWorker.Config(host: host, vcpus: vcpus ?? ProcessInfo.processInfo.activeProcessorCount * 16,
                                      memoryMiB: memoryMiB ?? Int(Double(ProcessInfo.processInfo.physicalMemory >> 20) * 1.5),
-                                     diskGiB: diskGiB ?? max(1, diskFree), stateDirectory: stateDirectory)
+                                     diskGiB: diskGiB ?? max(1, diskTotal), stateDirectory: stateDirectory)
         c.zone = zone
         c.bridge = bridge
         c.virtType = virtType ?? (libvirtURI.hasPrefix("test:") ? "test" : Self.detectVirtType())

@@ -24,9 +24,10 @@ public final class NetworkWorker: Sendable {
         public var prefix: String
         public var metadataPort = 8775
         public var leaseSeconds = 120
-        /// The interface floating addresses are added to (/32), so other hosts reach them; nil
-        /// when they are routed to this host instead.
-        public var publicInterface: String?
+        /// The interface floating addresses are added to (/32): they become this host's own
+        /// addresses, so the host itself reaches them (its packets need a route before OUTPUT's
+        /// DNAT) and neighbours on its links get ARP answers. `lo` unless told otherwise.
+        public var publicInterface = "lo"
         /// Seconds between passes when nothing wakes the worker.
         public var interval: Double = 2
 
@@ -126,7 +127,8 @@ public final class NetworkWorker: Sendable {
                 try applyFirewall(plan, filter: filter, nat: nat)
             }
             let wantedFloating = Set(plan.floating.map { $0.public.description })
-            if let interface = config.publicInterface, wantedFloating != last.floating {
+            if wantedFloating != last.floating {
+                let interface = config.publicInterface
                 for ip in wantedFloating.subtracting(last.floating) { _ = try? Self.ip(["addr", "replace", "\(ip)/32", "dev", interface]) }
                 for ip in last.floating.subtracting(wantedFloating) { _ = try? Self.ip(["addr", "del", "\(ip)/32", "dev", interface]) }
             }

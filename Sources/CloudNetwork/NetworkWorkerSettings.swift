@@ -32,7 +32,7 @@ public struct NetworkWorkerSettings: Sendable, Codable {
         var c = NetworkWorker.Config(bridge: bridge, network: network, gateway: gateway, stateDirectory: stateDirectory, prefix: prefix)
         c.metadataPort = metadataPort
         c.leaseSeconds = leaseSeconds
-        c.publicInterface = publicInterface
+        if let publicInterface { c.publicInterface = publicInterface }
         return c
     }
 }

@@ -8,5 +8,5 @@ struct Nimbus: AsyncParsableCommand {
         commandName: "nimbus",
         abstract: "Nimbus: an OpenStack-Swift-compatible object store and the cloud around it.",
         version: NimbusVersion.string,
-        subcommands: [AIOCommand.self, NodeCommand.self, ProxyCommand.self, RingCommand.self, StatusCommand.self, STCommand.self, BackupCommand.self, ManageCommand.self, ComputeCommand.self, ImageCommand.self])
+        subcommands: [AIOCommand.self, NodeCommand.self, ProxyCommand.self, RingCommand.self, StatusCommand.self, STCommand.self, BackupCommand.self, ManageCommand.self, ComputeCommand.self, ImageCommand.self, SmokeCommand.self])
 }

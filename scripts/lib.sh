@@ -25,7 +25,7 @@ ensure_packages() {
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq || true
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
 # A Python venv with the real clients the tests drive (pip, never apt's /usr/bin/swift).
@@ -90,4 +90,80 @@ new_postgres_database() {
     local base="${NIMBUS_TEST_POSTGRES%/*}"
     "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql" -q "$NIMBUS_TEST_POSTGRES" -c "CREATE DATABASE $name" >/dev/null
     echo "$base/$name"
+}
+
+# The packages a compute host needs (libvirt and qemu for TCG guests, dnsmasq, iptables, the
+# test guest's busybox and dropbear, and the probes' nc and ssh).
+COMPUTE_PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients dnsmasq-base
+                  iptables iproute2 busybox-static dropbear-bin cpio xz-utils netcat-openbsd openssh-client)
+
+# A compute host inside network namespaces, so nothing touches this machine's own network: a
+# "host" namespace (the cloud, its bridge and firewall) and a "client" one (the outside world,
+# reaching floating addresses through a veth pair), and a private libvirtd running in the host
+# namespace (its own socket; qemu as root through a qemu.conf bind-mounted in a mount namespace
+# of its own: libvirt's default user cannot open /dev/kvm here, which makes it probe qemu's
+# capabilities again on every call). Sets CX_DIR CX_HOST CX_CLIENT CX_URI; stop_compute_env
+# destroys the domains and stops libvirtd/virtlogd by PID, then deletes the namespaces.
+start_compute_env() {
+    ensure_packages "${COMPUTE_PACKAGES[@]}"
+    [ "$(id -u)" -eq 0 ] || { echo "start_compute_env: needs root (namespaces, bridges, libvirtd)" >&2; return 1; }
+    CX_DIR="$(mktemp -d /tmp/nimbus-compute.XXXXXX)"
+    chmod 711 "$CX_DIR"
+    CX_HOST="nmh$$"; CX_CLIENT="nmc$$"
+    ip netns add "$CX_HOST"; ip netns add "$CX_CLIENT"
+    ip -n "$CX_HOST" link set lo up; ip -n "$CX_CLIENT" link set lo up
+    ip link add "vh$$" netns "$CX_HOST" type veth peer name "vc$$" netns "$CX_CLIENT"
+    ip -n "$CX_HOST" addr add 192.0.2.1/24 dev "vh$$"; ip -n "$CX_HOST" link set "vh$$" up
+    ip -n "$CX_CLIENT" addr add 192.0.2.2/24 dev "vc$$"; ip -n "$CX_CLIENT" link set "vc$$" up
+    ip -n "$CX_CLIENT" route add 198.51.100.0/24 via 192.0.2.1
+    mkdir -p "$CX_DIR/run"
+    cat > "$CX_DIR/libvirtd.conf" <<CONF
+unix_sock_dir = "$CX_DIR/run"
+unix_sock_rw_perms = "0700"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+CONF
+    printf 'user = "root"\ngroup = "root"\ndynamic_ownership = 0\nremember_owner = 0\n' > "$CX_DIR/qemu.conf"
+    VIRTLOGD_PID=""
+    if ! pgrep -x virtlogd >/dev/null; then
+        virtlogd -d -p "$CX_DIR/virtlogd.pid"
+        for _ in $(seq 50); do [ -s "$CX_DIR/virtlogd.pid" ] && break; sleep 0.1; done
+        VIRTLOGD_PID="$(cat "$CX_DIR/virtlogd.pid")"
+    fi
+    ip netns exec "$CX_HOST" unshare -m sh -c \
+        "mount --bind '$CX_DIR/qemu.conf' /etc/libvirt/qemu.conf && exec libvirtd -d -f '$CX_DIR/libvirtd.conf' -p '$CX_DIR/libvirtd.pid'"
+    CX_URI="qemu:///system?socket=$CX_DIR/run/libvirt-sock"
+    for _ in $(seq 100); do virsh -c "$CX_URI" version >/dev/null 2>&1 && break; sleep 0.2; done
+    if ! virsh -c "$CX_URI" version >/dev/null 2>&1; then
+        echo "start_compute_env: libvirtd did not start (another libvirtd running on this machine?)" >&2
+        return 1
+    fi
+    LIBVIRTD_PID="$(cat "$CX_DIR/libvirtd.pid")"
+    echo "compute host: namespaces $CX_HOST (cloud) and $CX_CLIENT (outside), libvirtd pid $LIBVIRTD_PID" >&2
+}
+
+# Stops a process by PID: SIGTERM, then SIGKILL after $2 seconds (default 15).
+stop_pid() {
+    local pid="$1" wait="${2:-15}"
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq $((wait * 10))); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+stop_compute_env() {
+    [ -n "${CX_DIR:-}" ] || return 0
+    if [ -n "${CX_URI:-}" ]; then
+        for d in $(virsh -c "$CX_URI" list --all --name 2>/dev/null); do
+            virsh -c "$CX_URI" destroy "$d" >/dev/null 2>&1 || true
+            virsh -c "$CX_URI" undefine "$d" >/dev/null 2>&1 || true
+        done
+    fi
+    stop_pid "${LIBVIRTD_PID:-}" 20
+    stop_pid "${VIRTLOGD_PID:-}" 5
+    for f in "$CX_DIR"/*/network/dnsmasq.pid; do [ -f "$f" ] && stop_pid "$(cat "$f")" 5; done
+    ip netns del "${CX_HOST:-none}" 2>/dev/null || true
+    ip netns del "${CX_CLIENT:-none}" 2>/dev/null || true
+    rm -rf "$CX_DIR"
+    CX_DIR=""
 }

@@ -195,8 +195,9 @@ extension ControlPlaneSQLStore {
                 h.token = r[7].text ?? ""
                 return h
             }
+        // The sums cast: PostgreSQL sums BIGINTs as NUMERIC.
         let used = try db.query("""
-            SELECT host, SUM(vcpus), SUM(memory_mib), SUM(disk_gib), COUNT(*) FROM instances
+            SELECT host, CAST(SUM(vcpus) AS BIGINT), CAST(SUM(memory_mib) AS BIGINT), CAST(SUM(disk_gib) AS BIGINT), COUNT(*) FROM instances
             WHERE host IS NOT NULL AND state NOT IN ('terminated', 'error') GROUP BY host
             """, [])
         for u in used {

@@ -169,7 +169,12 @@ let package = Package(
         .testTarget(name: "TarTests", dependencies: ["Tar"]),
         .testTarget(name: "BackupTests", dependencies: ["Backup", "Rsync", "Tar", "Gzip", "NimbusClient"]),
         .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"]),
-        .testTarget(name: "ComputeTests", dependencies: ["Compute", "Digest"]),
+        .testTarget(name: "ComputeTests", dependencies: [
+            "Compute", "ControlPlane", "Digest", "HTTPClientKit", "NimbusCore",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         .testTarget(name: "CloudNetworkTests", dependencies: [
             "CloudNetwork", "HTTPServerKit", "HTTPClientKit", "NimbusCore",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -130,8 +130,8 @@ CONF
         for _ in $(seq 50); do [ -s "$CX_DIR/virtlogd.pid" ] && break; sleep 0.1; done
         VIRTLOGD_PID="$(cat "$CX_DIR/virtlogd.pid")"
     fi
-    ip netns exec "$CX_HOST" unshare -m sh -c \
-        "mount --bind '$CX_DIR/qemu.conf' /etc/libvirt/qemu.conf && exec libvirtd -d -f '$CX_DIR/libvirtd.conf' -p '$CX_DIR/libvirtd.pid'"
+    CX_LIBVIRTD_START="ip netns exec $CX_HOST unshare -m sh -c \"mount --bind '$CX_DIR/qemu.conf' /etc/libvirt/qemu.conf && exec libvirtd -d -f '$CX_DIR/libvirtd.conf' -p '$CX_DIR/libvirtd.pid'\""
+    sh -c "$CX_LIBVIRTD_START"
     CX_URI="qemu:///system?socket=$CX_DIR/run/libvirt-sock"
     for _ in $(seq 100); do virsh -c "$CX_URI" version >/dev/null 2>&1 && break; sleep 0.2; done
     if ! virsh -c "$CX_URI" version >/dev/null 2>&1; then
@@ -159,6 +159,8 @@ stop_compute_env() {
             virsh -c "$CX_URI" undefine "$d" >/dev/null 2>&1 || true
         done
     fi
+    # (restarted by a fault test: the pid file has the current one)
+    [ -f "$CX_DIR/libvirtd.pid" ] && LIBVIRTD_PID="$(cat "$CX_DIR/libvirtd.pid")"
     stop_pid "${LIBVIRTD_PID:-}" 20
     stop_pid "${VIRTLOGD_PID:-}" 5
     for f in "$CX_DIR"/*/network/dnsmasq.pid; do [ -f "$f" ] && stop_pid "$(cat "$f")" 5; done

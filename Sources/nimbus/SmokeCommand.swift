@@ -66,7 +66,7 @@ struct SmokeCommand: AsyncParsableCommand {
             for (n, steps, ssh, console) in results {
                 print("\nrun \(round)\(parallel > 1 ? "." + String(n + 1) : "")")
                 for s in steps {
-                    print("  \(s.ok ? "ok  " : "FAIL") \(s.name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(String(format: "%6.1f s", s.seconds))  \(s.detail)")
+                    print("  \(s.ok ? "ok  " : "FAIL") \(s.name.padding(toLength: 36, withPad: " ", startingAt: 0)) \(String(format: "%6.1f s", s.seconds))  \(s.detail)")
                 }
                 if steps.allSatisfy(\.ok) { successes += 1 } else {
                     failures += 1

@@ -105,3 +105,26 @@ import Testing
         await c.stop()
     }
 }
+
+extension InstanceActionsTests {
+    /// Nova's "database is locked": twenty RunInstances at once on SQLite each get an instance
+    /// or InsufficientInstanceCapacity — never a 500.
+    @Test func twentyRunInstancesAtOnceOnSQLite() async throws {
+        let (c, store) = try await cloud(memoryMiB: 8192)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let results = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for _ in 0..<20 {
+                group.addTask { try await c.call("Action=RunInstances&Version=2016-11-15&ImageId=ami-0000000b&InstanceType=m1.tiny") }
+            }
+            var out: [(Int, String)] = []
+            for try await r in group { out.append(r) }
+            return out
+        }
+        let ok = results.filter { $0.0 == 200 }.count
+        let full = results.filter { $0.0 == 400 && Self.value($0.1, "Code") == "InsufficientInstanceCapacity" }.count
+        #expect(ok == 16 && full == 4, "\(results.filter { $0.0 != 200 }.map(\.1))")
+        let ips = try await store.instances(project: "lab").compactMap(\.fixedIP)
+        #expect(ips.count == 16 && Set(ips).count == 16)
+        await c.stop()
+    }
+}

@@ -164,8 +164,39 @@ stop_compute_env() {
     stop_pid "${LIBVIRTD_PID:-}" 20
     stop_pid "${VIRTLOGD_PID:-}" 5
     for f in "$CX_DIR"/*/network/dnsmasq.pid; do [ -f "$f" ] && stop_pid "$(cat "$f")" 5; done
+    rm -f "/run/lock/nimbus-network-nbr$$.lock"
     ip netns del "${CX_HOST:-none}" 2>/dev/null || true
     ip netns del "${CX_CLIENT:-none}" 2>/dev/null || true
     rm -rf "$CX_DIR"
     CX_DIR=""
+}
+
+# `nimbus aio --compute` in the compute host's namespace (start_compute_env first), a user and
+# project `smoke` made with `nimbus manage`, its novarc sourced (PATH gets the venv's awscli).
+# Sets AIO_PID and DATA; stop_compute_cloud stops it by PID.
+start_compute_cloud() {
+    DATA="$CX_DIR/aio"
+    ip netns exec "$CX_HOST" "$NIMBUS" aio --data-dir "$DATA" --port 8080 --compute --ec2-port 8773 --libvirt-uri "$CX_URI" \
+        --bridge "nbr$$" --compute-prefix "n$$" --floating-range 198.51.100.0/28 --fixed-range 10.77.0.0/24 \
+        --compute-memory 8192 --log-file "$CX_DIR/aio.log" > "$CX_DIR/aio.out" 2>&1 &
+    AIO_PID=$!
+    for _ in $(seq 300); do
+        grep -q "all-in-one cluster is up" "$CX_DIR/aio.out" 2>/dev/null && break
+        kill -0 "$AIO_PID" 2>/dev/null || { cat "$CX_DIR/aio.out" >&2; return 1; }
+        sleep 0.2
+    done
+    local m=(ip netns exec "$CX_HOST" "$NIMBUS" manage)
+    "${m[@]}" user admin smoke --data-dir "$DATA" >/dev/null
+    "${m[@]}" project create smoke smoke --data-dir "$DATA" >/dev/null
+    "${m[@]}" project zipfile smoke smoke "$CX_DIR/nimbus.zip" --data-dir "$DATA" >/dev/null
+    (cd "$CX_DIR" && python3 -c 'import zipfile; zipfile.ZipFile("nimbus.zip").extractall("creds")')
+    set +u
+    . "$CX_DIR/creds/novarc"
+    set -u
+    export PATH="$VENV/bin:$PATH"
+}
+
+stop_compute_cloud() {
+    stop_pid "${AIO_PID:-}" 30
+    AIO_PID=""
 }

@@ -44,10 +44,10 @@ struct AIOCommand: AsyncParsableCommand {
     @Option(help: "Fixed network instances get their addresses from (--compute; IPv4 CIDR, first address the gateway's).")
     var fixedRange: String = "10.77.0.0/24"
 
-    @Option(help: "libvirt URI of the compute worker (--compute; test:///default runs no VMs).")
-    var libvirtUri: String = "qemu:///system"
+    @Option(help: "libvirt URI of the compute worker (--compute; default: a libvirtd of its own when root, else qemu:///session; test:///default runs no VMs).")
+    var libvirtUri: String?
 
-    @Option(help: "Bridge of the network worker (--compute; needs root). Without it instances get no network.")
+    @Option(help: "Bridge of the network worker (--compute; default nimbusbr0 when root). Without one instances get no network.")
     var bridge: String?
 
     @Option(help: "Prefix of domain names and firewall chains (--compute).")
@@ -82,13 +82,25 @@ struct AIOCommand: AsyncParsableCommand {
         }
         let probeHost = host == "0.0.0.0" ? "127.0.0.1" : host
         var computeArgs: AIOCompute?
+        var ownLibvirt: AIOLibvirt?
+        defer { ownLibvirt?.stop() }
         if compute {
             var c = AIOCompute(port: ec2Port == 0 ? try FreePort.find(count: 1, host: probeHost)[0] : ec2Port)
             c.floatingRange = floatingRange
             c.maxImageSize = maxImageSize
             c.fixedRange = fixedRange
-            c.libvirtURI = libvirtUri
-            c.bridge = bridge
+            let root = geteuid() == 0
+            if let libvirtUri {
+                c.libvirtURI = libvirtUri
+            } else if root {
+                let libvirt = try AIOLibvirt.start(dataDir: dataDir)
+                ownLibvirt = libvirt
+                c.libvirtURI = libvirt.uri
+                logger.notice("libvirtd of this cloud: pid \(libvirt.libvirtdPID), \(libvirt.uri)")
+            } else {
+                c.libvirtURI = "qemu:///session"
+            }
+            c.bridge = bridge ?? (root && !c.libvirtURI.hasPrefix("test:") ? "nimbusbr0" : nil)
             c.prefix = computePrefix
             c.publicInterface = publicInterface
             c.memoryMiB = computeMemory
@@ -127,6 +139,8 @@ struct AIOCommand: AsyncParsableCommand {
             }
             if let computeArgs {
                 out += "EC2 API: http://\(host):\(computeArgs.port)/ (region nimbus); credentials: nimbus manage project zipfile PROJECT USER --data-dir \(self.dataDir)\n"
+                out += "Compute: libvirt \(computeArgs.libvirtURI), fixed network \(computeArgs.fixedRange)"
+                    + (computeArgs.bridge.map { " on bridge \($0)" } ?? " (no network worker: instances get no NIC)") + "\n"
             }
             out += "Try: swift -A \(url) -U test:tester -K testing stat\nCtrl-C stops the cluster.\n"
             FileHandle.standardOutput.write(Data(out.utf8))

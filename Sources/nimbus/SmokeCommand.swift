@@ -44,7 +44,7 @@ struct SmokeCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: work) }
         let tools = SmokeTools(aws: aws, endpoint: endpoint, nimbus: try AIOCommand.ownExecutable(), pool: pool, environment: env)
         let imageID = try await findImage(tools, work: work)
-        print("image \(imageID); \(self.repeat) run(s) of \(parallel)")
+        say("image \(imageID); \(self.repeat) run(s) of \(parallel)")
         var failures = 0, successes = 0
         var sshTimes: [Double] = []
         for round in 1...self.repeat {
@@ -64,13 +64,13 @@ struct SmokeCommand: AsyncParsableCommand {
                 return out.sorted { $0.0 < $1.0 }
             }
             for (n, steps, ssh, console) in results {
-                print("\nrun \(round)\(parallel > 1 ? "." + String(n + 1) : "")")
+                say("\nrun \(round)\(parallel > 1 ? "." + String(n + 1) : "")")
                 for s in steps {
-                    print("  \(s.ok ? "ok  " : "FAIL") \(s.name.padding(toLength: 36, withPad: " ", startingAt: 0)) \(String(format: "%6.1f s", s.seconds))  \(s.detail)")
+                    say("  \(s.ok ? "ok  " : "FAIL") \(s.name.padding(toLength: 36, withPad: " ", startingAt: 0)) \(String(format: "%6.1f s", s.seconds))  \(s.detail)")
                 }
                 if steps.allSatisfy(\.ok) { successes += 1 } else {
                     failures += 1
-                    if let console { print("  console of the failed instance:\n" + console.split(separator: "\n").suffix(40).map { "    | \($0)" }.joined(separator: "\n")) }
+                    if let console { say("  console of the failed instance:\n" + console.split(separator: "\n").suffix(40).map { "    | \($0)" }.joined(separator: "\n")) }
                 }
                 if let ssh { sshTimes.append(ssh) }
             }
@@ -80,7 +80,7 @@ struct SmokeCommand: AsyncParsableCommand {
             guard !sshTimes.isEmpty else { return "-" }
             return String(format: "%.1f s", sshTimes[min(sshTimes.count - 1, Int((p * Double(sshTimes.count - 1)).rounded()))])
         }
-        print("\n\(successes) passed, \(failures) failed; RunInstances to ssh: p50 \(pct(0.5)), p90 \(pct(0.9)), max \(pct(1))")
+        say("\n\(successes) passed, \(failures) failed; RunInstances to ssh: p50 \(pct(0.5)), p90 \(pct(0.9)), max \(pct(1))")
         if failures > 0 { throw ExitCode(1) }
     }
 
@@ -94,7 +94,7 @@ struct SmokeCommand: AsyncParsableCommand {
         guard let guest else {
             throw ValidationError("no available image named \(imageName): give --image ID or --guest DIR (scripts/build-test-guest DIR)")
         }
-        print("registering the test guest from \(guest) as \(imageName)")
+        say("registering the test guest from \(guest) as \(imageName)")
         let bucket = "smoke-images-\(getpid())"
         var ids: [String] = []
         for (file, flag, name) in [("vmlinuz", "--kernel", "\(imageName)-kernel"), ("initrd.gz", "--ramdisk", "\(imageName)-ramdisk"), ("disk.img", "", imageName)] {
@@ -116,4 +116,10 @@ struct SmokeCommand: AsyncParsableCommand {
         }
         return ids[2]
     }
+}
+
+/// A line on standard output at once (print buffers when it is a file: a long soak shows its
+/// runs as they end).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

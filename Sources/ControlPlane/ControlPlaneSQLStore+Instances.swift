@@ -82,7 +82,7 @@ extension ControlPlaneSQLStore {
     }
 
     /// A MAC for a fixed address: libvirt's QEMU prefix and the address's last three octets, so
-    /// a DHCP host line and its lease always agree.
+    /// a DHCP host line and its lease always agree (and two instances never share one).
     static func mac(for ip: String) -> String {
         let octets = ip.split(separator: ".").compactMap { UInt8($0) }
         let tail = octets.count == 4 ? Array(octets[1...]) : [0, 0, 0]

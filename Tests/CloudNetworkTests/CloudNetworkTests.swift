@@ -15,24 +15,12 @@ import Testing
         #expect(!leases[0].isActive(at: 999.5) && leases[1].isActive(at: 999.5) && leases[2].isActive(at: 1e12))
     }
 
-    @Test func anAddressIsReusedOnlyOnceItsInstanceIsGoneAndItsLeaseExpired() throws {
-        let range = try #require(IPv4Network("10.0.0.0/29")).hosts
-        #expect(range.map(\.description) == ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"])
-        let gateway = try #require(IPv4Address("10.0.0.1"))
-        let standings: [FixedIPPolicy.Standing] = [
-            .init(ip: try #require(IPv4Address("10.0.0.2")), instanceID: "i-live", leaseExpires: nil),
-            .init(ip: try #require(IPv4Address("10.0.0.3")), instanceID: nil, leaseExpires: 2000),  // released, still leased
-            .init(ip: try #require(IPv4Address("10.0.0.4")), instanceID: nil, leaseExpires: 1000),  // released, lease over
-        ]
-        let free = FixedIPPolicy.free(in: range, standings: standings, reserved: [gateway], now: 1500)
-        #expect(free.map(\.description) == ["10.0.0.4", "10.0.0.5", "10.0.0.6"])
-        #expect(FixedIPPolicy.free(in: range, standings: standings, reserved: [gateway], now: 2500).first?.description == "10.0.0.3")
-    }
+    // Which address an instance may take (instance gone and lease expired) is the store's:
+    // InstanceStoreTests.aReleasedAddressIsNotReusedWhileItsLeaseMayHold.
 
-    @Test func hostsFileAndMACsAgree() throws {
-        let ip = try #require(IPv4Address("10.0.1.17"))
-        let mac = FixedIPPolicy.mac(for: ip)
-        #expect(mac == "52:54:00:00:01:11")
+    @Test func hostsFileIsSortedByAddress() throws {
+        let mac = "52:54:00:00:01:11"
+        #expect(try #require(IPv4Network("10.0.0.0/29")).hosts.map(\.description) == ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"])
         let text = DnsmasqHosts.render([.init(mac: mac, ip: "10.0.1.17", hostname: "i-2"), .init(mac: "52:54:00:00:01:02", ip: "10.0.1.2", hostname: "i-1")],
                                        leaseSeconds: 120)
         #expect(text == "52:54:00:00:01:02,10.0.1.2,i-1,120\n52:54:00:00:01:11,10.0.1.17,i-2,120\n")
@@ -112,5 +100,26 @@ import Testing
         #expect(throws: FirewallPlan.PlanError.self) { _ = try p.filterTable() }
         p.instances[0].rules = [.init(ipProtocol: "tcp", fromPort: 22, toPort: 22, sources: ["0.0.0.0/0 -j ACCEPT; rm"])]
         #expect(throws: FirewallPlan.PlanError.self) { _ = try p.filterTable() }
+    }
+}
+
+@Suite struct FirewallMetadataTests {
+    @Test func theMetadataAddressIsDNATedToTheServiceOnTheBridge() throws {
+        var plan = try FirewallPlan(prefix: "t1")
+        plan.metadata = (try #require(IPv4Address("10.77.0.1")), 8775)
+        plan.floating = [(try #require(IPv4Address("198.51.100.1")), try #require(IPv4Address("10.77.0.2")))]
+        let nat = plan.natTable()
+        #expect(nat.contains("-A t1-pre -d 169.254.169.254/32 -p tcp --dport 80 -j DNAT --to-destination 10.77.0.1:8775\n"))
+        #expect(nat.contains("-A t1-out -d 198.51.100.1/32 -j DNAT --to-destination 10.77.0.2\n"))
+        #expect(IPv4Network("10.77.0.0/24")?.netmask.description == "255.255.255.0")
+        #expect(IPv4Network("10.77.0.0/24")?.contains(try #require(IPv4Address("10.77.0.9"))) == true)
+        #expect(IPv4Network("10.77.0.0/24")?.contains(try #require(IPv4Address("10.78.0.9"))) == false)
+    }
+
+    @Test func settingsRefuseNetworksThatCannotServe() {
+        for bad in ["10.0.0.0/8", "10.0.0.0/30", "10.0.0.1/24", "nonsense"] {
+            #expect(throws: NetworkError.self) { _ = try NetworkWorkerSettings.network(bad) }
+        }
+        #expect((try? NetworkWorkerSettings.network("10.77.0.0/24"))?.gateway.description == "10.77.0.1")
     }
 }

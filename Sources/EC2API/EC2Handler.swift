@@ -170,8 +170,8 @@ public struct EC2Handler: HTTPHandler {
         "StartInstances": InstanceActions.start,
         "DescribeInstanceStatus": InstanceActions.describeStatus,
         "GetConsoleOutput": InstanceActions.consoleOutput,
-        "AssociateAddress": InstanceActions.associate,
-        "DisassociateAddress": InstanceActions.disassociate,
+        "AssociateAddress": AddressActions.associate,
+        "DisassociateAddress": AddressActions.disassociate,
     ]
 }
 

@@ -79,9 +79,7 @@ struct ComputeCommand: AsyncParsableCommand {
             supervision.apply()
             let logger = try log.bootstrap(label: "nimbus.compute")
             let settings = try ConfigFile.load(ComputeWorkerSettings.self, from: config)
-            let store = try ControlPlaneSQLStore.open(database: ControlPlaneDatabase.location(controlDirectory: settings.controlDirectory),
-                                                     keyFile: (settings.controlDirectory as NSString).appendingPathComponent("control.key"))
-            try await store.migrate()
+            let store = try await openStore(controlDirectory: settings.controlDirectory)
             let hypervisor: LibvirtHypervisor
             do { hypervisor = try LibvirtHypervisor(uri: settings.libvirtURI) } catch {
                 throw ValidationError("cannot reach libvirt at \(settings.libvirtURI): \(error) (is libvirtd running?)")
@@ -106,13 +104,19 @@ struct ComputeCommand: AsyncParsableCommand {
             supervision.apply()
             let logger = try log.bootstrap(label: "nimbus.network")
             let settings = try ConfigFile.load(NetworkWorkerSettings.self, from: config)
-            let store = try ControlPlaneSQLStore.open(database: ControlPlaneDatabase.location(controlDirectory: settings.controlDirectory),
-                                                     keyFile: (settings.controlDirectory as NSString).appendingPathComponent("control.key"))
-            try await store.migrate()
+            let store = try await openStore(controlDirectory: settings.controlDirectory)
             let worker = try NetworkWorker(config: try settings.workerConfig(), store: store, logger: logger)
             try await runUntilSignalled([TaskService { try await worker.run() }], logger: logger)
         }
     }
+}
+
+/// The control plane's store a control directory names, migrated.
+func openStore(controlDirectory: String) async throws -> ControlPlaneSQLStore {
+    let store = try ControlPlaneSQLStore.open(database: ControlPlaneDatabase.location(controlDirectory: controlDirectory),
+                                              keyFile: (controlDirectory as NSString).appendingPathComponent("control.key"))
+    try await store.migrate()
+    return store
 }
 
 /// A long-running body as a service: cancelled on graceful shutdown.

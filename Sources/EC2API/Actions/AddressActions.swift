@@ -1,9 +1,10 @@
 import ControlPlane
 import Digest
 
-/// AllocateAddress, DescribeAddresses, ReleaseAddress: floating addresses from the configured
-/// pool, at most `maxPerProject` per project. Each has a stable `eipalloc-` id too, since
-/// today's SDKs name addresses by allocation id.
+/// AllocateAddress, DescribeAddresses, ReleaseAddress, AssociateAddress, DisassociateAddress:
+/// floating addresses from the configured pool, at most `maxPerProject` per project. Each has a
+/// stable `eipalloc-` id (and each association an `eipassoc-` id), since today's SDKs name
+/// addresses by them.
 enum AddressActions {
     /// EC2's default limit of addresses per account.
     static let maxPerProject = 5
@@ -47,16 +48,49 @@ enum AddressActions {
         })]
     }
 
-    static func release(_ call: EC2Call) async throws -> [EC2XML.Node] {
-        var ip = call.request["PublicIp"] ?? ""
-        if ip.isEmpty, let id = call.request["AllocationId"], !id.isEmpty {
-            guard let found = try await call.store.addresses(project: call.project).first(where: { allocationID($0.ip) == id }) else {
-                throw EC2Error("InvalidAllocationID.NotFound", "The allocation ID '\(id)' does not exist")
-            }
-            ip = found.ip
+    static func associationID(_ ip: String, _ instanceID: String) -> String {
+        "eipassoc-" + String(Digests.sha256Hex(Array((ip + instanceID).utf8)).prefix(17))
+    }
+
+    /// The address a call names by `PublicIp`, or by an id (`AllocationId`, `AssociationId`)
+    /// that one of the project's addresses answers to.
+    static func publicIP(_ call: EC2Call, id parameter: String, notFound: String, _ matches: @escaping (FloatingAddress, String) -> Bool)
+    async throws -> String {
+        if let ip = call.request["PublicIp"], !ip.isEmpty { return ip }
+        guard let id = call.request[parameter], !id.isEmpty else { throw EC2Error.missingParameter("PublicIp") }
+        guard let found = try await call.store.addresses(project: call.project).first(where: { matches($0, id) }) else {
+            throw EC2Error(notFound, "The \(parameter == "AllocationId" ? "allocation" : "association") ID '\(id)' does not exist")
         }
-        guard !ip.isEmpty else { throw EC2Error.missingParameter("PublicIp") }
+        return found.ip
+    }
+
+    static func release(_ call: EC2Call) async throws -> [EC2XML.Node] {
+        let ip = try await publicIP(call, id: "AllocationId", notFound: "InvalidAllocationID.NotFound") { allocationID($0.ip) == $1 }
         do { try await call.store.releaseAddress(project: call.project, ip: ip) } catch ControlPlaneError.notFound {
+            throw EC2Error("InvalidAddress.NotFound", "Address '\(ip)' not found.")
+        }
+        return [.text("return", "true")]
+    }
+
+    static func associate(_ call: EC2Call) async throws -> [EC2XML.Node] {
+        _ = try InstanceActions.settings(call)
+        let instanceID = try call.request.required("InstanceId")
+        let ip = try await publicIP(call, id: "AllocationId", notFound: "InvalidAllocationID.NotFound") { allocationID($0.ip) == $1 }
+        do { try await call.store.associateAddress(project: call.project, ip: ip, instanceID: instanceID) } catch ControlPlaneError.notFound(let what) {
+            if what.hasPrefix("instance") { throw EC2Error("InvalidInstanceID.NotFound", "The instance ID '\(instanceID)' does not exist") }
+            throw EC2Error("InvalidAddress.NotFound", "Address '\(ip)' not found.")
+        } catch ControlPlaneError.incorrectState(let why) {
+            throw EC2Error("IncorrectInstanceState", why)
+        }
+        return [.text("return", "true"), .text("associationId", associationID(ip, instanceID))]
+    }
+
+    static func disassociate(_ call: EC2Call) async throws -> [EC2XML.Node] {
+        _ = try InstanceActions.settings(call)
+        let ip = try await publicIP(call, id: "AssociationId", notFound: "InvalidAssociationID.NotFound") { a, id in
+            a.instanceID.map { associationID(a.ip, $0) == id } ?? false
+        }
+        do { try await call.store.disassociateAddress(project: call.project, ip: ip) } catch ControlPlaneError.notFound {
             throw EC2Error("InvalidAddress.NotFound", "Address '\(ip)' not found.")
         }
         return [.text("return", "true")]

@@ -53,15 +53,21 @@ enum ImageActions {
 
     /// Checks a kernel or ramdisk id a machine image links to: it exists, has that type and the caller may launch it.
     static func linked(_ call: EC2Call, _ id: String?, _ type: ImageType) async throws -> String? {
+        try await visible(call, id, type)?.id
+    }
+
+    /// The image `id` names when the caller may launch it and it has the wanted type; nil for
+    /// no id (or euca2ools' `true`), EC2's errors otherwise.
+    static func visible(_ call: EC2Call, _ id: String?, _ type: ImageType) async throws -> ImageRecord? {
         guard let id, !id.isEmpty, id != "true" else { return nil }
-        guard let parsed = ImageID(id) else { throw EC2Error("InvalidAMIID.Malformed", "Invalid id: \"\(id)\"") }
+        guard let parsed = ImageID(id) else { throw EC2Error("InvalidAMIID.Malformed", "Invalid id: \"\(id)\" (expecting \"\(type.prefix)-...\")") }
         guard let image = try await call.store.image(parsed.description), image.isLaunchable(by: call.project) else {
             throw EC2Error("InvalidAMIID.NotFound", "The image id '[\(id)]' does not exist")
         }
         guard image.imageType == type.rawValue else {
-            throw EC2Error("InvalidParameterValue", "\(id) is a \(image.imageType) image, not a \(type.rawValue)")
+            throw EC2Error("InvalidParameterValue", "\(id) is a \(image.imageType) image, not a \(type.rawValue) image.")
         }
-        return image.id
+        return image
     }
 
     /// The ids a call names, validated.

@@ -109,14 +109,7 @@ enum InstanceActions {
 
     /// An image the caller may launch, of the wanted type, `available`.
     static func launchable(_ call: EC2Call, _ id: String?, _ type: ImageType) async throws -> ImageRecord? {
-        guard let id, !id.isEmpty, id != "true" else { return nil }
-        guard let parsed = ImageID(id) else { throw EC2Error("InvalidAMIID.Malformed", "Invalid id: \"\(id)\" (expecting \"ami-...\")") }
-        guard let image = try await call.store.image(parsed.description), image.isLaunchable(by: call.project) else {
-            throw EC2Error("InvalidAMIID.NotFound", "The image id '[\(id)]' does not exist")
-        }
-        guard image.imageType == type.rawValue else {
-            throw EC2Error("InvalidParameterValue", "\(id) is a \(image.imageType) image, not a \(type.rawValue) image.")
-        }
+        guard let image = try await ImageActions.visible(call, id, type) else { return nil }
         guard image.state == .available else {
             throw EC2Error("InvalidAMIID.Unavailable", "The image \(id) is \(image.state.rawValue)"
                            + (image.state == .failed ? ": \(image.stateReason ?? "its registration failed")" : "; wait until it is available."))
@@ -317,45 +310,5 @@ enum InstanceActions {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return [.text("instanceId", id), .text("timestamp", f.string(from: stamp)), .text("output", Data(output).base64EncodedString())]
-    }
-
-    // MARK: Associate / Disassociate
-
-    static func associate(_ call: EC2Call) async throws -> [EC2XML.Node] {
-        _ = try settings(call)
-        let instanceID = try call.request.required("InstanceId")
-        var ip = call.request["PublicIp"] ?? ""
-        if ip.isEmpty, let allocation = call.request["AllocationId"], !allocation.isEmpty {
-            guard let a = try await call.store.addresses(project: call.project).first(where: { AddressActions.allocationID($0.ip) == allocation }) else {
-                throw EC2Error("InvalidAllocationID.NotFound", "The allocation ID '\(allocation)' does not exist")
-            }
-            ip = a.ip
-        }
-        guard !ip.isEmpty else { throw EC2Error.missingParameter("PublicIp") }
-        do { try await call.store.associateAddress(project: call.project, ip: ip, instanceID: instanceID) } catch ControlPlaneError.notFound(let what) {
-            if what.hasPrefix("instance") { throw EC2Error("InvalidInstanceID.NotFound", "The instance ID '\(instanceID)' does not exist") }
-            throw EC2Error("InvalidAddress.NotFound", "Address '\(ip)' not found.")
-        } catch ControlPlaneError.incorrectState(let why) {
-            throw EC2Error("IncorrectInstanceState", why)
-        }
-        return [.text("return", "true"), .text("associationId", "eipassoc-" + String(Digests.sha256Hex(Array((ip + instanceID).utf8)).prefix(17)))]
-    }
-
-    static func disassociate(_ call: EC2Call) async throws -> [EC2XML.Node] {
-        _ = try settings(call)
-        var ip = call.request["PublicIp"] ?? ""
-        if ip.isEmpty, let association = call.request["AssociationId"], !association.isEmpty {
-            guard let a = try await call.store.addresses(project: call.project).first(where: { a in
-                a.instanceID.map { "eipassoc-" + String(Digests.sha256Hex(Array((a.ip + $0).utf8)).prefix(17)) == association } ?? false
-            }) else {
-                throw EC2Error("InvalidAssociationID.NotFound", "The association ID '\(association)' does not exist")
-            }
-            ip = a.ip
-        }
-        guard !ip.isEmpty else { throw EC2Error.missingParameter("PublicIp") }
-        do { try await call.store.disassociateAddress(project: call.project, ip: ip) } catch ControlPlaneError.notFound {
-            throw EC2Error("InvalidAddress.NotFound", "Address '\(ip)' not found.")
-        }
-        return [.text("return", "true")]
     }
 }

@@ -140,3 +140,31 @@ final class GatedImages: ImageSource {
         #expect(ComputeWorker.uuid(for: "i-1").count == 36)
     }
 }
+
+extension ComputeWorkerTests {
+    @Test func stopStartAndRebootReachTheirStates() async throws {
+        let (store, worker, images, task) = try await setUp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        images.release("aki-0000000k")
+        images.release("ami-00000001")
+        let i = try await launch(store, image: "ami-00000001", host: worker.config.host)
+        #expect(try await waitFor(store, i.id, .running))
+        let hypervisor = try LibvirtHypervisor(uri: "test:///default")
+        _ = try await store.requestTask(.stop, project: "lab", ids: [i.id])
+        #expect(try await waitFor(store, i.id, .stopped))
+        #expect(try await hypervisor.state(worker.domainName(i.id)) == .shutOff)
+        _ = try await store.requestTask(.start, project: "lab", ids: [i.id])
+        #expect(try await waitFor(store, i.id, .running))
+        #expect(try await hypervisor.state(worker.domainName(i.id)) == .running)
+        _ = try await store.requestTask(.reboot, project: "lab", ids: [i.id])
+        // A reboot keeps the state running: done once its task is gone.
+        let deadline = Date().addingTimeInterval(20)
+        while try await store.instance(i.id)?.task != nil, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let rebooted = try await store.instance(i.id)
+        #expect(rebooted?.task == nil && rebooted?.state == .running)
+        _ = try await store.requestTask(.terminate, project: "lab", ids: [i.id])
+        #expect(try await waitFor(store, i.id, .terminated))
+        task.cancel()
+        _ = try? await task.value
+    }
+}

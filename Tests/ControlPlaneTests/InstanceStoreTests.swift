@@ -193,3 +193,24 @@ final class TestClock: WallClock {
         #expect(ips.count == 20 && Set(ips).count == 20)
     }
 }
+
+extension InstanceStoreTests {
+    /// Workers in other processes hear about new work through LISTEN/NOTIFY (PostgreSQL): a
+    /// second engine on the same database stands for the other process.
+    @Test func workIsAnnouncedToOtherProcessesOnPostgreSQL() async throws {
+        guard TestEngine.available.contains(.postgres) else { return }
+        let s = try await store(.postgres)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let pg = try #require(s.engine as? PostgresEngine)
+        let other = PostgresEngine(settings: pg.settings)
+        // The listener starts with the first wait; give it a moment to connect.
+        await other.waitForWork(since: other.workGeneration, timeout: 0.5)
+        let generation = other.workGeneration
+        let started = Date()
+        async let woke: Void = other.waitForWork(since: generation, timeout: 20)
+        try await Task.sleep(for: .milliseconds(200))
+        await s.engine.notifyWork()
+        await woke
+        #expect(other.workGeneration > generation, "woken by the notification, not the 20 s timeout (\(Date().timeIntervalSince(started)) s)")
+    }
+}

@@ -16,6 +16,8 @@ public struct ConsoleClient: Sendable {
 
     /// The console's last bytes and when they were written; nil when the worker has none.
     public func output(of instanceID: String, on host: ComputeHost) async throws -> (bytes: [UInt8], timestamp: Date)? {
+        // A worker that has not reported its endpoint yet has no console to show.
+        if host.endpoint.isEmpty { return nil }
         guard let url = URL(string: host.endpoint), let address = url.host, let port = url.port else {
             throw EC2Error("InternalError", "The compute host \(host.name) has no console endpoint.", status: 500)
         }

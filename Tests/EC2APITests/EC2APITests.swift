@@ -55,7 +55,9 @@ import Testing
         }
     }
 
-    func cloud() async throws -> Cloud {
+    /// - Parameter compute: also runs instances: a compute host reported, a kernel and a machine
+    ///   image `ami-0000000b` available.
+    func cloud(compute: Bool = false) async throws -> Cloud {
         let store = try ControlPlaneSQLStore.sqlite(path: "\(dir)/control.db", keyFile: "\(dir)/control.key")
         try await store.migrate()
         _ = try await store.createUser("soren", admin: false)
@@ -63,7 +65,16 @@ import Testing
         let credential = try await store.credentials(user: "soren", project: "lab")
         var logger = Logger(label: "ec2")
         logger.logLevel = .critical
-        let settings = EC2Settings(region: "nimbus", zones: ["nimbus-1a"], floatingPool: EC2Settings.addresses(inCIDR: "198.51.100.0/29") ?? [])
+        var settings = EC2Settings(region: "nimbus", zones: ["nimbus-1a"], floatingPool: EC2Settings.addresses(inCIDR: "198.51.100.0/29") ?? [])
+        if compute {
+            settings.compute = ComputeSettings(fixedRange: (2...30).map { "10.9.0.\($0)" }, reserved: ["10.9.0.1"])
+            try await store.reportHost(ComputeHost(name: "h1", zone: "nimbus-1a", vcpus: 16, memoryMiB: 16384, diskGiB: 500, heartbeat: 0), worker: "w")
+            for (id, type) in [("aki-0000000a", "kernel"), ("ami-0000000b", "machine")] {
+                try await store.addImage(ImageRecord(id: id, project: "lab", location: "b/\(id).manifest.xml", name: id, imageType: type,
+                                                     architecture: "x86_64", kernelID: type == "machine" ? "aki-0000000a" : nil))
+                try await store.setImageState(id, .available, reason: nil, size: 1)
+            }
+        }
         let server = try await EC2APIServer.start(host: "127.0.0.1", port: 0, store: store, settings: settings, logger: logger)
         return Cloud(server: server, task: Task { try? await server.run() }, credential: credential)
     }

@@ -46,24 +46,24 @@ struct SmokeCommand: AsyncParsableCommand {
         let imageID = try await findImage(tools, work: work)
         say("image \(imageID); \(self.repeat) run(s) of \(parallel)")
         var failures = 0, successes = 0
-        var sshTimes: [Double] = []
+        var sshTimes: [Double] = [], overheads: [Double] = []
         for round in 1...self.repeat {
             let options = SmokeRun.Options(imageID: imageID, instanceType: instanceType, bootTimeout: bootTimeout, bootMarker: bootMarker,
                                            probePrefix: probePrefix.map { $0.split(separator: " ").map(String.init) },
                                            ownGroup: parallel > 1, objects: !noObjects, backup: !noBackup)
-            let results = await withTaskGroup(of: (Int, [SmokeRun.Step], Double?, String?).self) { group in
+            let results = await withTaskGroup(of: (Int, [SmokeRun.Step], SmokeRun.Timing, String?).self) { group in
                 for n in 0..<parallel {
                     let id = "\(getpid())-\(round)-\(n)-\(UInt16.random(in: 0...UInt16.max))"
                     group.addTask {
                         let r = await SmokeRun(id: id, tools: tools, options: options, work: work).run()
-                        return (n, r.steps, r.sshSeconds, r.console)
+                        return (n, r.steps, r.timing, r.console)
                     }
                 }
-                var out: [(Int, [SmokeRun.Step], Double?, String?)] = []
+                var out: [(Int, [SmokeRun.Step], SmokeRun.Timing, String?)] = []
                 for await r in group { out.append(r) }
                 return out.sorted { $0.0 < $1.0 }
             }
-            for (n, steps, ssh, console) in results {
+            for (n, steps, timing, console) in results {
                 say("\nrun \(round)\(parallel > 1 ? "." + String(n + 1) : "")")
                 for s in steps {
                     say("  \(s.ok ? "ok  " : "FAIL") \(s.name.padding(toLength: 36, withPad: " ", startingAt: 0)) \(String(format: "%6.1f s", s.seconds))  \(s.detail)")
@@ -72,15 +72,19 @@ struct SmokeCommand: AsyncParsableCommand {
                     failures += 1
                     if let console { say("  console of the failed instance:\n" + console.split(separator: "\n").suffix(40).map { "    | \($0)" }.joined(separator: "\n")) }
                 }
-                if let ssh { sshTimes.append(ssh) }
+                if let ssh = timing.sshSeconds {
+                    sshTimes.append(ssh)
+                    if let boot = timing.bootSeconds { overheads.append(ssh - boot) }
+                }
             }
         }
-        sshTimes.sort()
-        func pct(_ p: Double) -> String {
-            guard !sshTimes.isEmpty else { return "-" }
-            return String(format: "%.1f s", sshTimes[min(sshTimes.count - 1, Int((p * Double(sshTimes.count - 1)).rounded()))])
+        func pct(_ values: [Double], _ p: Double) -> String {
+            let v = values.sorted()
+            guard !v.isEmpty else { return "-" }
+            return String(format: "%.1f s", v[min(v.count - 1, Int((p * Double(v.count - 1)).rounded()))])
         }
-        say("\n\(successes) passed, \(failures) failed; RunInstances to ssh: p50 \(pct(0.5)), p90 \(pct(0.9)), max \(pct(1))")
+        say("\n\(successes) passed, \(failures) failed; RunInstances to ssh: p50 \(pct(sshTimes, 0.5)), p90 \(pct(sshTimes, 0.9)), "
+            + "max \(pct(sshTimes, 1)); beyond the guest's own boot time: p50 \(pct(overheads, 0.5)), p90 \(pct(overheads, 0.9)), max \(pct(overheads, 1))")
         if failures > 0 { throw ExitCode(1) }
     }
 

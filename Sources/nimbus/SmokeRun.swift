@@ -33,13 +33,21 @@ struct SmokeRun: Sendable {
     let options: Options
     let work: String
 
-    /// The steps as run, and the seconds from RunInstances to a working ssh.
-    func run() async -> (steps: [Step], sshSeconds: Double?, console: String?) {
+    /// What one run measured: seconds from RunInstances to a working ssh, and the guest's own
+    /// boot time (its uptime when it printed the boot marker, when it prints one).
+    struct Timing: Sendable {
+        var sshSeconds: Double?
+        var bootSeconds: Double?
+    }
+
+    /// The steps as run, the timings, and the console of an instance that failed.
+    func run() async -> (steps: [Step], timing: Timing, console: String?) {
         var steps: [Step] = []
         var instance: String?
         var keyMade = false, ruleOpen = false, groupMade = false
         var address: String?
         var sshSeconds: Double?
+        var bootSeconds: Double?
         let keyName = "smoke-\(id)", keyFile = (work as NSString).appendingPathComponent("\(id).pem")
         let group = options.ownGroup ? "smoke-\(id)" : "default"
         func step(_ name: String, _ body: () async throws -> String) async -> Bool {
@@ -147,7 +155,10 @@ struct SmokeRun: Sendable {
                 let deadline = Date().addingTimeInterval(60)
                 while Date() < deadline {
                     let r = try await tools.ec2(["get-console-output", "--instance-id", i])
-                    if let output = JSONPath.string(r, "Output"), output.contains(options.bootMarker) { return "has \(options.bootMarker)" }
+                    if let output = JSONPath.string(r, "Output"), output.contains(options.bootMarker) {
+                        bootSeconds = Self.uptime(after: options.bootMarker, in: output)
+                        return "has \(options.bootMarker)" + (bootSeconds.map { String(format: " (guest booted in %.1f s)", $0) } ?? "")
+                    }
                     try await Task.sleep(for: .seconds(2))
                 }
                 throw SmokeTools.Failure("the console of \(i) never showed \(options.bootMarker)")
@@ -198,7 +209,15 @@ struct SmokeRun: Sendable {
         }
         if ok && options.objects { _ = await step("  object round trip") { try await objectRoundTrip() } }
         if ok && options.backup { _ = await step("  backup and restore") { try await backupRoundTrip() } }
-        return (steps, sshSeconds, console)
+        return (steps, Timing(sshSeconds: sshSeconds, bootSeconds: bootSeconds), console)
+    }
+
+    /// The seconds of `MARKER uptime 12.34` in a console (the test guest prints its uptime).
+    static func uptime(after marker: String, in console: String) -> Double? {
+        guard let line = console.split(separator: "\n").last(where: { $0.contains(marker) }) else { return nil }
+        let words = line.split(separator: " ")
+        guard let i = words.firstIndex(of: "uptime"), words.index(after: i) < words.endIndex else { return nil }
+        return Double(words[words.index(after: i)].trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// A floating address associated, reachable from here and from the probe's side while port

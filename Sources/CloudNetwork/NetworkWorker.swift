@@ -44,7 +44,18 @@ public final class NetworkWorker: Sendable {
     let store: any ControlPlaneStore
     let logger: Logger
     let pool: NIOThreadPool
-    let applied = NIOLockedValueBox<(hosts: String, filter: String, nat: String, floating: Set<String>, at: Double)>(("", "", "", [], 0))
+    /// What the last pass applied (a pass changes only what differs).
+    struct Applied {
+        var hosts = ""
+        var filter = ""
+        var nat = ""
+        var floating: Set<String> = []
+        /// When the firewall was last written.
+        var at: Double = 0
+        var leases = ""
+    }
+
+    let applied = NIOLockedValueBox(Applied())
 
     public init(config: Config, store: any ControlPlaneStore, logger: Logger) throws {
         _ = try FirewallPlan(prefix: config.prefix)
@@ -112,32 +123,34 @@ public final class NetworkWorker: Sendable {
         }
         let now = Date().timeIntervalSince1970
         let wanted = plan
-        try await pool.runIfActive { [self] in
+        let leases: String = try await pool.runIfActive { [self] in
             var plan = wanted
-            let last = applied.withLockedValue { $0 }
-            if hostsText != last.hosts || runningDnsmasq() == nil {
+            var state = applied.withLockedValue { $0 }
+            if hostsText != state.hosts || runningDnsmasq() == nil {
                 try Data(hostsText.utf8).write(to: URL(fileURLWithPath: path("dhcp-hosts")), options: .atomic)
                 try ensureDnsmasq(reload: true)
+                state.hosts = hostsText
             }
-            let current = try ourChains()
-            plan.staleChains = current.filter { c in !plan.instances.contains { plan.chain(for: $0.id) == c } }
+            // Written when changed, and once a minute anyway (someone may have flushed the tables).
             let filter = try plan.filterTable(), nat = plan.natTable()
-            // Applied when changed, and once a minute anyway (someone may have flushed the tables).
-            if filter != last.filter || nat != last.nat || !plan.staleChains.isEmpty || now - last.at > 60 {
-                try applyFirewall(plan, filter: filter, nat: nat)
+            if filter != state.filter || nat != state.nat || now - state.at > 60 {
+                plan.staleChains = try ourChains().filter { c in !plan.instances.contains { plan.chain(for: $0.id) == c } }
+                try applyFirewall(plan, filter: try plan.filterTable(), nat: nat)
+                (state.filter, state.nat, state.at) = (filter, nat, now)
             }
-            let wantedFloating = Set(plan.floating.map { $0.public.description })
-            if wantedFloating != last.floating {
-                let interface = config.publicInterface
-                for ip in wantedFloating.subtracting(last.floating) { _ = try? Self.ip(["addr", "replace", "\(ip)/32", "dev", interface]) }
-                for ip in last.floating.subtracting(wantedFloating) { _ = try? Self.ip(["addr", "del", "\(ip)/32", "dev", interface]) }
-            }
-            applied.withLockedValue { $0 = (hostsText, filter, nat, wantedFloating, (filter != last.filter || nat != last.nat || now - last.at > 60) ? now : last.at) }
+            let floating = Set(plan.floating.map { $0.public.description })
+            for ip in floating.subtracting(state.floating) { _ = try? Self.ip(["addr", "replace", "\(ip)/32", "dev", config.publicInterface]) }
+            for ip in state.floating.subtracting(floating) { _ = try? Self.ip(["addr", "del", "\(ip)/32", "dev", config.publicInterface]) }
+            state.floating = floating
+            applied.withLockedValue { $0 = state }
+            return (try? String(contentsOfFile: path("leases"), encoding: .utf8)) ?? ""
         }
-        let leases = try await pool.runIfActive { [self] in
-            DnsmasqLease.parse((try? String(contentsOfFile: path("leases"), encoding: .utf8)) ?? "")
+        // Leases go to the store when dnsmasq's file changed.
+        if leases != applied.withLockedValue({ $0.leases }) {
+            let parsed = DnsmasqLease.parse(leases)
+            try await store.recordLeases(parsed.map { (ip: $0.ip, expires: Int64(($0.expires ?? 4_102_444_800) * 1_000_000)) })
+            applied.withLockedValue { $0.leases = leases }
         }
-        try await store.recordLeases(leases.map { (ip: $0.ip, expires: Int64(($0.expires ?? 4_102_444_800) * 1_000_000)) })
     }
 
     /// Each instance's allowed inbound flows: its groups' rules, source groups expanded to the

@@ -178,7 +178,7 @@ start_compute_cloud() {
     DATA="$CX_DIR/aio"
     ip netns exec "$CX_HOST" "$NIMBUS" aio --data-dir "$DATA" --port 8080 --compute --ec2-port 8773 --libvirt-uri "$CX_URI" \
         --bridge "nbr$$" --compute-prefix "n$$" --floating-range 198.51.100.0/28 --fixed-range 10.77.0.0/24 \
-        --compute-memory 8192 --log-file "$CX_DIR/aio.log" > "$CX_DIR/aio.out" 2>&1 &
+        --compute-memory 8192 --address-quota 10 --log-file "$CX_DIR/aio.log" > "$CX_DIR/aio.out" 2>&1 &
     AIO_PID=$!
     for _ in $(seq 300); do
         grep -q "all-in-one cluster is up" "$CX_DIR/aio.out" 2>/dev/null && break

@@ -9,6 +9,7 @@ public struct AIOCompute: Sendable {
     public var port: Int
     public var region = "nimbus"
     public var floatingRange = "203.0.113.0/26"
+    public var addressQuota = 5
     public var maxImageSize: Int64?
     /// The fixed network instances get addresses from.
     public var fixedRange = "10.77.0.0/24"

@@ -81,6 +81,7 @@ public final class AIOSupervisor: Service, Sendable {
             ec2.port = compute.port
             ec2.region = compute.region
             ec2.floatingRange = compute.floatingRange
+            ec2.addressQuota = compute.addressQuota
             ec2.registry = ImageRegistrar.Config(authURL: authURL, registryUser: "\(service.account):\(service.user)", registryKey: service.key,
                                                  cloudKeyPath: authority.keyPath, workDirectory: "\(dataDir)/images-work")
             if let limit = compute.maxImageSize { ec2.registry?.maxImageSize = limit }

@@ -11,6 +11,8 @@ public struct EC2APIConfig: Sendable, Codable {
     public var zones: [String] = []
     /// The floating address pool, as an IPv4 CIDR (/16 or smaller).
     public var floatingRange = "203.0.113.0/26"
+    /// Floating addresses a project may hold.
+    public var addressQuota = 5
     /// The control directory: store, sealing key, cloud key and certificate.
     public var controlDirectory: String
     /// The image registry (nil: RegisterImage is refused).
@@ -24,7 +26,7 @@ public struct EC2APIConfig: Sendable, Codable {
 
     public init(controlDirectory: String) { self.controlDirectory = controlDirectory }
 
-    enum CodingKeys: String, CodingKey { case host, port, region, zones, floatingRange, controlDirectory, registry, fixedRange, heartbeatTimeout }
+    enum CodingKeys: String, CodingKey { case host, port, region, zones, floatingRange, addressQuota, controlDirectory, registry, fixedRange, heartbeatTimeout }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -34,6 +36,7 @@ public struct EC2APIConfig: Sendable, Codable {
         region = try c.decodeIfPresent(String.self, forKey: .region) ?? region
         zones = try c.decodeIfPresent([String].self, forKey: .zones) ?? zones
         floatingRange = try c.decodeIfPresent(String.self, forKey: .floatingRange) ?? floatingRange
+        addressQuota = try c.decodeIfPresent(Int.self, forKey: .addressQuota) ?? addressQuota
         registry = try c.decodeIfPresent(ImageRegistrar.Config.self, forKey: .registry)
         fixedRange = try c.decodeIfPresent(String.self, forKey: .fixedRange)
         heartbeatTimeout = try c.decodeIfPresent(Double.self, forKey: .heartbeatTimeout) ?? heartbeatTimeout

@@ -9,6 +9,8 @@ public struct EC2Settings: Sendable {
     public var zones: [String]
     /// Floating (public) addresses AllocateAddress hands out, lowest first.
     public var floatingPool: [String]
+    /// Floating addresses a project may hold (EC2's default limit is 5; Nova's quota was 10).
+    public var addressQuota = 5
     public var registrar: ImageRegistrar?
     /// Instances (nil when this API does not run them).
     public var compute: ComputeSettings?

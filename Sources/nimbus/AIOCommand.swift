@@ -38,6 +38,9 @@ struct AIOCommand: AsyncParsableCommand {
     @Option(help: "Floating address pool with --compute (IPv4 CIDR).")
     var floatingRange: String = "203.0.113.0/26"
 
+    @Option(help: "Floating addresses a project may hold (--compute).")
+    var addressQuota: Int = 5
+
     @Option(help: "Largest image RegisterImage accepts, in bytes (--compute).")
     var maxImageSize: Int64?
 
@@ -87,6 +90,8 @@ struct AIOCommand: AsyncParsableCommand {
         if compute {
             var c = AIOCompute(port: ec2Port == 0 ? try FreePort.find(count: 1, host: probeHost)[0] : ec2Port)
             c.floatingRange = floatingRange
+            guard (0...100_000).contains(addressQuota) else { throw ValidationError("--address-quota is 0 to 100000") }
+            c.addressQuota = addressQuota
             c.maxImageSize = maxImageSize
             c.fixedRange = fixedRange
             let root = geteuid() == 0

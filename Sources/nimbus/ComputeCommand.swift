@@ -58,8 +58,9 @@ struct ComputeCommand: AsyncParsableCommand {
                 compute = ComputeSettings(fixedRange: network.hosts.map(\.description), reserved: [gateway.description])
                 compute?.heartbeatTimeout = cfg.heartbeatTimeout
             }
-            let settings = EC2Settings(region: cfg.region, zones: cfg.zones.isEmpty ? ["\(cfg.region)-1a"] : cfg.zones,
+            var settings = EC2Settings(region: cfg.region, zones: cfg.zones.isEmpty ? ["\(cfg.region)-1a"] : cfg.zones,
                                        floatingPool: pool, registrar: registrar, compute: compute)
+            settings.addressQuota = cfg.addressQuota
             let server = try await EC2APIServer.start(host: cfg.host, port: cfg.port, store: s, settings: settings, logger: logger)
             var services: [any Service] = [server]
             if compute != nil { services.append(SilentHostReaper(store: s, timeout: cfg.heartbeatTimeout, logger: logger)) }

@@ -2,13 +2,10 @@ import ControlPlane
 import Digest
 
 /// AllocateAddress, DescribeAddresses, ReleaseAddress, AssociateAddress, DisassociateAddress:
-/// floating addresses from the configured pool, at most `maxPerProject` per project. Each has a
+/// floating addresses from the configured pool, at most `EC2Settings.addressQuota` per project. Each has a
 /// stable `eipalloc-` id (and each association an `eipassoc-` id), since today's SDKs name
 /// addresses by them.
 enum AddressActions {
-    /// EC2's default limit of addresses per account.
-    static let maxPerProject = 5
-
     static func allocationID(_ ip: String) -> String { "eipalloc-" + String(Digests.sha256Hex(Array(ip.utf8)).prefix(17)) }
 
     static func allocate(_ call: EC2Call) async throws -> [EC2XML.Node] {
@@ -16,8 +13,9 @@ enum AddressActions {
         if let domain = call.request["Domain"], domain != "standard" && domain != "vpc" {
             throw EC2Error("InvalidParameterValue", "Invalid value '\(domain)' for domain: use standard or vpc.")
         }
-        guard try await call.store.addresses(project: call.project).count < maxPerProject else {
-            throw EC2Error("AddressLimitExceeded", "A project may hold at most \(maxPerProject) addresses.")
+        let quota = call.settings.addressQuota
+        guard try await call.store.addresses(project: call.project).count < quota else {
+            throw EC2Error("AddressLimitExceeded", "A project may hold at most \(quota) addresses.")
         }
         guard let address = try await call.store.allocateAddress(project: call.project, pool: call.settings.floatingPool) else {
             throw EC2Error("AddressLimitExceeded", "No floating address is free in this cloud's pool.")

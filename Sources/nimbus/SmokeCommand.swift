@@ -70,7 +70,7 @@ struct SmokeCommand: AsyncParsableCommand {
                 }
                 if steps.allSatisfy(\.ok) { successes += 1 } else {
                     failures += 1
-                    if let console { say("  console of the failed instance:\n" + console.split(separator: "\n").suffix(40).map { "    | \($0)" }.joined(separator: "\n")) }
+                    if let console { say("  console of the failed instance:\n" + console.split(whereSeparator: \.isNewline).suffix(40).map { "    | \($0)" }.joined(separator: "\n")) }
                 }
                 if let ssh = timing.sshSeconds {
                     sshTimes.append(ssh)

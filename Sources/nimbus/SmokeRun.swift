@@ -214,7 +214,8 @@ struct SmokeRun: Sendable {
 
     /// The seconds of `MARKER uptime 12.34` in a console (the test guest prints its uptime).
     static func uptime(after marker: String, in console: String) -> Double? {
-        guard let line = console.split(separator: "\n").last(where: { $0.contains(marker) }) else { return nil }
+        // Console lines end in "\r\n", one Character in Swift: split on any newline.
+        guard let line = console.split(whereSeparator: \.isNewline).last(where: { $0.contains(marker) }) else { return nil }
         let words = line.split(separator: " ")
         guard let i = words.firstIndex(of: "uptime"), words.index(after: i) < words.endIndex else { return nil }
         return Double(words[words.index(after: i)].trimmingCharacters(in: .whitespacesAndNewlines))

@@ -97,8 +97,16 @@ def main():
             time.sleep(0.05)
         p.send_signal(signal.SIGKILL)
         p.wait()
-        time.sleep(1)  # a segment whose last bytes were already sent still lands
-        before = len([x for x in st("list", "bigc_segments").stdout.split("\n") if x])
+        # A segment whose last bytes were already sent still lands, later under load: count once
+        # the listing has stopped changing for 3 s.
+        before, steady = -1, 0
+        for _ in range(60):
+            n = len([x for x in st("list", "bigc_segments").stdout.split("\n") if x])
+            steady = steady + 1 if n == before else 0
+            before = n
+            if steady >= 3:
+                break
+            time.sleep(1)
         check(0 < before < total, f"killed st with {before} of {total} segments stored")
         check(st("stat", "bigc", "big.bin", ok=False).returncode != 0, "no object points at the half-uploaded file")
         log = os.path.join(work, "nimbus.log")

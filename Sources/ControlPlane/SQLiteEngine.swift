@@ -44,10 +44,28 @@ public final class SQLiteEngine: SQLEngine {
 
     public var locksRows: Bool { false }
 
-    /// Wakes this process's waiters; other processes notice within their poll.
+    /// Wakes this process's waiters; other processes see the database change (below).
     public func notifyWork() async { signal.poke() }
 
-    public func waitForWork(since generation: Int, timeout: Double) async { await signal.wait(since: generation, timeout: timeout) }
+    /// Waits for this process's poke or, every 100 ms, a change of the database's files made by
+    /// another process (SQLite has no NOTIFY: a commit rewrites the WAL, whose time is cheap to read).
+    public func waitForWork(since generation: Int, timeout: Double) async {
+        let start = fileStamp()
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            await signal.wait(since: generation, timeout: min(0.1, max(0.001, deadline.timeIntervalSinceNow)))
+            if signal.generation != generation || fileStamp() != start { return }
+        }
+    }
+
+    /// Modification times of the database and its WAL, in nanoseconds.
+    private func fileStamp() -> [Int] {
+        [path, path + "-wal"].map { file in
+            var st = stat()
+            guard stat(file, &st) == 0 else { return 0 }
+            return st.st_mtim.tv_sec * 1_000_000_000 + st.st_mtim.tv_nsec
+        }
+    }
 
     public var workGeneration: Int { signal.generation }
 

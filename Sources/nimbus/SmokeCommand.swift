@@ -46,7 +46,7 @@ struct SmokeCommand: AsyncParsableCommand {
         let imageID = try await findImage(tools, work: work)
         say("image \(imageID); \(self.repeat) run(s) of \(parallel)")
         var failures = 0, successes = 0
-        var sshTimes: [Double] = [], overheads: [Double] = []
+        var sshTimes: [Double] = [], cloudTimes: [Double] = [], guestTimes: [Double] = [], uptimes: [Double] = []
         for round in 1...self.repeat {
             let options = SmokeRun.Options(imageID: imageID, instanceType: instanceType, bootTimeout: bootTimeout, bootMarker: bootMarker,
                                            probePrefix: probePrefix.map { $0.split(separator: " ").map(String.init) },
@@ -74,8 +74,12 @@ struct SmokeCommand: AsyncParsableCommand {
                 }
                 if let ssh = timing.sshSeconds {
                     sshTimes.append(ssh)
-                    if let boot = timing.bootSeconds { overheads.append(ssh - boot) }
+                    if let running = timing.runningSeconds {
+                        cloudTimes.append(running)
+                        guestTimes.append(ssh - running)
+                    }
                 }
+                if let boot = timing.bootSeconds { uptimes.append(boot) }
             }
         }
         func pct(_ values: [Double], _ p: Double) -> String {
@@ -83,8 +87,14 @@ struct SmokeCommand: AsyncParsableCommand {
             guard !v.isEmpty else { return "-" }
             return String(format: "%.1f s", v[min(v.count - 1, Int((p * Double(v.count - 1)).rounded()))])
         }
-        say("\n\(successes) passed, \(failures) failed; RunInstances to ssh: p50 \(pct(sshTimes, 0.5)), p90 \(pct(sshTimes, 0.9)), "
-            + "max \(pct(sshTimes, 1)); beyond the guest's own boot time: p50 \(pct(overheads, 0.5)), p90 \(pct(overheads, 0.9)), max \(pct(overheads, 1))")
+        func line(_ what: String, _ values: [Double]) -> String {
+            "  \(what.padding(toLength: 52, withPad: " ", startingAt: 0)) p50 \(pct(values, 0.5)), p90 \(pct(values, 0.9)), max \(pct(values, 1))"
+        }
+        say("\n\(successes) passed, \(failures) failed")
+        say(line("RunInstances to ssh:", sshTimes))
+        say(line("RunInstances to running (the cloud's part):", cloudTimes))
+        say(line("running to ssh (the guest booting):", guestTimes))
+        say(line("guest uptime at its boot marker:", uptimes))
         if failures > 0 { throw ExitCode(1) }
     }
 

@@ -33,10 +33,12 @@ struct SmokeRun: Sendable {
     let options: Options
     let work: String
 
-    /// What one run measured: seconds from RunInstances to a working ssh, and the guest's own
-    /// boot time (its uptime when it printed the boot marker, when it prints one).
+    /// What one run measured, in seconds: RunInstances to a working ssh; RunInstances to
+    /// `running` (the cloud's part: placement, images, disk, domain started); and the guest's
+    /// uptime when it printed the boot marker (when it prints one).
     struct Timing: Sendable {
         var sshSeconds: Double?
+        var runningSeconds: Double?
         var bootSeconds: Double?
     }
 
@@ -46,7 +48,7 @@ struct SmokeRun: Sendable {
         var instance: String?
         var keyMade = false, ruleOpen = false, groupMade = false
         var address: String?
-        var sshSeconds: Double?
+        var sshSeconds: Double?, runningSeconds: Double?
         var bootSeconds: Double?
         let keyName = "smoke-\(id)", keyFile = (work as NSString).appendingPathComponent("\(id).pem")
         let group = options.ownGroup ? "smoke-\(id)" : "default"
@@ -102,11 +104,14 @@ struct SmokeRun: Sendable {
                 while Date() < deadline {
                     let r = try await tools.ec2(["describe-instances", "--instance-ids", i])
                     let state = JSONPath.string(r, "Reservations", 0, "Instances", 0, "State", "Name") ?? "?"
-                    if state == "running" { return state }
+                    if state == "running" {
+                        runningSeconds = Date().timeIntervalSince(launched)
+                        return state
+                    }
                     if state != "pending" {
                         throw SmokeTools.Failure("\(i) is \(state): \(JSONPath.string(r, "Reservations", 0, "Instances", 0, "StateReason", "Message") ?? "")")
                     }
-                    try await Task.sleep(for: .seconds(1))
+                    try await Task.sleep(for: .milliseconds(250))
                 }
                 throw SmokeTools.Failure("\(i) not running after \(Int(options.bootTimeout)) s")
             }
@@ -137,7 +142,7 @@ struct SmokeRun: Sendable {
                 var last = ""
                 while Date() < deadline {
                     let r = try await tools.run("/usr/bin/ssh", ["-i", keyFile, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                                                                  "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
+                                                                  "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=2", "-o", "LogLevel=ERROR",
                                                                   "root@\(ip)", "uname -s -r"], timeout: 30)
                     let out = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
                     if r.succeeded && out.hasPrefix("Linux") {
@@ -145,7 +150,7 @@ struct SmokeRun: Sendable {
                         return out
                     }
                     last = r.errorText.isEmpty ? out : r.errorText
-                    try await Task.sleep(for: .seconds(1))
+                    try await Task.sleep(for: .milliseconds(250))
                 }
                 throw SmokeTools.Failure("no ssh to root@\(ip) within \(Int(options.bootTimeout)) s: \(last)")
             }
@@ -209,7 +214,7 @@ struct SmokeRun: Sendable {
         }
         if ok && options.objects { _ = await step("  object round trip") { try await objectRoundTrip() } }
         if ok && options.backup { _ = await step("  backup and restore") { try await backupRoundTrip() } }
-        return (steps, Timing(sshSeconds: sshSeconds, bootSeconds: bootSeconds), console)
+        return (steps, Timing(sshSeconds: sshSeconds, runningSeconds: runningSeconds, bootSeconds: bootSeconds), console)
     }
 
     /// The seconds of `MARKER uptime 12.34` in a console (the test guest prints its uptime).

@@ -4,7 +4,7 @@ import NimbusCore
 /// What the network worker does to the host: the bridge, dnsmasq, iptables, addresses. All of it
 /// blocking (child processes): on the worker's pool only.
 extension NetworkWorker {
-    static let ipTool = ["/usr/sbin/ip", "/sbin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/sbin/ip"
+    static let ipTool = ChildProcess.executable(named: "ip") ?? "/sbin/ip"
 
     @discardableResult
     static func ip(_ args: [String]) throws -> String {

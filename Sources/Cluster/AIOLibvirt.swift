@@ -60,9 +60,7 @@ public struct AIOLibvirt: Sendable {
         }
     }
 
-    static func tool(_ name: String) -> String {
-        ["/usr/sbin/\(name)", "/usr/bin/\(name)", "/sbin/\(name)"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? name
-    }
+    static func tool(_ name: String) -> String { ChildProcess.executable(named: name) ?? name }
 
     static func readPID(_ file: String) -> pid_t? {
         (try? String(contentsOfFile: file, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }

@@ -28,7 +28,6 @@ extension ControlPlaneSQLStore {
 
     public func launch(_ request: LaunchRequest) async throws -> [Instance] {
         let at = now
-        let leaseGuard = at
         let instances: [Instance] = try await write { db in
             let t = request.template
             if let token = t.clientToken {
@@ -44,7 +43,7 @@ extension ControlPlaneSQLStore {
             guard placed.count >= request.minCount else {
                 throw ControlPlaneError.insufficientCapacity("There is not enough capacity for \(request.minCount) instance(s).")
             }
-            let taken = try db.query("SELECT ip FROM fixed_ips WHERE instance_id IS NOT NULL OR leased_until > ?", [.int(leaseGuard)])
+            let taken = try db.query("SELECT ip FROM fixed_ips WHERE instance_id IS NOT NULL OR leased_until > ?", [.int(at)])
             var blocked = request.reserved.union(taken.compactMap { $0[0].text })
             var made: [Instance] = []
             for (index, host) in placed.enumerated() {

@@ -108,3 +108,17 @@ extension ChildProcess {
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
     }
 }
+
+extension ChildProcess {
+    /// The path of a program: as given when absolute, else the first executable of that name in
+    /// `PATH`, then in the system directories (`/usr/sbin`, `/sbin`, … — often missing from an
+    /// ordinary user's `PATH`, where dnsmasq, ip and libvirtd live). Nil when there is none.
+    public static func executable(named name: String) -> String? {
+        if name.hasPrefix("/") { return name }
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        for dir in path + ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
+            return "\(dir)/\(name)"
+        }
+        return nil
+    }
+}

@@ -43,15 +43,7 @@ struct SmokeTools: Sendable {
         return r.succeeded
     }
 
-    static func which(_ name: String) -> String? {
-        if name.hasPrefix("/") { return name }
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let p = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        for dir in ["/usr/sbin", "/sbin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") { return "\(dir)/\(name)" }
-        return nil
-    }
+    static func which(_ name: String) -> String? { ChildProcess.executable(named: name) }
 }
 
 /// Reads JSON answers without force casts (a reply of an unexpected shape is a failed step, not a trap).

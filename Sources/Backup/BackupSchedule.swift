@@ -1,73 +1,81 @@
 import Foundation
 
-/// Déjà Dup's scheduling for `nimbus backup`: each job backs up a source to a target every
-/// `every` (a full set when the chain's full is older than `fullEvery`), then deletes chains
-/// older than `keep`. A job is due when it never succeeded or its last success is `every`
-/// old; a failed run is retried after `retryAfter`, not at every check.
+/// Déjà Dup's scheduling for `nimbus backup`: each job (a profile: source, target, selection,
+/// encryption, volume size, cache) backs up every `every` (a full set when the chain's full is
+/// older than `fullEvery`), then deletes chains older than `keep`.
+///
+/// A job is due when it never ran or its last success is `every` old. A failed run is retried
+/// with exponential backoff: `firstRetry` after the first failure, then twice as long after
+/// each further one, never longer than the job's period. `BackupScheduleRunner` runs the due
+/// jobs, `BackupScheduleStatus` judges them for monitoring.
+///
+/// Files written by older versions (no backoff, notification or profile fields) still load:
+/// every field added since is optional with a default. The old `retryAfter` key is ignored.
 public struct BackupSchedule: Codable, Sendable {
-    public struct Job: Codable, Sendable, Equatable {
-        public var name: String
-        public var source: String
-        public var target: String
-        /// Intervals in duplicity's syntax (`1D`, `1W`, `3M`, `12h`).
-        public var every: String
-        public var fullEvery: String?
-        public var keep: String?
-        public var encrypt: Bool
-        public var include: [String]
-        public var exclude: [String]
-        public var volsizeMiB: Int64?
-
-        public init(name: String, source: String, target: String, every: String, fullEvery: String? = nil, keep: String? = nil,
-                    encrypt: Bool = true, include: [String] = [], exclude: [String] = [], volsizeMiB: Int64? = nil) {
-            self.name = name
-            self.source = source
-            self.target = target
-            self.every = every
-            self.fullEvery = fullEvery
-            self.keep = keep
-            self.encrypt = encrypt
-            self.include = include
-            self.exclude = exclude
-            self.volsizeMiB = volsizeMiB
-        }
-    }
-
-    /// What the scheduler remembers of each job.
-    public struct JobState: Codable, Sendable, Equatable {
-        public var lastSuccess: Int64?
-        public var lastAttempt: Int64?
-        public var lastError: String?
-        public init() {}
-    }
-
     public var jobs: [Job] = []
     public var state: [String: JobState] = [:]
-    /// Seconds before a failed job is tried again.
-    public var retryAfter: Int64 = 3600
+    /// Seconds before the first retry of a failed job; each further failure doubles it, up to
+    /// the job's period.
+    public var firstRetry: Int64 = 300
+    /// Days without a success after which the desktop is told (a job's own setting wins).
+    public var notifyAfterDays: Int = 7
 
     public init() {}
 
-    /// Seconds in a duplicity interval (`3D` → 259200).
+    enum CodingKeys: String, CodingKey {
+        case jobs, state, firstRetry, notifyAfterDays
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        jobs = try c.decodeIfPresent([Job].self, forKey: .jobs) ?? []
+        state = try c.decodeIfPresent([String: JobState].self, forKey: .state) ?? [:]
+        firstRetry = try c.decodeIfPresent(Int64.self, forKey: .firstRetry) ?? 300
+        notifyAfterDays = try c.decodeIfPresent(Int.self, forKey: .notifyAfterDays) ?? 7
+    }
+
+    /// The job called `name`.
+    public func job(named name: String) -> Job? {
+        jobs.first { $0.name == name }
+    }
+
+    /// Seconds in a duplicity interval (`3D` → 259200; units s m h D W M Y).
     public static func seconds(_ interval: String) throws -> Int64 {
+        let units = Set("smhDWMY")
+        guard let last = interval.last, units.contains(last), interval.allSatisfy({ $0.isASCII && ($0.isNumber || units.contains($0)) }) else {
+            throw BackupError("\(interval) is not an interval (say 1D, 1W, 3M or 12h)")
+        }
         let now: Int64 = 4_000_000_000
         let t = try DuplicityTime.parseSpec(interval, now: now)
         guard t < now else { throw BackupError("\(interval) is not an interval (say 1D, 1W, 3M or 12h)") }
         return now - t
     }
 
-    /// When `job` is next due (now or earlier: due).
-    public func nextRun(of job: Job) throws -> Int64 {
-        let s = state[job.name] ?? JobState()
-        guard let success = s.lastSuccess else {
-            if let attempt = s.lastAttempt, s.lastError != nil { return attempt + retryAfter }
-            return 0
+    /// The wait before retrying a job that failed `failures` times in a row: `firstRetry`,
+    /// doubled per further failure, capped at `period`.
+    public func retryDelay(afterFailures failures: Int, period: Int64) -> Int64 {
+        guard failures > 0 else { return 0 }
+        var delay = max(1, firstRetry)
+        var n = 1
+        while n < failures && delay < period {
+            delay *= 2
+            n += 1
         }
-        var next = success + (try Self.seconds(job.every))
-        if let attempt = s.lastAttempt, attempt > success, s.lastError != nil { next = max(next, attempt + retryAfter) }
-        return next
+        return min(delay, max(1, period))
     }
 
+    /// When `job` is next due (now or earlier: due). A failing job is due at its retry time.
+    public func nextRun(of job: Job) throws -> Int64 {
+        let s = state[job.name] ?? JobState()
+        let period = try Self.seconds(job.every)
+        if s.isFailing, let attempt = s.lastAttempt {
+            return attempt + retryDelay(afterFailures: s.consecutiveFailures, period: period)
+        }
+        guard let success = s.lastSuccess else { return 0 }
+        return success + period
+    }
+
+    /// The jobs due at `now`, in the schedule's order.
     public func due(at now: Int64) throws -> [Job] {
         try jobs.filter { try nextRun(of: $0) <= now }
     }
@@ -90,34 +98,37 @@ public struct BackupSchedule: Codable, Sendable {
         try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
-    /// `$XDG_CONFIG_HOME/nimbus/backup-schedule.json`.
+    /// `$XDG_CONFIG_HOME/nimbus/backup-schedule.json` (`~/.config/…` without it).
     public static var defaultPath: String {
-        let env = ProcessInfo.processInfo.environment
-        let base = env["XDG_CONFIG_HOME"] ?? ((env["HOME"] ?? NSHomeDirectory()) + "/.config")
-        return "\(base)/nimbus/backup-schedule.json"
+        "\(configHome())/nimbus/backup-schedule.json"
     }
 
-    /// Runs one job now: a backup (full when due), then the pruning of old chains.
-    public static func run(_ job: Job, now: Int64, cacheRoot: String?, gpg: GPG?,
-                           onWarning: (@Sendable (String) -> Void)? = nil) async throws -> BackupWriter.Stats {
-        var o = BackupWriter.Options()
-        if job.encrypt {
-            guard let gpg else { throw BackupError("job \(job.name) is encrypted: set PASSPHRASE") }
-            o.gpg = gpg
-        }
-        if let v = job.volsizeMiB { o.volumeSize = v * 1024 * 1024 }
-        o.localdir = job.source
-        o.cacheDirectory = Backends.cacheDirectory(url: job.target, archiveDir: cacheRoot, name: nil)
-        let rules = job.include.map(Selection.Rule.include) + job.exclude.map(Selection.Rule.exclude)
-        o.selection = rules.isEmpty ? nil : try Selection(rules, source: job.source)
-        o.onWarning = onWarning
-        let backend = try Backends.open(job.target)
-        let writer = try BackupWriter(source: job.source, backend: backend, options: o, now: now)
-        let fullLimit = try job.fullEvery.map { now - (try seconds($0)) }
-        let stats = try await writer.automatic(fullIfOlderThan: fullLimit)
-        if let keep = job.keep {
-            _ = try await Maintenance.removeOlderThan(now - (try seconds(keep)), backend: backend, force: true)
-        }
-        return stats
+    /// `$XDG_CONFIG_HOME`, else `$HOME/.config`.
+    public static func configHome(_ env: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let xdg = env["XDG_CONFIG_HOME"], !xdg.isEmpty { return xdg }
+        return (env["HOME"] ?? NSHomeDirectory()) + "/.config"
+    }
+
+    /// The runners' lock file: beside the schedule, `<schedule>.lock`.
+    public static func lockPath(for schedulePath: String) -> String {
+        schedulePath + ".lock"
+    }
+
+    /// Local time for messages: `2026-05-01 14:03:00`.
+    public static func localTime(_ t: Int64) -> String {
+        var tt = time_t(t)
+        var tmv = tm()
+        localtime_r(&tt, &tmv)
+        var buf = [CChar](repeating: 0, count: 64)
+        let n = strftime(&buf, buf.count, "%Y-%m-%d %H:%M:%S", &tmv)
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// A duration for messages: `45 s`, `10 min`, `2 h`, `3 days`.
+    public static func duration(_ seconds: Int64) -> String {
+        if seconds < 120 { return "\(seconds) s" }
+        if seconds < 2 * 3600 { return "\(seconds / 60) min" }
+        if seconds < 2 * 86_400 { return "\(seconds / 3600) h" }
+        return "\(seconds / 86_400) days"
     }
 }

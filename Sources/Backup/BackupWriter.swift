@@ -139,7 +139,8 @@ public final class BackupWriter {
                 """)
         }
         let dir = options.localdir ?? source
-        if let previous = manifest.localdir, previous != dir {
+        if let previous = manifest.localdir, previous != dir,
+           !BackupSchedule.sameDirectory(previous, dir, relativeTo: [FileManager.default.currentDirectoryPath]) {
             throw BackupError("""
                 Backup source directory has changed. Current directory: \(dir), previous directory: \(previous). \
                 Aborting because you may have accidentally tried to back up two different data sets to the same target. \

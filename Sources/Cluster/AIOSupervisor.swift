@@ -42,7 +42,7 @@ public final class AIOSupervisor: Service, Sendable {
     /// Writes the node and proxy configs of an all-in-one cluster under `<dataDir>/conf`
     /// (owner-only: they hold the hash-path secrets) and returns the children to run.
     public static func children(dataDir: String, state: AIOState, host: String, proxyPort: Int,
-                                proxyServer: HTTPServerOptionsArguments = .init(), compute: AIOCompute? = nil,
+                                proxyServer: HTTPServerOptionsArguments = .init(), keystone: KeystoneAuthConfig? = nil, compute: AIOCompute? = nil,
                                 logArguments: [String]) throws -> [Child] {
         let conf = "\(dataDir)/conf"
         try FileManager.default.createDirectory(atPath: conf, withIntermediateDirectories: true,
@@ -62,6 +62,7 @@ public final class AIOSupervisor: Service, Sendable {
         }
         var proxy = AllInOne.proxyConfig(dataDir: dataDir, host: host, port: proxyPort)
         proxyServer.apply(to: &proxy.server)
+        proxy.keystone = keystone
         // Project members log in as project:user; the image service has its own account.
         let control = AIOCompute.controlDirectory(dataDir)
         // The sealing key exists before any child starts, so every process seals with the same one.
@@ -201,14 +202,21 @@ public final class AIOSupervisor: Service, Sendable {
 public struct HTTPServerOptionsArguments: Sendable {
     public var clientTimeout: Double?
     public var maxConnections: Int?
+    /// PEM certificate chain and key: the proxy then speaks HTTPS.
+    public var tlsCertificateFile: String?
+    public var tlsKeyFile: String?
 
-    public init(clientTimeout: Double? = nil, maxConnections: Int? = nil) {
+    public init(clientTimeout: Double? = nil, maxConnections: Int? = nil, tlsCertificateFile: String? = nil, tlsKeyFile: String? = nil) {
         self.clientTimeout = clientTimeout
         self.maxConnections = maxConnections
+        self.tlsCertificateFile = tlsCertificateFile
+        self.tlsKeyFile = tlsKeyFile
     }
 
     func apply(to options: inout HTTPServerOptions) {
         if let clientTimeout { options.clientTimeout = clientTimeout }
         if let maxConnections { options.maxConnections = maxConnections }
+        if let tlsCertificateFile { options.tlsCertificateFile = tlsCertificateFile }
+        if let tlsKeyFile { options.tlsKeyFile = tlsKeyFile }
     }
 }

@@ -1,7 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A complete backend response with its body in memory.
 public struct BackendResponse: Sendable {
@@ -21,25 +25,34 @@ public final class BackendClient: Sendable {
     private let group: any EventLoopGroup
     private let idle = NIOLockedValueBox([String: [BackendConnection]]())
     private let maxIdlePerHost: Int
+    private let tls: TLSContextCache
     /// Connect timeout.
     public let connectTimeout: TimeAmount
 
+    /// - Parameter tls: how HTTPS servers are checked (connections with `secure: true`).
     public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                connectTimeout: TimeAmount = .seconds(3), maxIdlePerHost: Int = 64) {
+                connectTimeout: TimeAmount = .seconds(3), maxIdlePerHost: Int = 64, tls: ClientTLS = ClientTLS()) {
         self.group = group
         self.connectTimeout = connectTimeout
         self.maxIdlePerHost = maxIdlePerHost
+        self.tls = TLSContextCache(tls)
     }
 
     /// A pooled connection to `host:port`, or a new one.
-    /// - Parameter fresh: skip the pool (the retry after a pooled connection failed).
-    public func connect(host: String, port: Int, fresh: Bool = false) async throws -> BackendConnection {
-        let key = "\(host):\(port)"
+    /// - Parameters:
+    ///   - fresh: skip the pool (the retry after a pooled connection failed).
+    ///   - secure: speak TLS (HTTPS), checking the server as the client's `ClientTLS` says.
+    public func connect(host: String, port: Int, fresh: Bool = false, secure: Bool = false) async throws -> BackendConnection {
+        let key = "\(secure ? "https" : "http")://\(host):\(port)"
         while !fresh, let conn = idle.withLockedValue({ pool -> BackendConnection? in pool[key]?.popLast() }) {
             if conn.isReusable { return conn.markedReused() }
             conn.close()
         }
         let handler = ResponseStreamHandler()
+        let sslContext = secure ? try tls.get() : nil
+        // SNI and the name check take a host name; an address literal is checked against the
+        // certificate's IP entries by the handler itself.
+        let serverName = host.isIPAddressLiteral ? nil : host
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -47,12 +60,26 @@ public final class BackendClient: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     // Built by hand because the stock client pipeline drops `100 Continue`.
                     let decoder = HTTPResponseDecoder(leftOverBytesStrategy: .fireError, informationalResponseStrategy: .forward)
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
+                        try channel.pipeline.syncOperations.addHandler(TLSHandshakeWaiter(promise: channel.eventLoop.makePromise()))
+                    }
                     try channel.pipeline.syncOperations.addHandlers([
                         HTTPRequestEncoder(), ByteToMessageHandler(decoder), handler,
                     ])
                 }
             }
             .connect(host: host, port: port).get()
+        if secure {
+            // A refused certificate then fails the connect, with its reason, instead of the
+            // first write failing on a channel the handshake already closed.
+            do {
+                try await channel.pipeline.handler(type: TLSHandshakeWaiter.self).flatMap { $0.done }.get()
+            } catch {
+                channel.close(promise: nil)
+                throw error
+            }
+        }
         return BackendConnection(channel: channel, responses: handler, key: key)
     }
 
@@ -73,14 +100,14 @@ public final class BackendClient: Sendable {
     }
 
     /// One whole request with an in-memory body; the response body is read fully.
-    public func request(host: String, port: Int, method: String, uri: String, headers: HTTPHeaders = HTTPHeaders(),
+    public func request(host: String, port: Int, secure: Bool = false, method: String, uri: String, headers: HTTPHeaders = HTTPHeaders(),
                         body: ByteBuffer? = nil, timeout: TimeAmount = .seconds(10)) async throws -> BackendResponse {
         do {
-            return try await attempt(host: host, port: port, method: method, uri: uri, headers: headers, body: body,
+            return try await attempt(host: host, port: port, secure: secure, method: method, uri: uri, headers: headers, body: body,
                                      timeout: timeout, fresh: false)
         } catch let error as StaleConnection {
             _ = error
-            return try await attempt(host: host, port: port, method: method, uri: uri, headers: headers, body: body,
+            return try await attempt(host: host, port: port, secure: secure, method: method, uri: uri, headers: headers, body: body,
                                      timeout: timeout, fresh: true)
         }
     }
@@ -88,9 +115,9 @@ public final class BackendClient: Sendable {
     /// A pooled connection died before any answer.
     struct StaleConnection: Error {}
 
-    private func attempt(host: String, port: Int, method: String, uri: String, headers: HTTPHeaders,
+    private func attempt(host: String, port: Int, secure: Bool, method: String, uri: String, headers: HTTPHeaders,
                          body: ByteBuffer?, timeout: TimeAmount, fresh: Bool) async throws -> BackendResponse {
-        let conn = try await connect(host: host, port: port, fresh: fresh)
+        let conn = try await connect(host: host, port: port, fresh: fresh, secure: secure)
         let deadline = conn.closeAfter(timeout)
         defer { deadline.cancel() }
         do {
@@ -140,3 +167,12 @@ public final class BackendClient: Sendable {
     }
 }
 
+
+extension String {
+    /// True for an IPv4 or IPv6 address literal (no name to resolve or to check a certificate by).
+    var isIPAddressLiteral: Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, self, &v4) == 1 || inet_pton(AF_INET6, self, &v6) == 1
+    }
+}

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NimbusCore
 
 /// Answers requests; every daemon (proxy, storage node) is one of these behind an `HTTPServer`.
@@ -46,6 +47,7 @@ public final class HTTPServer: Sendable {
                             group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> HTTPServer {
         let clientTimeout = TimeAmount.nanoseconds(Int64(min(max(options.clientTimeout, 0.01), 86_400) * 1e9))
         let connections = ConnectionRegistry()
+        let tls = try options.tlsContext()
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -61,6 +63,8 @@ public final class HTTPServer: Sendable {
                     let start = RequestStart()
                     try channel.pipeline.syncOperations.addHandler(RequestHeadNormalizer(requestStart: start), position: .first)
                     try channel.pipeline.syncOperations.addHandler(ClientTimeoutHandler(timeout: clientTimeout))
+                    // First of all: everything after it sees plain HTTP.
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first) }
                     // Deinit-based teardown on purpose: a connection accepted while the server
                     // closes can be dropped by NIO before `run` ever sees it; it must then close
                     // itself instead of trapping on its unfinished writer. Every connection

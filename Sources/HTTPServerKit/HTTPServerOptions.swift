@@ -11,6 +11,12 @@ public struct HTTPServerOptions: Sendable, Codable, Equatable {
     /// Seconds requests in flight may take to finish after a shutdown began; then their
     /// connections are closed.
     public var drainTimeout: Double = 30
+    /// PEM certificate chain and private key: set both and the server speaks HTTPS only.
+    public var tlsCertificateFile: String?
+    public var tlsKeyFile: String?
+
+    /// True when the server speaks HTTPS.
+    public var isTLS: Bool { tlsCertificateFile != nil && tlsKeyFile != nil }
 
     public init(clientTimeout: Double = 60, maxConnections: Int = 1024, maxRequestBody: Int64? = nil, drainTimeout: Double = 30) {
         self.drainTimeout = drainTimeout
@@ -25,5 +31,7 @@ public struct HTTPServerOptions: Sendable, Codable, Equatable {
         maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? maxConnections
         maxRequestBody = try c.decodeIfPresent(Int64.self, forKey: .maxRequestBody)
         drainTimeout = try c.decodeIfPresent(Double.self, forKey: .drainTimeout) ?? drainTimeout
+        tlsCertificateFile = try c.decodeIfPresent(String.self, forKey: .tlsCertificateFile)
+        tlsKeyFile = try c.decodeIfPresent(String.self, forKey: .tlsKeyFile)
     }
 }

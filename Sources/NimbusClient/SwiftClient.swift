@@ -7,109 +7,80 @@ import NIOPosix
 import NimbusCore
 import Synchronization
 
-/// A client of a Swift-API object store (Nimbus, OpenStack Swift, Rackspace Cloud Files):
-/// tempauth v1.0, keep-alive connections, retries with backoff on 5xx and connection errors,
-/// one re-authentication on 401, streaming uploads and downloads.
+/// A client of a Swift-API object store (Nimbus, OpenStack Swift, Rackspace Cloud Files) over
+/// HTTP or HTTPS: tempauth v1.0 or Keystone v2.0/v3 (`SwiftClient+Auth.swift`), keep-alive
+/// connections, retries with backoff on 5xx and connection errors, one re-authentication on
+/// 401, streaming uploads and downloads.
 public final class SwiftClient: Sendable {
-    /// How to reach the cluster: an auth URL with user and key, or a storage URL and token.
-    public struct Credentials: Sendable {
-        public var authURL: String?
-        public var user: String?
-        public var key: String?
-        public var storageURL: String?
-        public var token: String?
-
-        public init(authURL: String? = nil, user: String? = nil, key: String? = nil, storageURL: String? = nil, token: String? = nil) {
-            self.authURL = authURL
-            self.user = user
-            self.key = key
-            self.storageURL = storageURL
-            self.token = token
-        }
-    }
-
     struct Session: Sendable {
         var storage: Endpoint
         var token: String
     }
 
-    /// Host, port and path prefix of an http URL.
+    /// Scheme, host, port and path prefix of an http:// or https:// URL.
     public struct Endpoint: Sendable, Equatable {
+        public let secure: Bool
         public let host: String
         public let port: Int
         public let path: String
 
         public init(_ url: String) throws {
-            guard let u = URLComponents(string: url), u.scheme == "http", let host = u.host else {
-                throw ClientError("unsupported URL \(url) (http:// only)")
+            guard let u = URLComponents(string: url), let scheme = u.scheme?.lowercased(), let host = u.host, !host.isEmpty else {
+                throw ClientError("\(url) is not a URL (say http://host:port/… or https://…)")
             }
+            guard scheme == "http" || scheme == "https" else { throw ClientError("\(url): only http:// and https:// URLs are supported") }
+            secure = scheme == "https"
             self.host = host
-            port = u.port ?? 80
+            port = u.port ?? (secure ? 443 : 80)
+            guard (1...65535).contains(port) else { throw ClientError("\(url): port \(port) is out of range") }
             var p = u.percentEncodedPath
             while p.hasSuffix("/") { p.removeLast() }
             path = p
         }
+
+        /// `scheme://host:port/path`.
+        public var url: String { "\(secure ? "https" : "http")://\(authority)\(path)" }
+        /// `host:port` (IPv6 literals in brackets), for messages and the Host header.
+        public var authority: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }
 
     public let credentials: Credentials
     public let retries: Int
     public let http: BackendClient
-    private let session = Mutex<Session?>(nil)
+    /// Told of each retry (`st -v` prints them): what failed and when the next try is.
+    let onRetry: (@Sendable (String) -> Void)?
+    /// Added to a failure to connect: what the user should check (`check -A`).
+    let connectHint: String
+    let session = Mutex<Session?>(nil)
 
-    /// - Parameter group: the event loops to use; nil makes one thread of the client's own (for a
-    ///   command-line client). A daemon that makes clients as it goes passes a shared group, so
-    ///   no client leaves a thread behind.
-    public init(credentials: Credentials, retries: Int = 5, group: (any EventLoopGroup)? = nil) {
+    /// - Parameters:
+    ///   - group: the event loops to use; nil makes one thread of the client's own (for a
+    ///     command-line client). A daemon that makes clients as it goes passes a shared group, so
+    ///     no client leaves a thread behind.
+    ///   - onRetry: told of each retry, in words.
+    ///   - connectHint: what a failure to connect adds after a dash (the option to check).
+    public init(credentials: Credentials, retries: Int = 5, group: (any EventLoopGroup)? = nil,
+                onRetry: (@Sendable (String) -> Void)? = nil, connectHint: String = "is the server running? check the auth URL") {
         self.credentials = credentials
-        self.retries = retries
+        self.retries = max(0, min(retries, 20))
+        self.onRetry = onRetry
+        self.connectHint = connectHint
         // One event-loop thread is plenty for a client and leaves the other cores to the cluster.
-        http = BackendClient(group: group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1), connectTimeout: .seconds(10))
+        http = BackendClient(group: group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1), connectTimeout: .seconds(10),
+                             tls: credentials.tls)
     }
 
     public func shutdown() { http.shutdown() }
 
-    /// Authenticates (or uses the given storage URL and token); answers URL and token.
-    @discardableResult
-    public func authenticate(force: Bool = false) async throws -> (storageURL: String, token: String) {
-        if !force, let s = session.withLock({ $0 }) { return ("http://\(s.storage.host):\(s.storage.port)\(s.storage.path)", s.token) }
-        if !force, let url = credentials.storageURL, let token = credentials.token {
-            let endpoint = try Endpoint(url)
-            session.withLock { $0 = Session(storage: endpoint, token: token) }
-            return (url, token)
-        }
-        guard let authURL = credentials.authURL, let user = credentials.user, let key = credentials.key else {
-            throw ClientError("no credentials: give -A/-U/-K (or ST_AUTH/ST_USER/ST_KEY), or OS_STORAGE_URL and OS_AUTH_TOKEN")
-        }
-        let auth = try Endpoint(authURL)
-        var headers = HTTPHeaders()
-        headers.add(name: "X-Auth-User", value: user)
-        headers.add(name: "X-Auth-Key", value: key)
-        headers.add(name: "Host", value: "\(auth.host):\(auth.port)")
-        var lastError: Error = ClientError("authentication failed")
-        for attempt in 0...retries {
-            do {
-                let r = try await http.request(host: auth.host, port: auth.port, method: "GET", uri: auth.path.isEmpty ? "/" : auth.path,
-                                               headers: headers, timeout: .seconds(30))
-                if r.status == 401 || r.status == 403 { throw ClientError.http(r.status, "authentication as \(user)") }
-                guard r.status == 200, let url = r.headers.first(name: "x-storage-url"),
-                      let token = r.headers.first(name: "x-auth-token") ?? r.headers.first(name: "x-storage-token") else {
-                    throw ClientError.http(r.status, "authentication")
-                }
-                let endpoint = try Endpoint(url)
-                session.withLock { $0 = Session(storage: endpoint, token: token) }
-                return (url, token)
-            } catch let e as ClientError where e.status == 401 || e.status == 403 {
-                throw e
-            } catch {
-                lastError = error
-                if attempt < retries { try await Self.backoff(attempt) }
-            }
-        }
-        throw lastError
+    /// Milliseconds before retry `attempt` (0-based): 250 ms doubling to 8 s, plus jitter. With
+    /// the default 5 retries a dead endpoint is given up on after about 8 s.
+    static func backoffMilliseconds(_ attempt: Int) -> Int {
+        min(8_000, 250 << min(attempt, 6)) + Int.random(in: 0...100)
     }
 
-    static func backoff(_ attempt: Int) async throws {
-        let ms = min(10_000, 250 << attempt) + Int.random(in: 0...100)
+    func backoff(_ attempt: Int, after failure: String) async throws {
+        let ms = Self.backoffMilliseconds(attempt)
+        onRetry?("\(failure); retry \(attempt + 1) of \(retries) in \(String(format: "%.1f", Double(ms) / 1000)) s")
         try await Task.sleep(for: .milliseconds(ms))
     }
 
@@ -126,7 +97,7 @@ public final class SwiftClient: Sendable {
                         body: [UInt8]? = nil) async throws -> BackendResponse {
         let length = body.map { [("Content-Length", String($0.count))] } ?? []
         return try await retrying(method, path, query: query, headers: extra + length) { endpoint, headers, uri, _ in
-            let r = try await self.http.request(host: endpoint.host, port: endpoint.port, method: method, uri: uri, headers: headers,
+            let r = try await self.http.request(host: endpoint.host, port: endpoint.port, secure: endpoint.secure, method: method, uri: uri, headers: headers,
                                                 body: body.map { ByteBuffer(bytes: $0) }, timeout: .seconds(120))
             return (r, r.status)
         }
@@ -137,34 +108,36 @@ public final class SwiftClient: Sendable {
     func exchange<T>(_ method: String, _ path: String, query: String = "", headers extra: [(String, String)],
                      _ body: (BackendConnection, HTTPHeaders, String) async throws -> (T, status: Int)) async throws -> T {
         try await retrying(method, path, query: query, headers: extra) { endpoint, headers, uri, attempt in
-            let conn = try await self.http.connect(host: endpoint.host, port: endpoint.port, fresh: attempt > 0)
+            let conn = try await self.http.connect(host: endpoint.host, port: endpoint.port, fresh: attempt > 0, secure: endpoint.secure)
             return try await body(conn, headers, uri)
         }
     }
 
     /// The retry policy of every request: backoff on connection errors and 5xx (but 507),
-    /// one re-authentication on 401; the last answer is returned as it is.
+    /// one re-authentication on 401; the last answer is returned as it is. Failures that
+    /// another try cannot fix (an untrusted certificate, a refused TLS handshake) are not retried.
     private func retrying<T>(_ method: String, _ path: String, query: String, headers extra: [(String, String)],
                              _ perform: (Endpoint, HTTPHeaders, String, Int) async throws -> (T, status: Int)) async throws -> T {
         var attempt = 0
         var reauthed = false
+        let started = ContinuousClock.now
         while true {
             let (url, token) = try await authenticate()
             let endpoint = try Endpoint(url)
             var headers = HTTPHeaders()
             headers.add(name: "X-Auth-Token", value: token)
-            headers.add(name: "Host", value: "\(endpoint.host):\(endpoint.port)")
+            headers.add(name: "Host", value: endpoint.authority)
             for (k, v) in extra { headers.replaceOrAdd(name: k, value: v) }
             let uri = endpoint.path + path + (query.isEmpty ? "" : "?" + query)
             do {
                 let (value, status) = try await perform(endpoint, headers, uri, attempt)
-                if status == 401 && !reauthed && credentials.authURL != nil {
+                if status == 401 && !reauthed && credentials.canAuthenticate {
                     reauthed = true
                     try await authenticate(force: true)
                     continue
                 }
                 if status >= 500 && status != 507 && attempt < retries {
-                    try await Self.backoff(attempt)
+                    try await backoff(attempt, after: "\(method) \(path): HTTP \(status)")
                     attempt += 1
                     continue
                 }
@@ -172,8 +145,11 @@ public final class SwiftClient: Sendable {
             } catch let e as ClientError {
                 throw e
             } catch {
-                guard attempt < retries else { throw ClientError("\(method) \(path): \(error)") }
-                try await Self.backoff(attempt)
+                let failure = ConnectionFailure(error, endpoint: endpoint)
+                guard failure.retryable, attempt < retries else {
+                    throw ClientError(failure.message(attempts: attempt + 1, since: started, hint: connectHint))
+                }
+                try await backoff(attempt, after: failure.reason)
                 attempt += 1
             }
         }

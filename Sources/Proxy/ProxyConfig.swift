@@ -61,6 +61,8 @@ public struct ProxyConfig: Sendable, Codable {
     public var largeObjects = LargeObjectLimits()
     /// The control plane whose project members log in as `project:user` (nil: config users only).
     public var controlPlane: ControlPlaneLocation?
+    /// Keystone, whose tokens the proxy then accepts beside tempauth's.
+    public var keystone: KeystoneAuthConfig?
 
     public init(host: String, port: Int, ringDirectory: String, users: [TempAuthUser]) {
         self.host = host
@@ -71,7 +73,7 @@ public struct ProxyConfig: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case host, port, ringDirectory, users, tokenLife, nodeTimeout, connectTimeout, containerCacheTTL, constraints, publicURL
-        case ringCheckInterval, largeObjects, server, controlPlane
+        case ringCheckInterval, largeObjects, server, controlPlane, keystone
     }
 
     /// Decodes a config file; everything but host, port, ringDirectory and users is optional.
@@ -91,6 +93,7 @@ public struct ProxyConfig: Sendable, Codable {
         largeObjects = try c.decodeIfPresent(LargeObjectLimits.self, forKey: .largeObjects) ?? largeObjects
         server = try c.decodeIfPresent(HTTPServerOptions.self, forKey: .server) ?? server
         controlPlane = try c.decodeIfPresent(ControlPlaneLocation.self, forKey: .controlPlane)
+        keystone = try c.decodeIfPresent(KeystoneAuthConfig.self, forKey: .keystone)
     }
 }
 

@@ -14,6 +14,8 @@ struct ProxyContext: Sendable {
     let client: BackendClient
     let fanout: BackendFanout
     let auth: TempAuth
+    /// Keystone's tokens, when the proxy is configured with a Keystone.
+    let keystone: KeystoneTokens?
     let containers: InfoCache<ContainerInfo>
     /// Accounts known to exist (so container PUTs skip the account HEAD).
     let accounts: InfoCache<Bool>

@@ -37,7 +37,9 @@ struct ProxyHandler: HTTPHandler {
             return tempURL.outgoing(response, request: request, path: path)
         }
         if let token = request.header("x-auth-token") ?? request.header("x-storage-token") {
-            guard let id = context.auth.validate(token) else { throw unauthorized(path.account) }
+            let known = context.auth.validate(token)
+            let fromKeystone = known == nil ? await context.keystone?.validate(token, logger: context.logger) : nil
+            guard let id = known ?? fromKeystone else { throw unauthorized(path.account) }
             identity = id
         }
         if path.container != nil, let boundary = FormPost.boundary(request) {
@@ -114,10 +116,11 @@ struct ProxyHandler: HTTPHandler {
             throw HTTPError(401, "Unauthorized: invalid credentials", headers: [("WWW-Authenticate", "Swift realm=\"unknown\"")])
         }
         let base: String
+        let scheme = context.config.server.isTLS ? "https" : "http"
         if let host = request.header("host") {
-            base = "http://\(host)"
+            base = "\(scheme)://\(host)"
         } else {
-            base = context.config.publicURL ?? "http://\(context.config.host):\(context.config.port)"
+            base = context.config.publicURL ?? "\(scheme)://\(context.config.host):\(context.config.port)"
         }
         let url = "\(base)/v1/\(u.storageAccount)"
         var headers = HTTPHeaders()

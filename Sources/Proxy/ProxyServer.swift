@@ -34,6 +34,7 @@ public final class ProxyServer: Service, Sendable {
             config: config, initialRings: rings, ringWatcher: watcher, client: client,
             fanout: BackendFanout(client: client, nodeTimeout: .milliseconds(Int64(config.nodeTimeout * 1000)), logger: logger),
             auth: TempAuth(users: config.users, source: users, tokenLife: config.tokenLife, clock: clock),
+            keystone: config.keystone.map { KeystoneTokens(config: $0, clock: clock) },
             containers: InfoCache(ttl: config.containerCacheTTL, clock: clock),
             accounts: InfoCache(ttl: config.containerCacheTTL, clock: clock),
             accountInfos: InfoCache(ttl: config.containerCacheTTL, clock: clock), clock: clock, logger: logger)

@@ -113,7 +113,8 @@ struct StaticWeb {
     private func redirectWithSlash(_ request: HTTPRequest) -> HTTPResponse {
         let host = request.header("host") ?? "\(context.config.host):\(context.config.port)"
         var headers = HTTPHeaders()
-        headers.add(name: "Location", value: "http://\(host)\(request.path)/")
+        let scheme = context.config.server.isTLS ? "https" : "http"
+        headers.add(name: "Location", value: "\(scheme)://\(host)\(request.path)/")
         headers.add(name: "Content-Type", value: "text/html; charset=UTF-8")
         return HTTPResponse(status: 301, headers: headers, body: .bytes(ByteBuffer(string: HTTPStatusText.swiftBody(301))))
     }

@@ -163,8 +163,8 @@ struct Capabilities: AsyncParsableCommand {
         try await Session.run { client in
             let (url, _) = try await client.authenticate()
             let endpoint = try SwiftClient.Endpoint(url)
-            let r = try await client.http.request(host: endpoint.host, port: endpoint.port, method: "GET", uri: "/info",
-                                                  headers: HTTPHeaders([("Host", "\(endpoint.host):\(endpoint.port)")]), timeout: .seconds(30))
+            let r = try await client.http.request(host: endpoint.host, port: endpoint.port, secure: endpoint.secure, method: "GET", uri: "/info",
+                                                  headers: HTTPHeaders([("Host", endpoint.authority)]), timeout: .seconds(30))
             guard r.status == 200, let info = try JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [String: Any] else {
                 throw ClientError.http(r.status, "/info")
             }

@@ -3,6 +3,7 @@ import Cluster
 import ControlPlane
 import Foundation
 import Logging
+import Proxy
 import ServiceLifecycle
 
 /// `nimbus aio`: the all-in-one cluster from the embedded default layout — each storage node
@@ -28,6 +29,18 @@ struct AIOCommand: AsyncParsableCommand {
 
     @Option(help: "Connections the proxy serves at once; more get 503.")
     var maxConnections: Int?
+
+    @Option(help: "PEM certificate (chain) for the proxy: it then speaks HTTPS only. Needs --tls-key.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "Keystone v3 endpoint (http(s)://host:port/v3) whose tokens the proxy accepts beside tempauth's; a project's account is AUTH_<project id>.")
+    var keystoneURL: String?
+
+    @Option(help: "CA file for an https:// --keystone-url.")
+    var keystoneCacert: String?
 
     @Flag(help: "Also run the compute cloud's control plane: the EC2 Query API with its image registry.")
     var compute = false
@@ -72,6 +85,10 @@ struct AIOCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try log.bootstrap(label: "nimbus.aio")
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("HTTPS needs both --tls-cert and --tls-key") }
+        // The image registry and the compute worker reach the object store by its auth URL
+        // over loopback and trust no private CA yet.
+        if tlsCert != nil && compute { throw ValidationError("--tls-cert cannot be combined with --compute yet (the image registry talks plain HTTP to the proxy)") }
         let layoutPath = layout ?? (FileManager.default.fileExists(atPath: "ring/aio.json") ? "ring/aio.json" : nil)
         let chosen = try layoutPath.map { try AIOLayout.load(from: $0) } ?? .standard
         let dataDir = URL(fileURLWithPath: self.dataDir).standardizedFileURL.path
@@ -114,7 +131,14 @@ struct AIOCommand: AsyncParsableCommand {
         }
         let children = try AIOSupervisor.children(
             dataDir: dataDir, state: state, host: host, proxyPort: proxyPort,
-            proxyServer: .init(clientTimeout: clientTimeout, maxConnections: maxConnections), compute: computeArgs,
+            proxyServer: .init(clientTimeout: clientTimeout, maxConnections: maxConnections,
+                               tlsCertificateFile: tlsCert.map(Self.absolute), tlsKeyFile: tlsKey.map(Self.absolute)),
+            keystone: keystoneURL.map { url in
+                var k = KeystoneAuthConfig(url: url)
+                k.caFile = keystoneCacert.map(Self.absolute)
+                return k
+            },
+            compute: computeArgs,
             logArguments: log.arguments)
         let supervisor = AIOSupervisor(executable: try Self.ownExecutable(), children: children, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: supervisor)],
@@ -131,7 +155,7 @@ struct AIOCommand: AsyncParsableCommand {
                 try await tasks.waitForAll()
                 throw ValidationError("the EC2 API did not start listening on port \(computeArgs.port); see the log")
             }
-            let url = "http://\(host):\(proxyPort)/auth/v1.0"
+            let url = "\(tlsCert == nil ? "http" : "https")://\(host):\(proxyPort)/auth/v1.0"
             var out = """
                 Nimbus all-in-one cluster is up: \(state.layout.nodes) storage nodes (ports \
                 \(state.nodePorts.map { String($0) }.joined(separator: ", "))), \(state.layout.replicas) replicas, data in \(dataDir)
@@ -147,10 +171,16 @@ struct AIOCommand: AsyncParsableCommand {
                 out += "Compute: libvirt \(computeArgs.libvirtURI), fixed network \(computeArgs.fixedRange)"
                     + (computeArgs.bridge.map { " on bridge \($0)" } ?? " (no network worker: instances get no NIC)") + "\n"
             }
-            out += "Try: swift -A \(url) -U test:tester -K testing stat\nCtrl-C stops the cluster.\n"
+            let caOption = tlsCert == nil ? "" : " [--os-cacert CA.pem, unless its CA is in the system's store]"
+            out += "Try: swift -A \(url) -U test:tester -K testing\(caOption) stat\nCtrl-C stops the cluster.\n"
             FileHandle.standardOutput.write(Data(out.utf8))
             try await tasks.waitForAll()
         }
+    }
+
+    /// A path the children (which may run elsewhere) can open.
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
     /// This binary, for the children.

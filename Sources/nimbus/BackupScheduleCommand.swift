@@ -7,35 +7,117 @@ extension BackupCommand {
     struct Schedule: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Periodic backups: add/list/remove jobs; `run` backs up the jobs that are due (once, or --daemon).",
-            subcommands: [Add.self, List.self, Remove.self, Run.self])
+            discussion: """
+                Jobs are run by `schedule run`: once (the systemd user timer written by `schedule install` starts it \
+                hourly) or with --daemon. A failed job is retried after 5 min, then 10, 20 … up to its period.
+
+                The runner needs the secrets in ITS environment, not in the shell that ran `add`: PASSPHRASE (or the \
+                variable named with --passphrase-env; --passphrase-file reads a file instead) and the target's \
+                credentials (SWIFT_AUTHURL, SWIFT_USERNAME, SWIFT_PASSWORD for swift://; CLOUDFILES_AUTHURL, \
+                CLOUDFILES_USERNAME, CLOUDFILES_APIKEY for cf+http://). Under systemd put them in \
+                ~/.config/nimbus/backup.env (NAME=value lines, mode 600). A job whose variable is missing fails with \
+                a line naming it.
+
+                Exit codes: `run` and `now`: 0 OK, 1 some job is failing (its last attempt failed). \
+                `status`: 0 all OK, 1 some job failing or overdue, 2 the schedule cannot be read.
+                """,
+            subcommands: [Add.self, List.self, Remove.self, Run.self, Now.self, Status.self, Install.self, Config.self])
 
         struct Location: ParsableArguments {
             @Option(help: "The schedule file (default $XDG_CONFIG_HOME/nimbus/backup-schedule.json).") var schedule: String?
-            var path: String { schedule ?? BackupSchedule.defaultPath }
+            var path: String {
+                BackupSchedule.absolutePath(schedule ?? BackupSchedule.defaultPath, cwd: FileManager.default.currentDirectoryPath)
+            }
         }
 
         struct Add: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Add (or replace) a job.")
+            static let configuration = CommandConfiguration(
+                abstract: "Add (or replace) a job: a profile of source, target, selection, encryption and period.",
+                discussion: """
+                    The source is stored as an absolute path; a chain started by hand with the same directory typed \
+                    relative (`nimbus backup docs URL`) is continued. Encryption: PASSPHRASE from the environment of \
+                    `schedule run` by default, or --passphrase-env VAR, --passphrase-file FILE (read at each run, one \
+                    trailing newline stripped), or --no-encryption. gpg public keys (--encrypt-key) are not supported \
+                    in schedules. The target's credentials (SWIFT_* or CLOUDFILES_*) must also be in the runner's \
+                    environment (see `schedule --help`).
+                    """)
             @OptionGroup var location: Location
             @Option(help: "How often: 1D, 12h, 1W …") var every: String = "1D"
             @Option(help: "Start a new chain (full backup) when the current one's full is this old.") var fullEvery: String?
             @Option(help: "Delete chains older than this after each backup.") var keep: String?
-            @Flag(help: "Store unencrypted (otherwise PASSPHRASE must be set when the job runs).") var noEncryption = false
-            @Option var include: [String] = []
-            @Option var exclude: [String] = []
+            @Flag(help: "Store unencrypted.") var noEncryption = false
+            @Option(help: "Read the passphrase from this file at each run (one trailing newline stripped).") var passphraseFile: String?
+            @Option(help: "Read the passphrase from this variable of the runner's environment (default PASSPHRASE).") var passphraseEnv: String?
+            @Option(help: "Include paths matching this glob (repeatable; order matters).") var include: [String] = []
+            @Option(help: "Exclude paths matching this glob (repeatable; order matters).") var exclude: [String] = []
             @Option(help: "Volume size in MiB.") var volsize: Int64?
-            @Argument var name: String
-            @Argument var source: String
-            @Argument var url: String
-            func run() async throws {
+            @Option(help: "Archive cache directory (default: the runner's --archive-dir, else ~/.cache/nimbus-backup).") var archiveDir: String?
+            @Option(name: .customLong("name"), help: "Cache name, duplicity's --name (default: md5 of the target URL).") var backupName: String?
+            @Flag(help: "Extend a chain made on another host or from another source directory.") var allowSourceMismatch = false
+            @Option(help: "Notify when the job has not succeeded for this many days (default: the schedule's, 7).") var notifyAfterDays: Int?
+            @Argument(help: "The job's name.") var job: String
+            @Argument(help: "The directory to back up.") var source: String
+            @Argument(help: "The target: file://, swift:// or cf+http://.") var url: String
+
+            func validate() throws {
                 for interval in [every] + [fullEvery, keep].compactMap({ $0 }) { _ = try BackupSchedule.seconds(interval) }
+                let sources = [noEncryption, passphraseFile != nil, passphraseEnv != nil].filter { $0 }.count
+                guard sources <= 1 else { throw ValidationError("give one of --no-encryption, --passphrase-file, --passphrase-env") }
+                guard ["file://", "swift://", "cf+http://"].contains(where: url.hasPrefix) else {
+                    throw ValidationError("unsupported target \(url) (file://, swift:// and cf+http:// are)")
+                }
+                if let v = volsize, v <= 0 { throw ValidationError("--volsize must be positive") }
+                if let d = notifyAfterDays, d < 0 { throw ValidationError("--notify-after-days must be 0 (never) or more") }
+            }
+
+            func run() async throws {
+                let cwd = FileManager.default.currentDirectoryPath
+                let absolute = BackupSchedule.absolutePath(source, cwd: cwd)
+                var isDir: ObjCBool = false
+                if !FileManager.default.fileExists(atPath: absolute, isDirectory: &isDir) || !isDir.boolValue {
+                    FileHandle.standardError.write(Data("warning: \(absolute) is not a directory now; runs will fail until it is\n".utf8))
+                }
+                let encryption: BackupSchedule.Job.Encryption =
+                    noEncryption ? .unencrypted
+                    : passphraseFile.map { .passphraseFile(BackupSchedule.absolutePath($0, cwd: cwd)) } ?? .passphraseEnv(passphraseEnv ?? "PASSPHRASE")
+                let newJob = BackupSchedule.Job(
+                    name: job, source: absolute, target: url, every: every, fullEvery: fullEvery, keep: keep,
+                    include: include, exclude: exclude, volsizeMiB: volsize, encryption: encryption, workingDirectory: cwd,
+                    selection: Self.orderedSelection(CommandLine.arguments), archiveDir: archiveDir.map { BackupSchedule.absolutePath($0, cwd: cwd) },
+                    backupName: backupName, allowSourceMismatch: allowSourceMismatch, notifyAfterDays: notifyAfterDays,
+                    added: Int64(Date().timeIntervalSince1970))
                 var s = try BackupSchedule.load(location.path)
-                let absolute = source.hasPrefix("/") ? source : FileManager.default.currentDirectoryPath + "/" + source
-                s.jobs.removeAll { $0.name == name }
-                s.jobs.append(.init(name: name, source: absolute, target: url, every: every, fullEvery: fullEvery, keep: keep,
-                                    encrypt: !noEncryption, include: include, exclude: exclude, volsizeMiB: volsize))
+                if let index = s.jobs.firstIndex(where: { $0.name == job }) { s.jobs[index] = newJob } else { s.jobs.append(newJob) }
                 try s.save(location.path)
-                print("job \(name): \(absolute) → \(url) every \(every)")
+                print("job \(job): \(newJob.summary)")
+                var needs = BackupSchedule.requiredVariables(for: url)
+                if case .passphraseEnv(let v) = encryption { needs.insert(v, at: 0) }
+                if !needs.isEmpty {
+                    print("note: `schedule run` needs \(needs.joined(separator: ", ")) in its environment "
+                          + "(under systemd: \(BackupSchedule.configHome())/nimbus/backup.env)")
+                }
+                if case .passphraseFile(let f) = encryption, access(f, R_OK) != 0 {
+                    FileHandle.standardError.write(Data("warning: the passphrase file \(f) is not readable now\n".utf8))
+                }
+            }
+
+            /// The --include/--exclude rules in the order typed, as `+ glob` / `- glob` lines.
+            static func orderedSelection(_ arguments: [String]) -> [String]? {
+                var lines: [String] = []
+                var i = 0
+                while i < arguments.count {
+                    let arg = arguments[i]
+                    for (flag, mark) in [("--include", "+"), ("--exclude", "-")] {
+                        if arg == flag, i + 1 < arguments.count {
+                            lines.append("\(mark) \(arguments[i + 1])")
+                            i += 1
+                        } else if arg.hasPrefix(flag + "=") {
+                            lines.append("\(mark) \(arg.dropFirst(flag.count + 1))")
+                        }
+                    }
+                    i += 1
+                }
+                return lines.isEmpty ? nil : lines
             }
         }
 
@@ -49,11 +131,10 @@ extension BackupCommand {
                 for job in s.jobs {
                     let st = s.state[job.name] ?? .init()
                     let next = try s.nextRun(of: job)
-                    print("\(job.name): \(job.source) → \(job.target) every \(job.every)"
-                          + (job.fullEvery.map { ", full every \($0)" } ?? "") + (job.keep.map { ", keep \($0)" } ?? ""))
-                    print("  last success: \(st.lastSuccess.map(BackupCommand.ctime) ?? "never")"
+                    print("\(job.name): \(job.summary)")
+                    print("  last success: \(st.lastSuccess.map(BackupSchedule.localTime) ?? "never")"
                           + (st.lastError.map { "; last error: \($0)" } ?? ""))
-                    print("  next run: \(next <= now ? "due now" : BackupCommand.ctime(next))")
+                    print("  next run: \(next <= now ? "due now" : BackupSchedule.localTime(next))")
                 }
             }
         }
@@ -61,61 +142,31 @@ extension BackupCommand {
         struct Remove: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Remove a job (its backups stay).")
             @OptionGroup var location: Location
-            @Argument var name: String
+            @Argument(help: "The job's name.") var job: String
             func run() async throws {
                 var s = try BackupSchedule.load(location.path)
-                guard s.jobs.contains(where: { $0.name == name }) else { throw ValidationError("no job named \(name)") }
-                s.jobs.removeAll { $0.name == name }
-                s.state[name] = nil
+                guard s.jobs.contains(where: { $0.name == job }) else { throw ValidationError("no job named \(job)") }
+                s.jobs.removeAll { $0.name == job }
+                s.state[job] = nil
                 try s.save(location.path)
-                print("removed job \(name)")
+                print("removed job \(job)")
             }
         }
 
-        struct Run: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Run the jobs that are due; with --daemon keep checking.")
+        struct Config: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Show or change the schedule's settings.")
             @OptionGroup var location: Location
-            @Option(help: "Archive cache directory (default ~/.cache/nimbus-backup).") var archiveDir: String?
-            @Flag(help: "Keep running, checking every --interval seconds.") var daemon = false
-            @Option(help: "Seconds between checks in --daemon mode.") var interval: Int = 60
+            @Option(help: "Notify when a job has not succeeded for this many days (0: never; a job's own setting wins).") var notifyAfterDays: Int?
+            @Option(help: "Wait before the first retry of a failed job (doubled per further failure, up to its period): 5m, 1h …") var firstRetry: String?
             func run() async throws {
-                repeat {
-                    let failed = try await runDue()
-                    if !daemon && failed > 0 { throw ExitCode(1) }
-                    if daemon { try await Task.sleep(nanoseconds: UInt64(interval) * 1_000_000_000) }
-                } while daemon
-            }
-
-            /// Runs what is due; answers how many jobs failed.
-            private func runDue() async throws -> Int {
-                let now = Int64(Date().timeIntervalSince1970)
-                var failed = 0
-                for job in try BackupSchedule.load(location.path).due(at: now) {
-                    print("\(job.name): backing up \(job.source) to \(job.target)")
-                    var error: String?
-                    var succeeded = false
-                    do {
-                        let stats = try await BackupSchedule.run(job, now: now, cacheRoot: archiveDir, gpg: GPG.fromEnvironment(),
-                                                                 onWarning: { ProgressPrinter.warn($0) })
-                        print(stats.text)
-                        succeeded = true
-                        // The set was stored; the warning stays visible in `list`.
-                        if stats.errors > 0 { error = "\(stats.errors) files could not be read" }
-                    } catch let e {
-                        error = "\(e)"
-                        FileHandle.standardError.write(Data("\(job.name): \(e)\n".utf8))
-                    }
-                    if !succeeded { failed += 1 }
-                    // Reload before saving: `add`/`remove` may have run meanwhile.
-                    var s = try BackupSchedule.load(location.path)
-                    var st = s.state[job.name] ?? .init()
-                    st.lastAttempt = now
-                    st.lastError = error
-                    if succeeded { st.lastSuccess = now }
-                    s.state[job.name] = st
-                    try s.save(location.path)
+                var s = try BackupSchedule.load(location.path)
+                if let d = notifyAfterDays {
+                    guard d >= 0 else { throw ValidationError("--notify-after-days must be 0 (never) or more") }
+                    s.notifyAfterDays = d
                 }
-                return failed
+                if let r = firstRetry { s.firstRetry = try BackupSchedule.seconds(r) }
+                if notifyAfterDays != nil || firstRetry != nil { try s.save(location.path) }
+                print("schedule \(location.path): notify after \(s.notifyAfterDays) days, first retry after \(BackupSchedule.duration(s.firstRetry))")
             }
         }
     }

@@ -218,7 +218,7 @@ struct EC2Caller {
                                                   contentType: contentType, accessKey: accessKey, secret: secret, region: region, service: "ec2") {
             headers.add(name: k, value: v)
         }
-        let r = try await client.request(host: endpoint.host, port: endpoint.port, method: "POST", uri: endpoint.path.isEmpty ? "/" : endpoint.path,
+        let r = try await client.request(host: endpoint.host, port: endpoint.port, secure: endpoint.secure, method: "POST", uri: endpoint.path.isEmpty ? "/" : endpoint.path,
                                          headers: headers, body: ByteBuffer(bytes: body), timeout: .seconds(120))
         let answer = Answer(text: String(buffer: r.body))
         guard r.status == 200 else {

@@ -31,8 +31,14 @@ struct NodeCommand: AsyncParsableCommand {
 struct ProxyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "proxy", abstract: "Run the proxy server from a JSON config.")
 
-    @Option(help: "Proxy config (JSON: host, port, ringDirectory, users).")
+    @Option(help: "Proxy config (JSON: host, port, ringDirectory, users; server.tlsCertificateFile/tlsKeyFile for HTTPS).")
     var config: String
+
+    @Option(help: "PEM certificate (chain): serve HTTPS (over the config's server.tlsCertificateFile).")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
 
     @OptionGroup var log: LogOptions
     @OptionGroup var supervision: SupervisionOptions
@@ -40,7 +46,12 @@ struct ProxyCommand: AsyncParsableCommand {
     func run() async throws {
         supervision.apply()
         let logger = try log.bootstrap(label: "nimbus.proxy")
-        let cfg = try ConfigFile.load(ProxyConfig.self, from: config)
+        var cfg = try ConfigFile.load(ProxyConfig.self, from: config)
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("HTTPS needs both --tls-cert and --tls-key") }
+        if let tlsCert, let tlsKey {
+            cfg.server.tlsCertificateFile = tlsCert
+            cfg.server.tlsKeyFile = tlsKey
+        }
         var users: (any TempAuthUserSource)?
         if let cp = cfg.controlPlane {
             let store = try ControlPlaneSQLStore.open(database: cp.database, keyFile: cp.keyFile)

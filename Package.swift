@@ -100,7 +100,7 @@ let package = Package(
         .executableTarget(name: "st", dependencies: ["STCommands"]),
 
         // duplicity-compatible backups
-        .target(name: "Backup", dependencies: ["Digest", "Gzip", "Tar", "Rsync", "NimbusClient", "NimbusCore"]),
+        .target(name: "Backup", dependencies: ["Digest", "Gzip", "Tar", "Rsync", "HTTPClientKit", "NimbusClient", "NimbusCore"]),
 
         // The control plane's state: users, projects, EC2 credentials (SQLite engine)
         .target(name: "ControlPlane", dependencies: [

@@ -55,7 +55,7 @@ public struct GPG: Sendable {
         }
         do {
             try run(["--decrypt", "-o", output, input], what: what)
-        } catch let error as BackupError where !usesKeys && homedir == nil && error.description.contains("no secret key") {
+        } catch let error as BackupError where !usesKeys && homedir == nil && (error.description.contains("no secret key") || error.description.contains("no passphrase was given")) {
             // Encrypted to a public key: the user's keyring holds the secret key.
             try run(["--decrypt", "-o", output, input], what: what, keyring: true)
         }
@@ -97,7 +97,15 @@ public struct GPG: Sendable {
         }
         let message = String(decoding: result.stderr, as: UTF8.self)
         guard result.succeeded else {
-            if message.contains("No secret key") { throw BackupError("no secret key for \(what) in the keyring") }
+            if message.contains("No secret key") {
+                // Without a passphrase gpg looks for a secret key: for a symmetric backup the
+                // missing piece is PASSPHRASE, which is what to say.
+                if passphrase == nil && !usesKeys {
+                    throw BackupError("this backup is encrypted and no passphrase was given: set PASSPHRASE "
+                                      + "(or give --encrypt-key KEY with its secret key in the keyring) to \(what)")
+                }
+                throw BackupError("no secret key for \(what) in the keyring")
+            }
             if message.contains("Bad session key") || message.contains("decryption failed") || message.contains("Bad passphrase") {
                 throw BackupError("wrong passphrase: gpg could not \(what)")
             }

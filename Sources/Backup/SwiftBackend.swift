@@ -1,10 +1,12 @@
 import Foundation
 import Digest
+import HTTPClientKit
 import NimbusClient
 import NimbusCore
 
 /// `swift://container[/prefix]` with duplicity's swift-backend environment (`SWIFT_AUTHURL`,
-/// `SWIFT_USERNAME`, `SWIFT_PASSWORD`), or `cf+http://container` with the Cloud Files one
+/// `SWIFT_USERNAME`, `SWIFT_PASSWORD`, `SWIFT_AUTHVERSION` and the Keystone variables, see
+/// `ClientEnvironment.duplicity`), or `cf+http://container` with the Cloud Files one
 /// (`CLOUDFILES_AUTHURL`, `CLOUDFILES_USERNAME`, `CLOUDFILES_APIKEY`). Volumes stream to and
 /// from the object store and each upload's ETag is checked against the local MD5.
 public final class SwiftBackend: BackupBackend {
@@ -12,26 +14,36 @@ public final class SwiftBackend: BackupBackend {
     let container: String
     let prefix: String
 
-    public init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    /// - Parameters:
+    ///   - tls: how an https:// auth or storage URL is checked (duplicity's `--ssl-cacert-file`,
+    ///     `--ssl-no-check-certificate`).
+    ///   - retries: retries of each request (duplicity's `--num-retries`).
+    public init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment, tls: ClientTLS = ClientTLS(),
+                retries: Int = 5) throws {
         let rest: Substring
-        let creds: SwiftClient.Credentials
+        var creds: SwiftClient.Credentials
         if url.hasPrefix("swift://") {
             rest = url.dropFirst("swift://".count)
-            creds = .init(authURL: environment["SWIFT_AUTHURL"], user: environment["SWIFT_USERNAME"], key: environment["SWIFT_PASSWORD"])
+            guard let found = ClientEnvironment.duplicity(environment, tls: tls), found.user != nil || found.token != nil else {
+                throw BackupError("set SWIFT_AUTHURL, SWIFT_USERNAME and SWIFT_PASSWORD (and SWIFT_AUTHVERSION=3 with SWIFT_PROJECT_NAME "
+                                  + "for Keystone) for \(url)")
+            }
+            creds = found
         } else if url.hasPrefix("cf+http://") {
             rest = url.dropFirst("cf+http://".count)
             creds = .init(authURL: environment["CLOUDFILES_AUTHURL"], user: environment["CLOUDFILES_USERNAME"], key: environment["CLOUDFILES_APIKEY"])
+            creds.tls = tls
+            guard creds.authURL != nil, creds.user != nil, creds.key != nil else {
+                throw BackupError("set CLOUDFILES_AUTHURL, CLOUDFILES_USERNAME and CLOUDFILES_APIKEY for \(url)")
+            }
         } else {
             throw BackupError("not an object store URL: \(url)")
-        }
-        guard creds.authURL != nil, creds.user != nil, creds.key != nil else {
-            throw BackupError("set SWIFT_AUTHURL, SWIFT_USERNAME and SWIFT_PASSWORD (or the CLOUDFILES_* variables) for \(url)")
         }
         let parts = rest.split(separator: "/", maxSplits: 1)
         guard let c = parts.first, !c.isEmpty else { throw BackupError("no container in \(url)") }
         container = String(c)
         prefix = parts.count > 1 ? String(parts[1]).trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/" : ""
-        client = SwiftClient(credentials: creds)
+        client = SwiftClient(credentials: creds, retries: retries, connectHint: "is the proxy running? check SWIFT_AUTHURL")
     }
 
     deinit { client.shutdown() }
@@ -63,16 +75,17 @@ public final class SwiftBackend: BackupBackend {
 
 /// The backend for a target URL.
 public enum Backends {
-    public static func open(_ url: String) throws -> any BackupBackend {
+    public static func open(_ url: String, tls: ClientTLS = ClientTLS(), retries: Int = 5) throws -> any BackupBackend {
         if url.hasPrefix("file://") { return try FileBackend(url: url) }
-        if url.hasPrefix("swift://") || url.hasPrefix("cf+http://") { return try SwiftBackend(url: url) }
+        if url.hasPrefix("swift://") || url.hasPrefix("cf+http://") { return try SwiftBackend(url: url, tls: tls, retries: retries) }
         throw BackupError("unsupported target \(url) (file://, swift:// and cf+http:// are)")
     }
 
     /// The archive cache directory of a target: `<archive dir>/<name or md5 of the URL as typed>`.
     public static func cacheDirectory(url: String, archiveDir: String?, name: String?) -> String {
-        let base = archiveDir ?? (ProcessInfo.processInfo.environment["XDG_CACHE_HOME"]
-            ?? "\(NSHomeDirectory())/.cache") + "/nimbus-backup"
+        // $HOME first, as the scheduler's config paths and duplicity (expanduser) read it.
+        let env = ProcessInfo.processInfo.environment
+        let base = archiveDir ?? (env["XDG_CACHE_HOME"] ?? "\(env["HOME"] ?? NSHomeDirectory())/.cache") + "/nimbus-backup"
         return "\(base)/\(name ?? Digests.md5Hex(url))"
     }
 }

@@ -73,17 +73,30 @@ public final class Downloader: Sendable {
         return summary
     }
 
-    func localPath(_ j: Job) -> String {
+    /// Where an object is written: below the output directory (or the current one), its name
+    /// with leading slashes taken off as python-swiftclient does. A name with a `..` component
+    /// would land outside: it is refused (swiftclient writes it there).
+    func localPath(_ j: Job) throws -> String {
         if let file = options.outputFile { return file }
-        var path = options.containerDirectories ? "\(j.container)/\(j.object)" : j.object
+        var name = Substring(j.object)
+        while name.hasPrefix("/") { name = name.dropFirst() }
+        if name.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
+            throw ClientError("\(j.container)/\(j.object): refused, the name would write outside the output directory (it has a .. part); "
+                              + "fetch it alone with -o FILE")
+        }
+        if options.containerDirectories && (j.container == "." || j.container == "..") {
+            throw ClientError("container \(j.container): refused, its directory would be outside the output directory")
+        }
+        guard !name.isEmpty else { throw ClientError("\(j.container)/\(j.object): the name gives no local file name; fetch it with -o FILE") }
+        var path = options.containerDirectories ? "\(j.container)/\(name)" : String(name)
         if let dir = options.outputDirectory { path = "\(dir)/\(path)" }
         return path
     }
 
     private func one(_ j: Job) async -> Summary {
         var s = Summary()
-        let path = localPath(j)
         do {
+            let path = try localPath(j)
             if j.isDirectory {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
                 s.downloaded.append(j.object)

@@ -66,11 +66,9 @@ public final class Uploader: Sendable {
         }
         var items: [Item] = []
         for path in paths {
-            do {
-                items += try expand(path)
-            } catch {
-                summary.errors.append("\(error)")
-            }
+            let (found, problems) = expand(path)
+            items += found
+            summary.errors += problems
         }
         for item in items where !item.isDirectoryMarker {
             if let size = try? FileManager.default.attributesOfItem(atPath: item.path)[.size] as? Int64 { progress.expect(bytes: size) }
@@ -92,42 +90,22 @@ public final class Uploader: Sendable {
         return summary
     }
 
-    /// A file, or every file (and empty directory) below a directory.
-    func expand(_ path: String) throws -> [Item] {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ClientError("\(path): no such file or directory") }
-        let base = Self.objectName(path)
-        let prefix = options.objectName ?? base
-        if !isDir.boolValue { return [Item(path: path, object: prefix, isDirectoryMarker: false)] }
-        var out: [Item] = []
-        guard let walker = FileManager.default.enumerator(atPath: path) else { return out }
-        var dirs: [String] = []
-        var nonEmpty = Set<String>()
-        while let rel = walker.nextObject() as? String {
-            let full = "\(path)/\(rel)"
-            var sub: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: full, isDirectory: &sub) else { continue }
-            let parent = (rel as NSString).deletingLastPathComponent
-            nonEmpty.insert(parent)
-            if sub.boolValue {
-                dirs.append(rel)
-            } else {
-                out.append(Item(path: full, object: prefix.isEmpty ? rel : "\(prefix)/\(rel)", isDirectoryMarker: false))
+    /// A file, or every file (and empty directory) below a directory, named as python-swiftclient
+    /// names them (`UploadNaming`). Problems a walk meets (unreadable directories, sockets,
+    /// dangling links) are reported, where swiftclient's `os.walk` would skip them silently.
+    func expand(_ path: String) -> (items: [Item], problems: [String]) {
+        var walk = UploadNaming.walk(path)
+        if let given = options.objectName { walk.entries = walk.entries.map { $0.renamed(replacing: path, with: given) } }
+        var problems = walk.problems
+        var items: [Item] = []
+        for e in walk.entries {
+            guard !e.object.isEmpty else {
+                problems.append("\(e.path): gives an empty object name (use --object-name)")
+                continue
             }
+            items.append(Item(path: e.path, object: e.object, isDirectoryMarker: e.isDirectoryMarker))
         }
-        // Empty directories become directory markers, as swift upload makes them.
-        for d in dirs where !nonEmpty.contains(d) {
-            out.append(Item(path: "\(path)/\(d)", object: prefix.isEmpty ? d : "\(prefix)/\(d)", isDirectoryMarker: true))
-        }
-        return out.sorted { $0.object < $1.object }
-    }
-
-    static func objectName(_ path: String) -> String {
-        var p = path
-        while p.hasPrefix("./") { p.removeFirst(2) }
-        while p.hasPrefix("/") { p.removeFirst() }
-        while p.hasSuffix("/") { p.removeLast() }
-        return p
+        return (items.sorted { $0.object < $1.object }, problems)
     }
 
     /// The names among `objects` the container already holds (nil when it cannot be listed:
@@ -150,6 +128,7 @@ public final class Uploader: Sendable {
                                                  headers: [("Content-Type", "application/directory"), ("Content-Length", "0")], body: [])
                 guard r.status == 201 else { throw ClientError.http(r.status, "upload of \(item.object)") }
                 s.uploaded.append(item.object)
+                options.report?(item.object)
                 return s
             }
             guard let attrs = try? FileManager.default.attributesOfItem(atPath: item.path),

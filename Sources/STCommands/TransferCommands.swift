@@ -31,7 +31,9 @@ struct Upload: AsyncParsableCommand {
         options.leaveSegments = leaveSegments
         options.objectName = objectName
         options.headers = try Session.headers(header)
-        if Session.verbose { options.report = { print($0) } }
+        // Each object's name as it is stored, as `swift upload` prints them (-q: none).
+        if !Session.quiet { options.report = { print($0) } }
+        Interruption.advise("interrupted: rerun the same command to resume (stored objects and segments are kept and not sent again)")
         try await Session.run { client in
             let summary = await Uploader(client: client, options: options, progress: Session.progress()).upload(container: container, paths: paths)
             if Session.verbose {
@@ -74,7 +76,8 @@ struct Download: AsyncParsableCommand {
         options.skipIdentical = skipIdentical
         options.prefix = prefix
         options.containerDirectories = all
-        if Session.verbose { options.report = { print($0) } }
+        if !Session.quiet { options.report = { print($0) } }
+        Interruption.advise("interrupted: rerun the same command with --skip-identical to fetch only what is missing")
         try await Session.run { client in
             var containers = container.map { [$0] } ?? []
             if all { containers = try await client.list(nil).compactMap { $0["name"] as? String } }
@@ -128,7 +131,7 @@ struct Delete: AsyncParsableCommand {
                         errors.append("\(ClientError.http(r.status, "deleting container \(c)"))")
                     }
                 }
-                if Session.verbose { for n in names { print(n) } }
+                if !Session.quiet { for n in names { print(n) } }
             }
             return Session.fail(errors)
         }

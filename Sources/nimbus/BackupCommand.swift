@@ -16,8 +16,7 @@ struct BackupCommand: AsyncParsableCommand {
     struct Common: ParsableArguments {
         @Option(help: "Volume size in MiB.") var volsize: Int64 = 200
         @Flag(help: "Store volumes uncompressed.") var noCompression = false
-        @Option(help: "Archive cache directory (default ~/.cache/nimbus-backup).") var archiveDir: String?
-        @Option(help: "Cache name (default: md5 of the target URL as typed).") var name: String?
+        @OptionGroup var target: TargetOptions
         @Flag(help: "Extend a chain made on another host or from another source directory.") var allowSourceMismatch = false
         @Flag(help: "Show progress (files, bytes, rate, ETA) even when stderr is not a terminal.") var progress = false
         @OptionGroup var crypto: CryptoOptions
@@ -30,7 +29,7 @@ struct BackupCommand: AsyncParsableCommand {
             o.volumeSize = volsize * 1024 * 1024
             o.compress = !noCompression
             o.localdir = source
-            o.cacheDirectory = Backends.cacheDirectory(url: url, archiveDir: archiveDir, name: name)
+            o.cacheDirectory = target.cacheDirectory(url: url)
             o.selection = try selection.selection(source: source)
             o.allowSourceMismatch = allowSourceMismatch
             #if DEBUG
@@ -42,7 +41,7 @@ struct BackupCommand: AsyncParsableCommand {
             #endif
             if progress || isatty(2) != 0 { o.onProgress = { ProgressPrinter.show($0) } }
             o.onWarning = { ProgressPrinter.warn($0) }
-            return try BackupWriter(source: source, backend: try Backends.open(url), options: o)
+            return try BackupWriter(source: source, backend: try target.open(url), options: o)
         }
     }
 
@@ -65,11 +64,17 @@ struct BackupCommand: AsyncParsableCommand {
         func run() async throws {
             if first.contains("://") && !second.contains("://") {
                 let crypto = common.crypto
-                var restore = try Restore.parse([first, second] + (crypto.noEncryption ? ["--no-encryption"] : [])
-                                                + crypto.encryptKey.flatMap { ["--encrypt-key", $0] } + (crypto.signKey.map { ["--sign-key", $0] } ?? []))
+                let t = common.target
+                var forwarded = crypto.noEncryption ? ["--no-encryption"] : []
+                forwarded += crypto.encryptKey.flatMap { ["--encrypt-key", $0] } + (crypto.signKey.map { ["--sign-key", $0] } ?? [])
+                forwarded += (t.archiveDir.map { ["--archive-dir", $0] } ?? []) + (t.name.map { ["--name", $0] } ?? [])
+                forwarded += (t.sslCacertFile.map { ["--ssl-cacert-file", $0] } ?? []) + (t.sslNoCheckCertificate ? ["--ssl-no-check-certificate"] : [])
+                forwarded += ["--num-retries", String(t.numRetries)]
+                var restore = try Restore.parse([first, second] + forwarded)
                 try await restore.run()
                 return
             }
+            try BackupCommand.checkSource(first)
             let limit = try fullIfOlderThan.map(BackupCommand.parseTime)
             try BackupCommand.finish(try await common.writer(source: first, url: second).automatic(fullIfOlderThan: limit))
         }
@@ -81,6 +86,7 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument var url: String
         @OptionGroup var common: Common
         func run() async throws {
+            try BackupCommand.checkSource(source)
             try BackupCommand.finish(try await common.writer(source: source, url: url).full())
         }
     }
@@ -92,6 +98,7 @@ struct BackupCommand: AsyncParsableCommand {
         @Argument var url: String
         @OptionGroup var common: Common
         func run() async throws {
+            try BackupCommand.checkSource(source)
             let limit = try fullIfOlderThan.map(BackupCommand.parseTime)
             try BackupCommand.finish(try await common.writer(source: source, url: url).automatic(fullIfOlderThan: limit))
         }
@@ -99,6 +106,7 @@ struct BackupCommand: AsyncParsableCommand {
 
     struct Restore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Restore a chain at a time (default: the latest).")
+        @OptionGroup var target: TargetOptions
         @Option(help: "now, 20261125T090315Z, 2026-11-25, epoch seconds, or 3D / 2h30m ago.") var time: String?
         @Option(help: "Restore only this path.") var fileToRestore: String?
         @Flag(help: "Restore into a non-empty directory.") var force = false
@@ -113,7 +121,7 @@ struct BackupCommand: AsyncParsableCommand {
             o.time = try time.map(BackupCommand.parseTime)
             o.fileToRestore = fileToRestore
             o.gpg = crypto.forReading()
-            let r = try await Restorer(backend: try Backends.open(url), target: destination, options: o).run()
+            let r = try await Restorer(backend: try target.open(url), target: destination, options: o).run()
             print("Restored \(r.files) files (\(r.bytes) bytes) from \(r.setsApplied) sets, \(r.volumes) volumes")
         }
     }
@@ -121,6 +129,7 @@ struct BackupCommand: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Restore the chain to scratch space and compare it with a local directory (exit 1 on differences).")
+        @OptionGroup var target: TargetOptions
         @Option(help: "Verify the state at this time (default: the latest).") var time: String?
         @Flag(help: "Compare file contents too, not only type, permissions and times.") var compareData = false
         @OptionGroup var crypto: CryptoOptions
@@ -131,7 +140,7 @@ struct BackupCommand: AsyncParsableCommand {
             var o = Restorer.Options()
             o.time = try time.map(BackupCommand.parseTime)
             o.gpg = crypto.forReading()
-            let r = try await Verifier(backend: try Backends.open(url), local: local, restoreOptions: o, compareData: compareData,
+            let r = try await Verifier(backend: try target.open(url), local: local, restoreOptions: o, compareData: compareData,
                                        selection: try selection.selection(source: local)).run()
             for d in r.differences { print("Difference found: \(d)") }
             print("Verify complete: \(r.compared) \(r.compared == 1 ? "file" : "files") compared, "
@@ -142,10 +151,11 @@ struct BackupCommand: AsyncParsableCommand {
 
     struct CollectionStatus: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "collection-status", abstract: "List the chains on a target.")
+        @OptionGroup var target: TargetOptions
         @Flag(help: "Ignored.") var noEncryption = false
         @Argument var url: String
         func run() async throws {
-            let c = BackupCollection(names: try await Backends.open(url).list())
+            let c = BackupCollection(names: try await target.open(url).list())
             for (i, chain) in c.chains.enumerated() {
                 print(i == c.chains.count - 1 ? "Found primary backup chain:" : "Secondary backup chain:")
                 print("Chain start time: \(DuplicityTime.format(chain.start))")
@@ -164,12 +174,13 @@ struct BackupCommand: AsyncParsableCommand {
 
     struct ListCurrentFiles: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list-current-files", abstract: "List the files of a chain at a time.")
+        @OptionGroup var target: TargetOptions
         @Option var time: String?
         @OptionGroup var crypto: CryptoOptions
         @Argument var url: String
         func run() async throws {
             let t = try time.map(BackupCommand.parseTime) ?? Int64.max
-            for (path, mtime) in try await Listing.current(backend: try Backends.open(url), time: t, gpg: crypto.forReading()) {
+            for (path, mtime) in try await Listing.current(backend: try target.open(url), time: t, gpg: crypto.forReading()) {
                 print("\(BackupCommand.ctime(mtime)) \(path.isEmpty ? "." : path)")
             }
         }
@@ -177,31 +188,34 @@ struct BackupCommand: AsyncParsableCommand {
 
     struct RemoveOlderThan: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "remove-older-than", abstract: "Delete chains older than a time.")
+        @OptionGroup var target: TargetOptions
         @Argument var time: String
         @Argument var url: String
         @Flag var force = false
         func run() async throws {
             let t = try BackupCommand.parseTime(time)
-            BackupCommand.listDeletions(try await Maintenance.removeOlderThan(t, backend: try Backends.open(url), force: force), force: force)
+            BackupCommand.listDeletions(try await Maintenance.removeOlderThan(t, backend: try target.open(url), force: force), force: force)
         }
     }
 
     struct RemoveAllButNFull: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "remove-all-but-n-full", abstract: "Keep only the newest N chains.")
+        @OptionGroup var target: TargetOptions
         @Argument var count: Int
         @Argument var url: String
         @Flag var force = false
         func run() async throws {
-            BackupCommand.listDeletions(try await Maintenance.removeAllButNFull(count, backend: try Backends.open(url), force: force), force: force)
+            BackupCommand.listDeletions(try await Maintenance.removeAllButNFull(count, backend: try target.open(url), force: force), force: force)
         }
     }
 
     struct Cleanup: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete files of incomplete sets.")
+        @OptionGroup var target: TargetOptions
         @Argument var url: String
         @Flag var force = false
         func run() async throws {
-            BackupCommand.listDeletions(try await Maintenance.cleanup(backend: try Backends.open(url), force: force), force: force)
+            BackupCommand.listDeletions(try await Maintenance.cleanup(backend: try target.open(url), force: force), force: force)
         }
     }
 
@@ -233,6 +247,38 @@ struct BackupCommand: AsyncParsableCommand {
                 print(line)
             }
         }
+    }
+
+    /// The source of a backup must be a directory; a word that is not one is most likely a
+    /// mistyped verb (`colection-status`), which is said instead of backing up nothing.
+    static func checkSource(_ source: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) {
+            if !isDirectory.boolValue { throw BackupError("\(source) is not a directory (a backup's source is a directory)") }
+            return
+        }
+        let verbs = configuration.subcommands.map { $0._commandName } + ["full", "incremental", "restore", "verify", "cleanup", "copy", "schedule"]
+        if !source.contains("/"), let near = verbs.min(by: { editDistance($0, source) < editDistance($1, source) }),
+           editDistance(near, source) <= 3 {
+            throw BackupError("\(source) is neither a verb nor a directory — did you mean `nimbus backup \(near)`?")
+        }
+        throw BackupError("the source directory \(source) does not exist")
+    }
+
+    /// Levenshtein distance (short words only).
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 
     /// A time as duplicity accepts it (now, ISO dates, epoch, intervals back from now).

@@ -1,10 +1,33 @@
 import ArgumentParser
 import Backup
 import Foundation
+import HTTPClientKit
+
+/// Where the backup lives and how it is reached, on every verb that touches a target
+/// (duplicity's names: Déjà Dup passes `--archive-dir` and `--name` to every call).
+struct TargetOptions: ParsableArguments {
+    @Option(help: "Archive cache directory (default $XDG_CACHE_HOME or $HOME/.cache, then nimbus-backup). Verbs that only read use the target itself.")
+    var archiveDir: String?
+    @Option(help: "Cache name (default: md5 of the target URL as typed).") var name: String?
+    @Option(help: "CA certificates (PEM) to trust for an https:// object store instead of the system's.") var sslCacertFile: String?
+    @Flag(help: "Do not check the object store's TLS certificate.") var sslNoCheckCertificate = false
+    @Option(help: "Retries of each request to the target, with backoff (0-20).") var numRetries: Int = 5
+
+    /// The backend of `url` with these settings.
+    func open(_ url: String) throws -> any BackupBackend {
+        guard (0...20).contains(numRetries) else { throw ValidationError("--num-retries is 0 to 20") }
+        return try Backends.open(url, tls: ClientTLS(caFile: sslCacertFile, insecure: sslNoCheckCertificate), retries: numRetries)
+    }
+
+    func cacheDirectory(url: String) -> String {
+        Backends.cacheDirectory(url: url, archiveDir: archiveDir, name: name)
+    }
+}
 
 /// Encryption options shared by every `nimbus backup` verb (duplicity's names).
 struct CryptoOptions: ParsableArguments {
-    @Flag(help: "Store volumes unencrypted (otherwise gpg: symmetric with PASSPHRASE, or --encrypt-key).") var noEncryption = false
+    @Flag(help: "The backup is not encrypted: volumes are written (or read) without gpg. Otherwise gpg, symmetric with PASSPHRASE or to --encrypt-key.")
+    var noEncryption = false
     @Option(help: "Encrypt to this public key (repeatable); the keyring is GNUPGHOME's.") var encryptKey: [String] = []
     @Option(help: "Sign with this secret key (its passphrase in SIGN_PASSPHRASE or PASSPHRASE).") var signKey: String?
 
@@ -16,7 +39,7 @@ struct CryptoOptions: ParsableArguments {
             return GPG(passphrase: env["SIGN_PASSPHRASE"] ?? env["PASSPHRASE"], recipients: encryptKey, signKey: signKey, homedir: nil)
         }
         guard let gpg = GPG.fromEnvironment() else {
-            throw ValidationError("set PASSPHRASE for encrypted backups, give --encrypt-key, or give --no-encryption")
+            throw BackupError("set PASSPHRASE for encrypted backups, give --encrypt-key, or give --no-encryption")
         }
         return gpg
     }

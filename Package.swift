@@ -204,6 +204,13 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        .testTarget(name: "NimbusClientTests", dependencies: [
+            "NimbusClient", "HTTPClientKit", "HTTPServerKit", "NimbusCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "ClusterTests", dependencies: [
             "NimbusCore", "Ring", "StorageServer", "Proxy", "HTTPClientKit", "Cluster", "Digest", "NimbusClient",
             .product(name: "NIOCore", package: "swift-nio"),

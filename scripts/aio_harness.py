@@ -1,9 +1,10 @@
 """Starts `nimbus aio` on a free loopback port in a temp dir, for the real-client checks."""
-import os, shutil, socket, subprocess, tempfile, time, urllib.request
+import os, shutil, socket, ssl, subprocess, tempfile, time, urllib.request
 
 
 class AIO:
-    def __init__(self, nimbus, extra=()):
+    def __init__(self, nimbus, extra=(), tls=None):
+        """tls: (certificate, key, CA file) to serve HTTPS (the CA checks the health probe)."""
         self.work = tempfile.mkdtemp(prefix="nimbus-client-")
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
@@ -12,11 +13,14 @@ class AIO:
         self.log = open(os.path.join(self.work, "aio.out"), "w")
         self.proc = subprocess.Popen(
             [nimbus, "aio", "--port", str(self.port), "--data-dir", os.path.join(self.work, "data"),
-             "--log-file", os.path.join(self.work, "nimbus.log"), *extra], stdout=self.log, stderr=self.log)
-        self.auth = f"http://127.0.0.1:{self.port}/auth/v1.0"
+             "--log-file", os.path.join(self.work, "nimbus.log"), *extra,
+             *(["--tls-cert", tls[0], "--tls-key", tls[1]] if tls else [])], stdout=self.log, stderr=self.log)
+        scheme = "https" if tls else "http"
+        self.auth = f"{scheme}://127.0.0.1:{self.port}/auth/v1.0"
+        context = ssl.create_default_context(cafile=tls[2]) if tls else None
         for _ in range(200):
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthcheck", timeout=1)
+                urllib.request.urlopen(f"{scheme}://127.0.0.1:{self.port}/healthcheck", timeout=1, context=context)
                 return
             except Exception:
                 time.sleep(0.1)

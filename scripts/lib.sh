@@ -38,6 +38,17 @@ ensure_venv() {
     fi
 }
 
+# The real Keystone from PyPI for the client tests, in a venv of its own (its dependencies are
+# many and pinned). Debian's python3, not a per-user pyenv one, so an ordinary user can run it.
+KEYSTONE_VENV="$ROOT/.venv-keystone"
+ensure_keystone_venv() {
+    if [ ! -x "$KEYSTONE_VENV/bin/keystone-manage" ]; then
+        echo "creating $KEYSTONE_VENV with keystone" >&2
+        /usr/bin/python3 -m venv "$KEYSTONE_VENV"
+        "$KEYSTONE_VENV/bin/pip" install -q --disable-pip-version-check "keystone==30.0.0" >&2
+    fi
+}
+
 # A TCP port nobody listens on.
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

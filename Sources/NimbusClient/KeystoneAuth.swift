@@ -13,6 +13,11 @@ public enum KeystoneAuth {
     public struct Token: Equatable, Sendable {
         public let token: String
         public let storageURL: String
+
+        public init(token: String, storageURL: String) {
+            self.token = token
+            self.storageURL = storageURL
+        }
     }
 
     /// The POST for `credentials` (version `2.0` or `3`).

@@ -85,35 +85,40 @@ public final class BackupWriter {
 
     /// A full backup.
     public func full() async throws -> Stats {
-        let (cache, _) = try await prepare()
+        let (cache, _) = try await prepare { _ in false }
         return try await write(previous: nil, cache: cache)
     }
 
     /// An incremental on top of the newest chain (a full when there is none).
     public func incremental() async throws -> Stats {
-        let (cache, chain) = try await prepare()
+        let (cache, chain) = try await prepare { _ in true }
         return try await write(previous: chain, cache: cache)
     }
 
     /// duplicity's bare `SRC URL`: an incremental, or a full when there is no chain yet or
     /// the chain's full set is older than `fullIfOlderThan` (epoch seconds).
     public func automatic(fullIfOlderThan: Int64?) async throws -> Stats {
-        let (cache, chain) = try await prepare()
-        if let chain, let limit = fullIfOlderThan, chain.start < limit { return try await write(previous: nil, cache: cache) }
+        let (cache, chain) = try await prepare { chain in fullIfOlderThan.map { chain.start >= $0 } ?? true }
         return try await write(previous: chain, cache: cache)
     }
 
-    /// Locks and syncs the cache; answers the chain an incremental would extend.
-    private func prepare() async throws -> (ArchiveCache?, BackupChain?) {
+    /// Locks the cache, checks that the newest chain may be extended (`extend` says whether
+    /// this run extends it) and syncs the cache; answers the chain to extend (nil: a full).
+    /// Nothing is written to the target or the cache before the checks passed.
+    private func prepare(extend: (BackupChain) -> Bool) async throws -> (ArchiveCache?, BackupChain?) {
         var cache: ArchiveCache?
         if let dir = options.cacheDirectory {
             cache = try ArchiveCache(directory: dir)
             try cache!.lock()
-            let report = try await cache!.sync(with: backend, gpg: options.gpg, work: work)
+        }
+        let newest = BackupCollection(names: try await backend.list()).chains.last
+        let chain = newest.flatMap { extend($0) ? $0 : nil }
+        if let chain { try await checkEncryption(of: chain) }
+        if let cache, let dir = options.cacheDirectory {
+            let report = try await cache.sync(with: backend, gpg: options.gpg, work: work)
             for name in report.orphaned { options.onWarning?("moved \(name) to \(dir)/orphaned: the target does not hold it") }
         }
-        let chain = BackupCollection(names: try await backend.list()).chains.last
-        if let chain { try await checkSource(chain, cache: cache) }
+        if let newest { try await checkSource(newest, cache: cache) }
         return (cache, chain)
     }
 

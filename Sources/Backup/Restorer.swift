@@ -19,6 +19,10 @@ public final class Restorer {
         public var numericOwner = false
         /// For encrypted (`.gpg`) sets.
         public var gpg: GPG?
+        /// duplicity's `--ignore-errors`: go on past a volume that cannot be read, skipping the
+        /// files whose data it held (listed in `Result.incompleteFiles`). Without it such a
+        /// restore stops with an error naming the volume and those files.
+        public var ignoreErrors = false
         public init() {}
     }
 
@@ -26,18 +30,34 @@ public final class Restorer {
         public var files = 0
         public var bytes: Int64 = 0
         public var setsApplied = 0
+        /// Volumes read (unreadable ones are not counted).
         public var volumes = 0
+        /// Files not restored because (some of) their data was in a volume that could not be
+        /// read: backup paths in duplicity's order. None of them is left in the target, not
+        /// even an older version.
+        public var incompleteFiles: [String] = []
+        /// Each volume that could not be read, with the reason (only with `ignoreErrors`).
+        public var unreadableVolumes: [String] = []
+        /// duplicity's "completed with errors": something could not be restored.
+        public var completedWithErrors: Bool { !unreadableVolumes.isEmpty || !incompleteFiles.isEmpty }
     }
 
     let backend: any BackupBackend
     let target: String
     let options: Options
     let work: String
-    private var pending: Pending?
+    var pending: Pending?
     private var directoryTimes: [String: Double] = [:]
     /// Directories known to exist (checked or made), so that each is checked once.
-    private var knownDirectories: Set<String> = []
-    private var result = Result()
+    var knownDirectories: Set<String> = []
+    var result = Result()
+    /// Backup paths that could not be restored whole (see `Result.incompleteFiles`); a later
+    /// set's snapshot or deletion of a path takes it off.
+    var incomplete: Set<String> = []
+    /// The multivol path whose remaining chunks are skipped (an earlier chunk was lost).
+    var skipping: String?
+    /// Backup paths written from the volume being read (lost too when it fails half-way).
+    var restoredInVolume: Set<String> = []
 
     /// A file being assembled from multivol chunks (content or delta).
     struct Pending {
@@ -47,6 +67,8 @@ public final class Restorer {
         let temp: String
         let lane: Int
         let file: LaneFile
+        /// The chunk number the next member of this file must have.
+        var nextChunk: Int
     }
 
     /// Where the data of the member being read goes: a lane writing one file.
@@ -62,7 +84,7 @@ public final class Restorer {
         var buffer: [UInt8] = []
     }
 
-    private let writers = FileWriterPool(lanes: ProcessInfo.processInfo.activeProcessorCount)
+    let writers = FileWriterPool(lanes: ProcessInfo.processInfo.activeProcessorCount)
 
     public init(backend: any BackupBackend, target: String, options: Options) throws {
         self.backend = backend
@@ -85,14 +107,15 @@ public final class Restorer {
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
         for set in chain.sets(upTo: time) {
             try await apply(set)
-            // A later set may patch, replace or delete what this one wrote.
+            // A multivol file never spans sets; a later set may patch, replace or delete what this one wrote.
+            try finishPending()
             try writers.drain()
             result.setsApplied += 1
         }
-        try finishPending()
         try writers.drain()
         // Directory times last: writing their contents changed them.
         for (path, mtime) in directoryTimes.sorted(by: { $0.key.count > $1.key.count }) { Self.setTimes(path, mtime, symlink: false) }
+        result.incompleteFiles = incomplete.sorted(by: SourceTree.precedes)
         return result
     }
 
@@ -107,18 +130,18 @@ public final class Restorer {
             try FileManager.default.moveItem(atPath: manifestPath + ".plain", toPath: manifestPath)
         }
         let manifest = try Manifest(parsing: String(decoding: try Data(contentsOf: URL(fileURLWithPath: manifestPath)), as: UTF8.self))
-        var wanted: [(Manifest.Volume, String)] = []
+        var wanted: [(Manifest.Volume, String?)] = []
         for volume in manifest.volumes {
-            guard let name = set.volumes[volume.number] else { throw BackupError("missing volume \(volume.number) of set \(manifestName)") }
             if let only = options.fileToRestore, !Self.volume(volume, mayHold: only) { continue }
-            wanted.append((volume, name))
+            wanted.append((volume, set.volumes[volume.number]))
         }
         // The next volume is fetched and its SHA1 checked on another core while this one is
         // applied; nothing of a volume is applied before its hash matched.
         let backend = backend, gpg = options.gpg, work = work
         func fetch(_ i: Int) -> Task<(path: String, temporary: [String]), Error> {
-            let (volume, name) = wanted[i]
+            let (volume, stored) = wanted[i]
             return Task.detached {
+                guard let name = stored else { throw BackupError("missing volume \(volume.number) of set \(manifestName) (not on the target)") }
                 let download = "\(work)/vol-\(i)"
                 let local = try await backend.localFile(name, downloadingTo: download)
                 var temporary = local == download ? [download] : []
@@ -137,11 +160,23 @@ public final class Restorer {
         }
         var next = wanted.isEmpty ? nil : fetch(0)
         for i in wanted.indices {
-            let fetched = try await next!.value
+            let (volume, name) = wanted[i]
+            let fetched: (path: String, temporary: [String])
+            do {
+                fetched = try await next!.value
+            } catch {
+                next = i + 1 < wanted.count ? fetch(i + 1) : nil
+                try volumeFailed(volume, name: name, manifest: manifest, reason: error, partlyRead: false, abandoned: nil)
+                continue
+            }
             next = i + 1 < wanted.count ? fetch(i + 1) : nil
             defer { for t in fetched.temporary { unlink(t) } }
-            let name = wanted[i].1
-            try readVolume(fetched.path, compressed: name.hasSuffix(".gz"))
+            do {
+                try readVolume(fetched.path, compressed: name?.hasSuffix(".gz") ?? false)
+            } catch let failure as VolumeReadFailure {
+                try volumeFailed(volume, name: name, manifest: manifest, reason: failure.error, partlyRead: true, abandoned: failure.abandoned)
+                continue
+            }
             result.volumes += 1
         }
     }
@@ -194,27 +229,42 @@ public final class Restorer {
         }
     }
 
+    /// Applies one volume. Bad data (gzip, tar) throws `VolumeReadFailure`, after the member
+    /// being written is removed; failures to write the target are thrown as they are.
     private func readVolume(_ path: String, compressed: Bool) throws {
         let tar = TarReader()
         var current: Member?
-        try Self.forEachBlock(of: path, gunzip: compressed) { plain in
-            for e in try tar.feed(plain) {
-                switch e {
-                case .entry(let entry):
-                    current = try begin(entry)
-                case .data(let bytes):
-                    guard current != nil else { continue }
-                    current!.buffer += bytes
-                    if current!.buffer.count >= 1 << 20 { try flush(&current!) }
-                case .entryEnd:
-                    if var c = current { try end(&c) }
-                    current = nil
-                case .end:
-                    break
+        restoredInVolume = []
+        do {
+            try Self.forEachBlock(of: path, gunzip: compressed) { plain in
+                let events = try tar.feed(plain)
+                do {
+                    for e in events {
+                        switch e {
+                        case .entry(let entry):
+                            current = try begin(entry)
+                        case .data(let bytes):
+                            guard current != nil else { continue }
+                            current!.buffer += bytes
+                            if current!.buffer.count >= 1 << 20 { try flush(&current!) }
+                        case .entryEnd:
+                            if var c = current { try end(&c) }
+                            current = nil
+                        case .end:
+                            break
+                        }
+                    }
+                } catch {
+                    throw TargetWriteFailure(error: error)
                 }
             }
+            try tar.finish()
+        } catch let failure as TargetWriteFailure {
+            _ = abandon(current)
+            throw failure.error
+        } catch {
+            throw VolumeReadFailure(error: error, abandoned: abandon(current))
         }
-        try tar.finish()
     }
 
     /// Hands the buffered data of a member to its lane.
@@ -258,24 +308,42 @@ public final class Restorer {
     private func begin(_ entry: TarEntry) throws -> Member? {
         guard let (kind, path, chunk) = Self.parse(entry.name) else { return nil }
         if let p = pending, p.path != path || (chunk ?? 1) == 1 { try finishPending() }
+        if skipping != nil && (skipping != path || chunk == nil) { skipping = nil }
         guard let dest = destination(path) else { return nil }
+        if skipping == path { return nil }
+        // A delta needs the earlier version, which an unreadable volume took: the file stays incomplete.
+        if kind.hasSuffix("diff") && entry.type == .regular && incomplete.contains(path) {
+            if chunk != nil { skipping = path }
+            return nil
+        }
         switch kind {
         case "deleted":
             // A path appears once per set, and sets are drained in between: no lane touches it.
             try? FileManager.default.removeItem(atPath: dest)
             knownDirectories.remove(dest)
+            incomplete.remove(path)
             return nil
         case "multivol_snapshot", "multivol_diff":
+            // A chunk missing (it was in an unreadable volume): the file cannot be assembled.
+            let number = chunk ?? 1
+            if pending.map({ $0.nextChunk != number }) ?? (number != 1) {
+                try discardPending()
+                markIncomplete(path)
+                skipping = path
+                return nil
+            }
             if pending == nil {
                 let temp = "\(work)/multivol", lane = writers.leastLoadedLane(), file = LaneFile()
                 try writers.submit(lane: lane) { try Self.create(file, at: temp, replacing: false) }
-                pending = Pending(path: path, entry: entry, isDiff: kind == "multivol_diff", temp: temp, lane: lane, file: file)
+                pending = Pending(path: path, entry: entry, isDiff: kind == "multivol_diff", temp: temp, lane: lane, file: file, nextChunk: 1)
             }
+            pending!.nextChunk = number + 1
             return Member(entry: entry, lane: pending!.lane, file: pending!.file, path: pending!.temp, inPlace: false, multivol: true)
         case "snapshot" where entry.type == .regular:
             // Whole files are written where they belong, as tar does: no second inode, no rename.
             try makeParent(of: dest)
             knownDirectories.remove(dest)
+            incomplete.remove(path)
             let lane = writers.leastLoadedLane(), file = LaneFile()
             try writers.submit(lane: lane) { try Self.create(file, at: dest, replacing: true) }
             return Member(entry: entry, lane: lane, file: file, path: dest, inPlace: true, multivol: false)
@@ -305,6 +373,7 @@ public final class Restorer {
         if m.inPlace {
             result.files += 1
             result.bytes += entry.size
+            if let (_, backupPath, _) = Self.parse(entry.name) { restoredInVolume.insert(backupPath) }
             try writers.submit(lane: m.lane) {
                 close(file.fd)
                 Self.applyMetadata(entry, to: path, numericOwner: numericOwner)
@@ -317,13 +386,14 @@ public final class Restorer {
         try place(entry, at: dest, content: path, isDiff: kind == "diff")
     }
 
-    private func finishPending() throws {
+    func finishPending() throws {
         guard let p = pending else { return }
         pending = nil
         let file = p.file
         try writers.submit(lane: p.lane) { close(file.fd) }
         try writers.drain()
         guard let dest = destination(p.path) else { return }
+        if !p.isDiff { incomplete.remove(p.path) }
         try place(p.entry, at: dest, content: p.temp, isDiff: p.isDiff)
     }
 
@@ -354,7 +424,14 @@ public final class Restorer {
             guard let content else { return }
             var staged = content
             if isDiff {
-                guard fm.fileExists(atPath: dest) else { throw BackupError("cannot apply the delta for \(dest): no earlier version restored") }
+                guard fm.fileExists(atPath: dest) else {
+                    // With --ignore-errors the earlier version may have been in an unreadable volume.
+                    guard options.ignoreErrors, let (_, path, _) = Self.parse(entry.name) else {
+                        throw BackupError("cannot apply the delta for \(dest): no earlier version restored")
+                    }
+                    markIncomplete(path)
+                    return
+                }
                 staged = "\(work)/staged"
                 try Rsync.patch(basis: dest, delta: content, to: staged)
             }
@@ -367,6 +444,7 @@ public final class Restorer {
                 guard rename(staged, dest) == 0 else { throw BackupError("cannot write \(dest): \(String(cString: strerror(errno)))") }
             }
             knownDirectories.remove(dest)
+            if let (_, backupPath, _) = Self.parse(entry.name) { restoredInVolume.insert(backupPath) }
             result.files += 1
             var st = stat()
             if lstat(dest, &st) == 0 { result.bytes += Int64(st.st_size) }

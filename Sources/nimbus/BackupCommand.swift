@@ -58,6 +58,7 @@ struct BackupCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "auto", abstract: "SRC URL: back up (full or incremental); URL DEST: restore.")
         @Option(help: "Make a full backup when the chain's full set is older than this (e.g. 1M, 2W, 30D).") var fullIfOlderThan: String?
+        @Flag(help: "When restoring: go on past unreadable volumes (see restore --help).") var ignoreErrors = false
         @OptionGroup var common: Common
         @Argument var first: String
         @Argument var second: String
@@ -69,7 +70,7 @@ struct BackupCommand: AsyncParsableCommand {
                 forwarded += crypto.encryptKey.flatMap { ["--encrypt-key", $0] } + (crypto.signKey.map { ["--sign-key", $0] } ?? [])
                 forwarded += (t.archiveDir.map { ["--archive-dir", $0] } ?? []) + (t.name.map { ["--name", $0] } ?? [])
                 forwarded += (t.sslCacertFile.map { ["--ssl-cacert-file", $0] } ?? []) + (t.sslNoCheckCertificate ? ["--ssl-no-check-certificate"] : [])
-                forwarded += ["--num-retries", String(t.numRetries)]
+                forwarded += ["--num-retries", String(t.numRetries)] + (ignoreErrors ? ["--ignore-errors"] : [])
                 var restore = try Restore.parse([first, second] + forwarded)
                 try await restore.run()
                 return
@@ -110,6 +111,8 @@ struct BackupCommand: AsyncParsableCommand {
         @Option(help: "now, 20261125T090315Z, 2026-11-25, epoch seconds, or 3D / 2h30m ago.") var time: String?
         @Option(help: "Restore only this path.") var fileToRestore: String?
         @Flag(help: "Restore into a non-empty directory.") var force = false
+        @Flag(help: "Go on past unreadable volumes: restore everything else, list the files that could not be (exit 2).")
+        var ignoreErrors = false
         @OptionGroup var crypto: CryptoOptions
         @Argument var url: String
         @Argument var destination: String
@@ -121,8 +124,15 @@ struct BackupCommand: AsyncParsableCommand {
             o.time = try time.map(BackupCommand.parseTime)
             o.fileToRestore = fileToRestore
             o.gpg = crypto.forReading()
+            o.ignoreErrors = ignoreErrors
             let r = try await Restorer(backend: try target.open(url), target: destination, options: o).run()
+            for v in r.unreadableVolumes { ProgressPrinter.warn(v) }
+            for f in r.incompleteFiles { ProgressPrinter.warn("not restored (incomplete): \(f)") }
             print("Restored \(r.files) files (\(r.bytes) bytes) from \(r.setsApplied) sets, \(r.volumes) volumes")
+            if r.completedWithErrors {
+                FileHandle.standardError.write(Data("nimbus: restore completed with errors: \(r.incompleteFiles.count) files not restored\n".utf8))
+                throw ExitCode(2)
+            }
         }
     }
 

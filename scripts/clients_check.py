@@ -257,7 +257,8 @@ def _keystone_checks(args, aio, ca, env, base_env, run, st, nimbus, work, bsrc):
         f.write("keystone")
     st("upload", "kc", "k.txt", e=kenv)
     r = run([args.swift, "--os-cacert", ca, "--auth-version", "3", "list", "kc"], e=kenv)
-    check(r.returncode == 0 and r.stdout.split() == ["k.txt"], "python-swiftclient with the same Keystone sees what st uploaded")
+    check(r.returncode == 0 and r.stdout.split() == ["k.txt"],
+          f"python-swiftclient with the same Keystone sees what st uploaded ({r.stderr.strip()[-200:]})")
     r = run([args.swift, "--debug", "--os-cacert", ca, "--auth-version", "3", "stat"], e=kenv)
     check(f"/v1/{account}" in r.stderr + r.stdout, "swift --debug: the same storage URL from the same catalog")
     aenv = {k: v for k, v in kenv.items() if k not in ("OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME", "OS_USER_DOMAIN_NAME", "OS_PROJECT_DOMAIN_NAME")}

@@ -36,6 +36,10 @@ ensure_venv() {
         python3 -m venv "$VENV"
         "$VENV/bin/pip" install -q --disable-pip-version-check python-swiftclient >&2
     fi
+    # swiftclient's Keystone auth (v2.0/v3) goes through keystoneclient.
+    if ! "$VENV/bin/python" -c 'import keystoneclient' 2>/dev/null; then
+        "$VENV/bin/pip" install -q --disable-pip-version-check python-keystoneclient >&2
+    fi
 }
 
 # The real Keystone from PyPI for the client tests, in a venv of its own (its dependencies are

@@ -19,7 +19,7 @@ public final class SwiftBackend: BackupBackend {
     ///     `--ssl-no-check-certificate`).
     ///   - retries: retries of each request (duplicity's `--num-retries`).
     public init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment, tls: ClientTLS = ClientTLS(),
-                retries: Int = 5) throws {
+                retries: Int = 5, onRetry: (@Sendable (String) -> Void)? = nil) throws {
         let rest: Substring
         var creds: SwiftClient.Credentials
         if url.hasPrefix("swift://") {
@@ -43,7 +43,7 @@ public final class SwiftBackend: BackupBackend {
         guard let c = parts.first, !c.isEmpty else { throw BackupError("no container in \(url)") }
         container = String(c)
         prefix = parts.count > 1 ? String(parts[1]).trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/" : ""
-        client = SwiftClient(credentials: creds, retries: retries, connectHint: "is the proxy running? check SWIFT_AUTHURL")
+        client = SwiftClient(credentials: creds, retries: retries, onRetry: onRetry, connectHint: "is the proxy running? check SWIFT_AUTHURL")
     }
 
     deinit { client.shutdown() }
@@ -75,9 +75,12 @@ public final class SwiftBackend: BackupBackend {
 
 /// The backend for a target URL.
 public enum Backends {
-    public static func open(_ url: String, tls: ClientTLS = ClientTLS(), retries: Int = 5) throws -> any BackupBackend {
+    public static func open(_ url: String, tls: ClientTLS = ClientTLS(), retries: Int = 5,
+                            onRetry: (@Sendable (String) -> Void)? = nil) throws -> any BackupBackend {
         if url.hasPrefix("file://") { return try FileBackend(url: url) }
-        if url.hasPrefix("swift://") || url.hasPrefix("cf+http://") { return try SwiftBackend(url: url, tls: tls, retries: retries) }
+        if url.hasPrefix("swift://") || url.hasPrefix("cf+http://") {
+            return try SwiftBackend(url: url, tls: tls, retries: retries, onRetry: onRetry)
+        }
         throw BackupError("unsupported target \(url) (file://, swift:// and cf+http:// are)")
     }
 

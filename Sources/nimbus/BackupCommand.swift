@@ -71,6 +71,7 @@ struct BackupCommand: AsyncParsableCommand {
                 forwarded += (t.archiveDir.map { ["--archive-dir", $0] } ?? []) + (t.name.map { ["--name", $0] } ?? [])
                 forwarded += (t.sslCacertFile.map { ["--ssl-cacert-file", $0] } ?? []) + (t.sslNoCheckCertificate ? ["--ssl-no-check-certificate"] : [])
                 forwarded += ["--num-retries", String(t.numRetries)] + (ignoreErrors ? ["--ignore-errors"] : [])
+                forwarded += (t.tempdir.map { ["--tempdir", $0] } ?? []) + (t.verbosity.map { ["--verbosity", $0] } ?? [])
                 var restore = try Restore.parse([first, second] + forwarded)
                 try await restore.run()
                 return
@@ -108,8 +109,8 @@ struct BackupCommand: AsyncParsableCommand {
     struct Restore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Restore a chain at a time (default: the latest).")
         @OptionGroup var target: TargetOptions
-        @Option(help: "now, 20261125T090315Z, 2026-11-25, epoch seconds, or 3D / 2h30m ago.") var time: String?
-        @Option(help: "Restore only this path.") var fileToRestore: String?
+        @Option(name: [.customShort("t"), .long], help: "now, 20261125T090315Z, 2026-11-25, epoch seconds, or 3D / 2h30m ago.") var time: String?
+        @Option(name: [.customShort("r"), .long], help: "Restore only this path.") var fileToRestore: String?
         @Flag(help: "Restore into a non-empty directory.") var force = false
         @Flag(help: "Go on past unreadable volumes: restore everything else, list the files that could not be (exit 2).")
         var ignoreErrors = false
@@ -140,7 +141,7 @@ struct BackupCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Restore the chain to scratch space and compare it with a local directory (exit 1 on differences).")
         @OptionGroup var target: TargetOptions
-        @Option(help: "Verify the state at this time (default: the latest).") var time: String?
+        @Option(name: [.customShort("t"), .long], help: "Verify the state at this time (default: the latest).") var time: String?
         @Flag(help: "Compare file contents too, not only type, permissions and times.") var compareData = false
         @OptionGroup var crypto: CryptoOptions
         @OptionGroup var selection: SelectionOptions
@@ -185,7 +186,7 @@ struct BackupCommand: AsyncParsableCommand {
     struct ListCurrentFiles: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list-current-files", abstract: "List the files of a chain at a time.")
         @OptionGroup var target: TargetOptions
-        @Option var time: String?
+        @Option(name: [.customShort("t"), .long], help: "List the files at this time (default: the latest).") var time: String?
         @OptionGroup var crypto: CryptoOptions
         @Argument var url: String
         func run() async throws {

@@ -12,11 +12,36 @@ struct TargetOptions: ParsableArguments {
     @Option(help: "CA certificates (PEM) to trust for an https:// object store instead of the system's.") var sslCacertFile: String?
     @Flag(help: "Do not check the object store's TLS certificate.") var sslNoCheckCertificate = false
     @Option(help: "Retries of each request to the target, with backoff (0-20).") var numRetries: Int = 5
+    @Option(help: "Directory for temporary files (volumes being written, downloads being read); default $TMPDIR or /tmp.")
+    var tempdir: String?
+    @Option(name: [.customShort("v"), .long], help: "duplicity's verbosity: 0-9 or e, w, n, i, d; at info (8, i) and above, retries are shown.")
+    var verbosity: String?
 
-    /// The backend of `url` with these settings.
+    /// The backend of `url` with these settings (and `--tempdir` in force for the process).
     func open(_ url: String) throws -> any BackupBackend {
         guard (0...20).contains(numRetries) else { throw ValidationError("--num-retries is 0 to 20") }
-        return try Backends.open(url, tls: ClientTLS(caFile: sslCacertFile, insecure: sslNoCheckCertificate), retries: numRetries)
+        if let tempdir {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: tempdir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--tempdir \(tempdir) is not a directory")
+            }
+            // Every temporary path of the backup code comes from FileManager.temporaryDirectory, which reads TMPDIR.
+            setenv("TMPDIR", tempdir, 1)
+        }
+        let onRetry: (@Sendable (String) -> Void)? = try showsRetries()
+            ? { @Sendable line in FileHandle.standardError.write(Data("nimbus: \(line)\n".utf8)) } : nil
+        return try Backends.open(url, tls: ClientTLS(caFile: sslCacertFile, insecure: sslNoCheckCertificate), retries: numRetries,
+                                 onRetry: onRetry)
+    }
+
+    /// duplicity's levels: error 0, warning 2, notice 4, info 8, debug 9 (letters or numbers).
+    func showsRetries() throws -> Bool {
+        guard let verbosity else { return false }
+        let levels: [String: Int] = ["e": 0, "error": 0, "w": 2, "warning": 2, "n": 4, "notice": 4, "i": 8, "info": 8, "d": 9, "debug": 9]
+        guard let level = Int(verbosity) ?? levels[verbosity.lowercased()], (0...9).contains(level) else {
+            throw ValidationError("--verbosity takes 0-9 or e, w, n, i, d")
+        }
+        return level >= 8
     }
 
     func cacheDirectory(url: String) -> String {

@@ -10,10 +10,7 @@ public enum ClientEnvironment {
     /// Keystone; `OS_STORAGE_URL` + `OS_AUTH_TOKEN` to skip authentication; `OS_CACERT` and
     /// `SWIFTCLIENT_INSECURE` for HTTPS.
     public static func swiftclient(_ env: [String: String]) -> SwiftClient.Credentials {
-        func v(_ names: String...) -> String? {
-            for n in names { if let value = env[n], !value.isEmpty { return value } }
-            return nil
-        }
+        let v = FirstSet(env)
         var c = SwiftClient.Credentials()
         c.authVersion = v("ST_AUTH_VERSION", "OS_AUTH_VERSION", "OS_IDENTITY_API_VERSION")
         c.projectName = v("OS_PROJECT_NAME", "OS_TENANT_NAME")
@@ -51,10 +48,7 @@ public enum ClientEnvironment {
     /// forms, `SWIFT_USER_DOMAIN_*`, `SWIFT_PROJECT_DOMAIN_*`, `SWIFT_REGIONNAME`,
     /// `SWIFT_ENDPOINT_TYPE`, or `SWIFT_PREAUTHURL` + `SWIFT_PREAUTHTOKEN`. Nil when none is set.
     public static func duplicity(_ env: [String: String], tls: ClientTLS = ClientTLS()) -> SwiftClient.Credentials? {
-        func v(_ names: String...) -> String? {
-            for n in names { if let value = env[n], !value.isEmpty { return value } }
-            return nil
-        }
+        let v = FirstSet(env)
         var c = SwiftClient.Credentials(authURL: v("SWIFT_AUTHURL"), user: v("SWIFT_USERNAME"), key: v("SWIFT_PASSWORD"),
                                         storageURL: v("SWIFT_PREAUTHURL"), token: v("SWIFT_PREAUTHTOKEN"))
         guard c.authURL != nil || (c.storageURL != nil && c.token != nil) else { return nil }
@@ -71,6 +65,15 @@ public enum ClientEnvironment {
         c.tls = tls
         c.splitTenantFromUser()
         return c
+    }
+
+    /// The first of some variables that is set and not empty.
+    struct FirstSet {
+        let env: [String: String]
+        init(_ env: [String: String]) { self.env = env }
+        func callAsFunction(_ names: String...) -> String? {
+            names.lazy.compactMap { env[$0] }.first { !$0.isEmpty }
+        }
     }
 
     static func isTrue(_ value: String?) -> Bool {

@@ -26,7 +26,7 @@ def main():
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("ST_", "OS_", "SWIFT_"))}
     env = dict(base_env, ST_AUTH=aio.auth, ST_USER="test:tester", ST_KEY="testing", OS_CACERT=ca)
     creds = ["-A", aio.auth, "-U", "test:tester", "-K", "testing", "--os-cacert", ca]
-    keystone = None
+    cleanups = []
     ok = False
     try:
         def run(cmd, cwd=work, e=None, timeout=300):
@@ -210,11 +210,11 @@ def main():
         check(p.returncode == 130 and "rerun the same command" in err, "Ctrl-C in st upload: exit 130, says how to resume")
 
         if args.keystone_venv:
-            keystone = _keystone_checks(args, aio, ca, env, base_env, run, st, nimbus, work, bsrc)
+            _keystone_checks(args, aio, ca, env, base_env, run, st, nimbus, work, bsrc, cleanups)
         ok = True
     finally:
-        if keystone:
-            keystone()
+        for cleanup in cleanups:
+            cleanup()
         aio.stop(keep=not ok)
         shutil.rmtree(certs, ignore_errors=True)
         if not ok:
@@ -229,12 +229,11 @@ def _keystone_extra(args):
     return ("--keystone-url", f"http://127.0.0.1:{port}/v3")
 
 
-def _keystone_checks(args, aio, ca, env, base_env, run, st, nimbus, work, bsrc):
+def _keystone_checks(args, aio, ca, env, base_env, run, st, nimbus, work, bsrc, cleanups):
     """Starts the real Keystone, registers this cluster as its object store, and uses it."""
     port = _keystone_extra.port
     state = os.path.join(work, "keystone")
     storage_prefix = aio.auth.rsplit("/auth/", 1)[0]
-    r = subprocess.run([args.keystone_up, args.keystone_venv, state, str(port), storage_prefix], capture_output=True, text=True, timeout=600)
     pidfile = os.path.join(state, "keystone.pid")
 
     def stop():
@@ -243,8 +242,9 @@ def _keystone_checks(args, aio, ca, env, base_env, run, st, nimbus, work, bsrc):
         except (OSError, ValueError):
             pass
 
+    cleanups.append(stop)
+    r = subprocess.run([args.keystone_up, args.keystone_venv, state, str(port), storage_prefix], capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
-        stop()
         raise Failure(f"keystone did not start: {r.stderr.strip()[-600:]}")
     values = dict(re.findall(r"^([A-Z_]+)=(\S+)$", r.stdout, re.M))
     kenv = dict(base_env, OS_AUTH_URL=f"http://127.0.0.1:{port}/v3", OS_USERNAME="demo", OS_PASSWORD="demopw", OS_PROJECT_NAME="demo",
@@ -276,7 +276,6 @@ def _keystone_checks(args, aio, ca, env, base_env, run, st, nimbus, work, bsrc):
     dest = os.path.join(work, "k-restored")
     r2 = nimbus("backup", "restore", "--ssl-cacert-file", ca, "swift://kbackup", dest, e=benv)
     check(r.returncode == 0 and r2.returncode == 0 and _digests(dest) == _digests(bsrc), "nimbus backup swift:// through Keystone v3 (SWIFT_AUTHVERSION=3)")
-    return stop
 
 
 def _raw_put(aio, ca, path, body):

@@ -53,28 +53,37 @@ public final class BackendClient: Sendable {
         // SNI and the name check take a host name; an address literal is checked against the
         // certificate's IP entries by the handler itself.
         let serverName = host.isIPAddressLiteral ? nil : host
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(connectTimeout)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // Built by hand because the stock client pipeline drops `100 Continue`.
-                    let decoder = HTTPResponseDecoder(leftOverBytesStrategy: .fireError, informationalResponseStrategy: .forward)
-                    if let sslContext {
-                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
-                        try channel.pipeline.syncOperations.addHandler(TLSHandshakeWaiter(promise: channel.eventLoop.makePromise()))
+        // Made before the channel: a handshake that fails at once tears the pipeline down
+        // before `connect` returns, and its reason must still reach the caller.
+        let handshake = secure ? group.any().makePromise(of: Void.self) : nil
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .connectTimeout(connectTimeout)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        // Built by hand because the stock client pipeline drops `100 Continue`.
+                        let decoder = HTTPResponseDecoder(leftOverBytesStrategy: .fireError, informationalResponseStrategy: .forward)
+                        if let sslContext {
+                            try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
+                            if let handshake { try channel.pipeline.syncOperations.addHandler(TLSHandshakeWaiter(promise: handshake)) }
+                        }
+                        try channel.pipeline.syncOperations.addHandlers([
+                            HTTPRequestEncoder(), ByteToMessageHandler(decoder), handler,
+                        ])
                     }
-                    try channel.pipeline.syncOperations.addHandlers([
-                        HTTPRequestEncoder(), ByteToMessageHandler(decoder), handler,
-                    ])
                 }
-            }
-            .connect(host: host, port: port).get()
-        if secure {
+                .connect(host: host, port: port).get()
+        } catch {
+            handshake?.fail(error)  // never left pending
+            throw error
+        }
+        if let handshake {
             // A refused certificate then fails the connect, with its reason, instead of the
             // first write failing on a channel the handshake already closed.
             do {
-                try await channel.pipeline.handler(type: TLSHandshakeWaiter.self).flatMap { $0.done }.get()
+                try await handshake.futureResult.get()
             } catch {
                 channel.close(promise: nil)
                 throw error

@@ -7,7 +7,6 @@ import NIOTLS
 final class TLSHandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
     private let promise: EventLoopPromise<Void>
-    var done: EventLoopFuture<Void> { promise.futureResult }
 
     init(promise: EventLoopPromise<Void>) { self.promise = promise }
 

@@ -44,7 +44,8 @@ import Testing
             headers.add(name: "Authorization", value: "AWS4-HMAC-SHA256 Credential=\(auth.accessKey)/\(auth.scope), "
                         + "SignedHeaders=content-type;host;x-amz-date, Signature=\(auth.signature)")
             let r = try await client.request(host: "127.0.0.1", port: server.port, method: "POST", uri: "/", headers: headers,
-                                             body: ByteBuffer(string: form))
+                                             // Generous: under a loaded CI run a call may wait on the store for seconds.
+                                             body: ByteBuffer(string: form), timeout: .seconds(120))
             return (r.status, String(buffer: r.body))
         }
 
@@ -127,7 +128,8 @@ import Testing
             let query = params.map { "\(FormDecoding.encode($0.0))=\(FormDecoding.encode($0.1))" }.joined(separator: "&")
             var headers = HTTPHeaders()
             headers.add(name: "Host", value: host)
-            let r = try await c.client.request(host: "127.0.0.1", port: c.server.port, method: "GET", uri: "/?" + query, headers: headers)
+            let r = try await c.client.request(host: "127.0.0.1", port: c.server.port, method: "GET", uri: "/?" + query, headers: headers,
+                                               timeout: .seconds(120))
             return (r.status, String(buffer: r.body))
         }
         let (ok, body) = try await call(secret: c.credential.secretKey)

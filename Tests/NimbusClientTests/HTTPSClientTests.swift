@@ -92,7 +92,7 @@ struct AuthCountingHandler: HTTPHandler {
             let stranger = client("https://127.0.0.1:\(port)/auth/v1.0")
             defer { stranger.shutdown() }
             let refused = await #expect(throws: ClientError.self) { try await stranger.authenticate() }
-            #expect(refused?.description.contains("is not trusted") == true)
+            #expect(refused?.description.contains("is not trusted") == true, "\(refused.map { "\($0)" } ?? "")")
             #expect(refused?.description.contains("--os-cacert") == true)
 
             let insecure = client("https://127.0.0.1:\(port)/auth/v1.0", tls: ClientTLS(insecure: true))

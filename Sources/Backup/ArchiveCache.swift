@@ -86,7 +86,7 @@ public final class ArchiveCache {
         defer { for t in temporary { unlink(t) } }
         if name.hasSuffix(".gpg") {
             guard let gpg else { throw BackupError("the backup is encrypted: set PASSPHRASE (or give the key) to read \(name)") }
-            try gpg.decrypt(file, to: "\(work)/cache-plain")
+            try await gpg.decrypt(file, to: "\(work)/cache-plain")
             file = "\(work)/cache-plain"
             temporary.append(file)
         }

@@ -116,7 +116,7 @@ extension BackupSchedule {
         guard (try? FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)) != nil,
               var path = try? await backend.localFile(name, downloadingTo: "\(work)/manifest") else { return nil }
         if name.hasSuffix(".gpg") {
-            guard let gpg, (try? gpg.decrypt(path, to: "\(work)/manifest.plain")) != nil else { return nil }
+            guard let gpg, (try? await gpg.decrypt(path, to: "\(work)/manifest.plain")) != nil else { return nil }
             path = "\(work)/manifest.plain"
         }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8), let manifest = try? Manifest(parsing: text) else { return nil }

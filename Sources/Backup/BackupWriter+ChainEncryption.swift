@@ -34,7 +34,7 @@ extension BackupWriter {
             unlink(download)
             unlink(download + ".plain")
         }
-        let keys = try gpg.encryptionKeyIDs(of: local)
+        let keys = try await gpg.encryptionKeyIDs(of: local)
         if gpg.recipients.isEmpty {
             guard keys.isEmpty else {
                 throw BackupError("""
@@ -43,7 +43,7 @@ extension BackupWriter {
                     """)
             }
             do {
-                try gpg.decrypt(local, to: download + ".plain")
+                try await gpg.decrypt(local, to: download + ".plain")
             } catch {
                 throw BackupError("the passphrase does not decrypt this chain's last manifest \(name): wrong PASSPHRASE? nothing was written")
             }
@@ -59,13 +59,13 @@ extension BackupWriter {
         guard !named.isEmpty else {
             // Hidden recipients: only decrypting tells.
             do {
-                try gpg.decrypt(local, to: download + ".plain")
+                try await gpg.decrypt(local, to: download + ".plain")
             } catch {
                 throw BackupError("the keyring's secret keys do not decrypt this chain's last manifest \(name): wrong key? nothing was written")
             }
             return
         }
-        let given = try gpg.recipientKeyIDs()
+        let given = try await gpg.recipientKeyIDs()
         let missing = named.filter { !given.contains($0) }
         guard missing.isEmpty else {
             throw BackupError("""

@@ -130,7 +130,7 @@ public final class BackupWriter {
             let local = try await backend.localFile(name, downloadingTo: "\(work)/last-manifest")
             path = local
             if name.hasSuffix(".gpg"), let gpg = options.gpg {
-                try gpg.decrypt(local, to: "\(work)/last-manifest.plain")
+                try await gpg.decrypt(local, to: "\(work)/last-manifest.plain")
                 path = "\(work)/last-manifest.plain"
             }
         }
@@ -329,7 +329,7 @@ public final class BackupWriter {
             guard let out else { throw BackupError("cannot write \(plain)") }
             try Restorer.forEachBlock(of: sigtar.path, gunzip: true) { out.write(Data($0)) }
             try out.close()
-            try gpg.encrypt(plain, to: "\(work)/sigtar.gpg")
+            try await gpg.encrypt(plain, to: "\(work)/sigtar.gpg")
             stored += Self.size("\(work)/sigtar.gpg")
             try await backend.put("\(work)/sigtar.gpg", as: sigName)
         } else {
@@ -352,7 +352,7 @@ public final class BackupWriter {
             try FileManager.default.copyItem(atPath: sigtar.path, toPath: "\(cache)/\(cacheSigName)")
         }
         if let gpg = options.gpg {
-            try gpg.encrypt(manifestPath, to: manifestPath + ".gpg")
+            try await gpg.encrypt(manifestPath, to: manifestPath + ".gpg")
             stored += Self.size(manifestPath + ".gpg")
             try await backend.put(manifestPath + ".gpg",
                                   as: BackupFileName(kind: manifestKind, time: time, previousTime: previousTime, encrypted: true).name)

@@ -55,7 +55,7 @@ public enum Maintenance {
                 var manifestText = manifestPath
                 if manifestName.hasSuffix(".gpg") {
                     guard let gpg else { throw BackupError("the backup is encrypted: set PASSPHRASE to check its volumes") }
-                    try gpg.decrypt(manifestPath, to: manifestPath + ".plain")
+                    try await gpg.decrypt(manifestPath, to: manifestPath + ".plain")
                     manifestText = manifestPath + ".plain"
                 }
                 let manifest = try Manifest(parsing: String(decoding: try Data(contentsOf: URL(fileURLWithPath: manifestText)), as: UTF8.self))

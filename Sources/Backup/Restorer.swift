@@ -125,7 +125,7 @@ public final class Restorer {
         let manifestPath = "\(work)/manifest"
         try await backend.get(manifestName, to: manifestPath)
         if manifestName.hasSuffix(".gpg"), let gpg = options.gpg {
-            try gpg.decrypt(manifestPath, to: manifestPath + ".plain")
+            try await gpg.decrypt(manifestPath, to: manifestPath + ".plain")
             try FileManager.default.removeItem(atPath: manifestPath)
             try FileManager.default.moveItem(atPath: manifestPath + ".plain", toPath: manifestPath)
         }
@@ -153,7 +153,7 @@ public final class Restorer {
                     }
                 }
                 guard name.hasSuffix(".gpg"), let gpg else { return (local, temporary) }
-                try gpg.decrypt(local, to: download + ".plain")
+                try await gpg.decrypt(local, to: download + ".plain")
                 temporary.append(download + ".plain")
                 return (download + ".plain", temporary)
             }

@@ -77,7 +77,7 @@ struct SignatureState {
             try await backend.get(name, to: local)
             if name.hasSuffix(".gpg") {
                 guard let gpg else { throw BackupError("the backup is encrypted: set PASSPHRASE") }
-                try gpg.decrypt(local, to: local + ".plain")
+                try await gpg.decrypt(local, to: local + ".plain")
                 unlink(local)
                 local += ".plain"
             }

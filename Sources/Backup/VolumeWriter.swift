@@ -135,7 +135,7 @@ final class VolumeWriter {
         var stored = c.path
         if let gpg {
             stored = c.path + ".gpg"
-            try gpg.encrypt(c.path, to: stored)
+            try await gpg.encrypt(c.path, to: stored)
             unlink(c.path)
             sha1 = try Restorer.sha1(stored)
         }

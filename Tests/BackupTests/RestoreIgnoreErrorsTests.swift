@@ -47,7 +47,7 @@ import Testing
             manifestName = set.manifest!
             var text = "\(root)/target/\(manifestName)"
             if let gpg {
-                try gpg.decrypt(text, to: "\(root)/manifest")
+                try await gpg.decrypt(text, to: "\(root)/manifest")
                 text = "\(root)/manifest"
             }
             manifest = try Manifest(parsing: String(contentsOfFile: text, encoding: .utf8))

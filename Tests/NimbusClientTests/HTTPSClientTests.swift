@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import HTTPClientKit
 import HTTPServerKit
@@ -54,13 +55,19 @@ struct AuthCountingHandler: HTTPHandler {
         return dir
     }()
 
+    /// The certificates, made on a Dispatch thread (openssl is waited for; not on Swift's few threads).
+    static func certificateDirectory() async -> String {
+        await withCheckedContinuation { c in DispatchQueue.global().async { c.resume(returning: certificates) } }
+    }
+
     func withServer(tls: Bool, _ body: (Int, AuthCountingHandler) async throws -> Void) async throws {
+        let certificates = await Self.certificateDirectory()
         var logger = Logger(label: "t")
         logger.logLevel = .critical
         var options = HTTPServerOptions()
         if tls {
-            options.tlsCertificateFile = Self.certificates + "/server.pem"
-            options.tlsKeyFile = Self.certificates + "/server.key"
+            options.tlsCertificateFile = certificates + "/server.pem"
+            options.tlsKeyFile = certificates + "/server.key"
         }
         let handler = AuthCountingHandler(secure: tls)
         let server = try await HTTPServer.bind(host: "127.0.0.1", port: 0, handler: handler, logger: logger, options: options)

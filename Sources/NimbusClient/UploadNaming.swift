@@ -68,7 +68,8 @@ public enum UploadNaming {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
         } catch {
-            out.problems.append("\(dir): cannot list the directory (\(Self.reason(error)))")
+            let reason = ((error as? CocoaError)?.underlying as? POSIXError).map { ErrorText.strerrorText($0.code.rawValue) } ?? "\(error)"
+            out.problems.append("\(dir): cannot list the directory (\(reason))")
             return
         }
         if names.isEmpty {
@@ -96,10 +97,5 @@ public enum UploadNaming {
             }
         }
         for sub in subdirectories { descend(sub, into: &out) }
-    }
-
-    static func reason(_ error: any Error) -> String {
-        if let e = error as? CocoaError, let posix = e.underlying as? POSIXError { return String(cString: strerror(posix.code.rawValue)).lowercased() }
-        return "\(error)"
     }
 }

@@ -82,11 +82,12 @@ final class KeystoneTokens: Sendable {
             else { logger?.warning("keystone at \(config.url) answered \(answer.status) validating a token") }
             return nil
         }
-        guard let identity = Self.identity(fromTokenBody: Array(answer.body.readableBytesView), config: config) else {
+        let root = Self.tokenObject(Array(answer.body.readableBytesView))
+        guard let identity = root.flatMap({ Self.identity(fromToken: $0, config: config) }) else {
             remember(token, nil, until: now + Self.negativeSeconds)  // unscoped: no project, no account
             return nil
         }
-        let expires = Self.expiry(fromTokenBody: Array(answer.body.readableBytesView)) ?? (now + config.cacheSeconds)
+        let expires = root.flatMap(Self.expiry(fromToken:)) ?? (now + config.cacheSeconds)
         remember(token, identity, until: min(expires, now + config.cacheSeconds))
         return identity
     }
@@ -104,9 +105,16 @@ final class KeystoneTokens: Sendable {
 
     /// keystoneauth's mapping of a v3 token body (scoped to a project) to an identity.
     static func identity(fromTokenBody body: [UInt8], config: KeystoneAuthConfig) -> Identity? {
-        guard let root = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let token = root["token"] as? [String: Any],
-              let project = token["project"] as? [String: Any], let projectID = project["id"] as? String,
+        tokenObject(body).flatMap { identity(fromToken: $0, config: config) }
+    }
+
+    /// The `token` object of a v3 token answer (parsed once per validation).
+    static func tokenObject(_ body: [UInt8]) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["token"] as? [String: Any]
+    }
+
+    static func identity(fromToken token: [String: Any], config: KeystoneAuthConfig) -> Identity? {
+        guard let project = token["project"] as? [String: Any], let projectID = project["id"] as? String,
               let user = token["user"] as? [String: Any], let userID = user["id"] as? String else { return nil }
         let projectName = project["name"] as? String ?? projectID
         let userName = user["name"] as? String ?? userID
@@ -121,8 +129,11 @@ final class KeystoneTokens: Sendable {
 
     /// `token.expires_at` as seconds since the epoch.
     static func expiry(fromTokenBody body: [UInt8]) -> Double? {
-        guard let root = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let token = root["token"] as? [String: Any], let text = token["expires_at"] as? String else { return nil }
+        tokenObject(body).flatMap(expiry(fromToken:))
+    }
+
+    static func expiry(fromToken token: [String: Any]) -> Double? {
+        guard let text = token["expires_at"] as? String else { return nil }
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let d = f.date(from: text) { return d.timeIntervalSince1970 }

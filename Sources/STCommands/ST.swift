@@ -130,13 +130,7 @@ enum Session {
 
     /// An error in one line: ours as they are, the system's by their reason.
     static func describe(_ error: any Error) -> String {
-        if let e = error as? ClientError { return e.description }
-        if let e = error as? CocoaError, let path = e.filePath ?? (e.userInfo[NSFilePathErrorKey] as? String) {
-            let reason = (e.underlying as? POSIXError).map { String(cString: strerror($0.code.rawValue)) } ?? "cannot be used"
-            return "\(path): \(reason.lowercased())"
-        }
-        if let e = error as? ValidationError { return e.message }
-        return "\(error)"
+        (error as? ValidationError)?.message ?? ErrorText.line(error)
     }
 
     static func fail(_ errors: [String]) -> Bool {

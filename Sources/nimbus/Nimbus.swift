@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NimbusClient
 import NimbusCore
 
 /// `nimbus`: one executable for every role of the cluster.
@@ -38,33 +39,9 @@ struct Nimbus: AsyncParsableCommand {
             if error is CleanExit || exitCode(for: error) == .success || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
                 exit(withError: error)
             }
-            FileHandle.standardError.write(Data("nimbus: \(ErrorText.line(error))\n".utf8))
+            let text = (error as? ValidationError)?.message ?? ErrorText.line(error)
+            FileHandle.standardError.write(Data("nimbus: \(text)\n".utf8))
             Glibc.exit(error is ValidationError ? 2 : 1)
-        }
-    }
-}
-
-/// Errors in one line a user can act on.
-enum ErrorText {
-    static func line(_ error: any Error) -> String {
-        if let e = error as? ValidationError { return e.message }
-        if let e = error as? CocoaError {
-            let path = e.filePath ?? (e.userInfo[NSFilePathErrorKey] as? String) ?? e.userInfo["NSDestinationFilePath"] as? String
-            let posix = (e.underlying as? POSIXError).map { String(cString: strerror($0.code.rawValue)).lowercased() }
-            let reason = posix ?? Self.reason(e.code)
-            return path.map { "\($0): \(reason)" } ?? reason
-        }
-        if let e = error as? POSIXError { return String(cString: strerror(e.code.rawValue)).lowercased() }
-        return "\(error)"
-    }
-
-    private static func reason(_ code: CocoaError.Code) -> String {
-        switch code {
-        case .fileNoSuchFile, .fileReadNoSuchFile: return "no such file or directory"
-        case .fileReadNoPermission, .fileWriteNoPermission: return "permission denied"
-        case .fileWriteOutOfSpace: return "no space left on the device"
-        case .fileWriteFileExists: return "already exists"
-        default: return "cannot be used (error \(code.rawValue))"
         }
     }
 }

@@ -34,17 +34,25 @@ public struct DiskFile: Sendable {
         case present(ObjectReader)
     }
 
+    /// One file of the hash directory: its timestamp, extension (`data`, `ts`, `meta`) and name.
+    typealias ListedFile = (Timestamp, String, String)
+
     /// Sorted file names of the hash directory (oldest first by timestamp).
-    func listing() -> [(Timestamp, String, String)] {
+    func listing() -> [ListedFile] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
-        var out: [(Timestamp, String, String)] = []
+        var out: [ListedFile] = []
         for name in names {
-            guard let dot = name.lastIndex(of: ".") else { continue }
-            let ext = String(name[name.index(after: dot)...])
-            guard ["data", "ts", "meta"].contains(ext), let ts = Timestamp(name[..<dot]) else { continue }
-            out.append((ts, ext, name))
+            guard let file = Self.parse(name) else { continue }
+            out.append(file)
         }
         return out.sorted { $0.0 < $1.0 }
+    }
+
+    static func parse(_ name: String) -> ListedFile? {
+        guard let dot = name.lastIndex(of: ".") else { return nil }
+        let ext = String(name[name.index(after: dot)...])
+        guard ["data", "ts", "meta"].contains(ext), let ts = Timestamp(name[..<dot]) else { return nil }
+        return (ts, ext, name)
     }
 
     /// Opens the newest version of the object. A concurrent write may replace the files
@@ -61,7 +69,11 @@ public struct DiskFile: Sendable {
     }
 
     private func openOnce() throws -> State {
-        let files = listing()
+        try state(of: listing())
+    }
+
+    /// The object as the files of one listing describe it.
+    private func state(of files: [ListedFile]) throws -> State {
         guard let newest = files.last(where: { $0.1 != "meta" }) else {
             return files.isEmpty ? .missing : .missing
         }
@@ -85,6 +97,27 @@ public struct DiskFile: Sendable {
         try DiskFileWriter(diskFile: self)
     }
 
+    /// What a PUT needs to know before it writes, from one listing of the hash directory: the
+    /// newest `.data`/`.ts` (last write wins), the current object when `open` is asked for
+    /// (If-None-Match), and a writer that cleans up after itself from the same listing rather
+    /// than listing the directory again.
+    public struct WritePreparation {
+        public let newest: (Timestamp, isDeleted: Bool)?
+        /// The current object, when `open` was asked for; nil when it could not be read.
+        public let state: State?
+        public let writer: DiskFileWriter
+    }
+
+    /// Lists the hash directory once and opens a writer (see `WritePreparation`).
+    public func prepareWrite(open: Bool) throws -> WritePreparation {
+        let files = listing()
+        let newest = files.last(where: { $0.1 != "meta" }).map { ($0.0, isDeleted: $0.1 == "ts") }
+        // A file that vanished between listing and opening was replaced by a newer write; the
+        // PUT's own timestamp check against that write happens when it installs.
+        let state = open ? try? state(of: files) : nil
+        return WritePreparation(newest: newest, state: state, writer: try DiskFileWriter(diskFile: self, knownFiles: files))
+    }
+
     /// Writes a tombstone (`.ts`) at `timestamp`.
     public func delete(at timestamp: Timestamp, name: String) throws {
         let w = try writer()
@@ -99,9 +132,11 @@ public struct DiskFile: Sendable {
         try w.commit(metadata: m, timestamp: timestamp, ext: "meta")
     }
 
-    /// Removes files made obsolete by newer ones.
-    func cleanup() {
-        let files = listing()
+    /// Removes files made obsolete by newer ones: those of `known` (a listing taken before a write,
+    /// plus the file it installed) or, when nil, of a fresh listing. A file a concurrent writer
+    /// installed after `known` was taken is left for that writer's cleanup or the replicator's.
+    func cleanup(known: [ListedFile]? = nil) {
+        let files = known ?? listing()
         guard let newestIndex = files.lastIndex(where: { $0.1 != "meta" }) else { return }
         let newest = files[newestIndex]
         let newestMeta = files.last { $0.1 == "meta" }

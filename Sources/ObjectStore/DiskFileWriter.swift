@@ -17,9 +17,12 @@ public final class DiskFileWriter {
     /// its metadata footer).
     public var hashedLength: Int64?
     private var finished = false
+    /// The hash directory's files listed before this write began (nil: list again to clean up).
+    private let knownFiles: [DiskFile.ListedFile]?
 
-    init(diskFile: DiskFile) throws {
+    init(diskFile: DiskFile, knownFiles: [DiskFile.ListedFile]? = nil) throws {
         self.diskFile = diskFile
+        self.knownFiles = knownFiles
         let tmpDir = diskFile.tmpDirectory
         var path = "\(tmpDir)/\(diskFile.hash).\(UInt64.random(in: 0...UInt64.max)).tmp"
         var fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -113,7 +116,11 @@ public final class DiskFileWriter {
         }
         finished = true
         AtomicFile.fsyncDirectory(dir)
-        diskFile.cleanup()
+        if let knownFiles, let installed = DiskFile.parse(fileName) {
+            diskFile.cleanup(known: (knownFiles + [installed]).sorted { $0.0 < $1.0 })
+        } else {
+            diskFile.cleanup()
+        }
         SuffixHashes.invalidate(diskFile: diskFile)
     }
 

@@ -49,17 +49,20 @@ public struct Ring: Sendable, Equatable {
     /// the primaries do not use first, in a per-partition stable order, so that all proxies agree
     /// where a failed primary's writes go.
     public func handoffs(partition: Int) -> HandoffSequence {
+        HandoffSequence(ring: self, partition: partition)
+    }
+
+    /// Every handoff of `partition`, in the order they are tried: devices in regions, then
+    /// zones, the primaries do not use come first; ties are broken by a per-partition shuffle.
+    func orderedHandoffs(partition: Int) -> [RingDevice] {
         let primaries = self.primaries(partition: partition)
         let primaryIDs = Set(primaries.map(\.id))
         let usedZones = Set(primaries.map { "\($0.region)/\($0.zone)" })
         let usedRegions = Set(primaries.map(\.region))
         let others = devices.compactMap { $0 }.filter { !primaryIDs.contains($0.id) && $0.weight > 0 }
-        let ordered = others.sorted { a, b in
-            let ka = (usedRegions.contains(a.region) ? 1 : 0, usedZones.contains("\(a.region)/\(a.zone)") ? 1 : 0, Self.mix(partition, a.id))
-            let kb = (usedRegions.contains(b.region) ? 1 : 0, usedZones.contains("\(b.region)/\(b.zone)") ? 1 : 0, Self.mix(partition, b.id))
-            return ka < kb
-        }
-        return HandoffSequence(devices: ordered)
+        return others.map { d in
+            ((usedRegions.contains(d.region) ? 1 : 0, usedZones.contains("\(d.region)/\(d.zone)") ? 1 : 0, Self.mix(partition, d.id)), d)
+        }.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
     private static func mix(_ partition: Int, _ id: Int) -> UInt64 {
@@ -74,8 +77,22 @@ public struct Ring: Sendable, Equatable {
     public var activeDevices: [RingDevice] { devices.compactMap { $0 } }
 }
 
-/// The lazily iterated handoff devices of one partition.
+/// The handoff devices of one partition, ordered only when the first one is asked for: a
+/// request whose primaries all answer never pays for sorting the other devices.
 public struct HandoffSequence: Sequence, Sendable {
-    let devices: [RingDevice]
-    public func makeIterator() -> IndexingIterator<[RingDevice]> { devices.makeIterator() }
+    let ring: Ring
+    let partition: Int
+
+    public struct Iterator: IteratorProtocol {
+        let ring: Ring
+        let partition: Int
+        var ordered: IndexingIterator<[RingDevice]>?
+
+        public mutating func next() -> RingDevice? {
+            if ordered == nil { ordered = ring.orderedHandoffs(partition: partition).makeIterator() }
+            return ordered?.next()
+        }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(ring: ring, partition: partition) }
 }

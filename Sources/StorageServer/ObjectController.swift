@@ -50,9 +50,16 @@ struct ObjectController: Sendable {
         let ifNoneMatch = request.header("if-none-match") == "*"
         let now = clock.now()
         let opened: OpenedWrite = try await pools.run(p.device) {
-            if let (existing, _) = file.newestTimestamp(), existing >= ts { return .conflict(existing) }
-            if ifNoneMatch, case .present(let r) = try file.open(), !Self.isExpired(r.metadata, now: now) { return .exists }
-            return .writer(try WriterBox(file.writer()))
+            let prepared = try file.prepareWrite(open: ifNoneMatch)
+            if let (existing, _) = prepared.newest, existing >= ts {
+                prepared.writer.abort()
+                return .conflict(existing)
+            }
+            if ifNoneMatch, case .present(let r) = prepared.state, !Self.isExpired(r.metadata, now: now) {
+                prepared.writer.abort()
+                return .exists
+            }
+            return .writer(WriterBox(prepared.writer))
         }
         let writer: WriterBox
         switch opened {
@@ -62,17 +69,22 @@ struct ObjectController: Sendable {
         }
         do {
             // Network chunks are small; gather them so each trip to the disk pool moves ~256 KiB.
+            // One buffer serves the whole body: it is cleared, not reallocated, after each trip.
             var pending = ByteBuffer()
             var received: Int64 = 0
             for try await chunk in request.body {
                 received += Int64(chunk.readableBytes)
                 if received > constraints.maxFileSize { throw HTTPError(413, "Your request is too large.") }
+                if pending.capacity == 0 {
+                    // Sized for the body when it is small, for one batch and a chunk when not.
+                    let body = Int(clamping: request.contentLength ?? Int64(Self.writeBatch))
+                    pending.reserveCapacity(min(body, Self.writeBatch) + chunk.readableBytes)
+                }
                 var c = chunk
                 pending.writeBuffer(&c)
                 if pending.readableBytes >= Self.writeBatch {
-                    let batch = pending
-                    pending = ByteBuffer()
-                    try await pools.run(p.device) { try batch.withUnsafeReadableBytes { try writer.write($0) } }
+                    try await pools.run(p.device) { [pending] in try pending.withUnsafeReadableBytes { try writer.write($0) } }
+                    pending.clear()
                 }
             }
             if pending.readableBytes > 0 {

@@ -75,6 +75,37 @@ import Testing
         #expect(r.dataTimestamp == Timestamp(seconds: 10))
     }
 
+    @Test func aPreparedWriteSeesTheNewestAndCleansUpFromItsOwnListing() throws {
+        let dev = try device()
+        let file = DiskFile(devicePath: dev, partition: 1, hash: "aabbccddeeff00112233445566778899")
+        try put(file, [1, 2, 3], at: Timestamp(seconds: 100))
+        let prepared = try file.prepareWrite(open: true)
+        #expect(prepared.newest?.0 == Timestamp(seconds: 100))
+        #expect(prepared.newest?.isDeleted == false)
+        guard case .present(let old)? = prepared.state else { Issue.record("the current object was not opened"); return }
+        #expect(try readAll(old) == [1, 2, 3])
+        let w = prepared.writer
+        try [UInt8(9)].withUnsafeBytes { try w.write($0) }
+        let etag = w.finalizeETag()
+        try w.commit(metadata: ["X-Timestamp": Timestamp(seconds: 200).internalForm, "ETag": etag, "Content-Length": "1"],
+                     timestamp: Timestamp(seconds: 200))
+        // The older .data went with the write's cleanup, without a second listing's help.
+        let names = try FileManager.default.contentsOfDirectory(atPath: file.directory)
+        #expect(names == ["\(Timestamp(seconds: 200).internalForm).data"])
+        guard case .present(let now) = try file.open() else { Issue.record("the new object is missing"); return }
+        #expect(try readAll(now) == [9])
+    }
+
+    @Test func aPreparedWriteOfANewObjectFindsNothing() throws {
+        let dev = try device()
+        let file = DiskFile(devicePath: dev, partition: 1, hash: "00112233445566778899aabbccddeeff")
+        let prepared = try file.prepareWrite(open: false)
+        #expect(prepared.newest == nil)
+        #expect(prepared.state == nil)
+        prepared.writer.abort()
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: "\(dev)/tmp")) == [])
+    }
+
     @Test func abortedWriteLeavesNothing() throws {
         let dev = try device()
         defer { try? FileManager.default.removeItem(atPath: dev) }

@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         // Already in the graph through postgres-nio: HTTPS for the client and the proxy costs no extra build.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // The proxy's /metrics (counters and histograms in Prometheus' text format).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C shims over system libraries (no build cost, see docs/swift-stack notes in design.md).
@@ -82,6 +84,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
         // The client library (st, backups, images) and the st command line
@@ -203,6 +206,13 @@ let package = Package(
             "HTTPServerKit", "HTTPClientKit", "NimbusCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .testTarget(name: "ProxyTests", dependencies: [
+            "Proxy", "HTTPServerKit", "HTTPClientKit", "NimbusCore", "Ring",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "NimbusClientTests", dependencies: [
             "NimbusClient", "HTTPClientKit", "HTTPServerKit", "NimbusCore",

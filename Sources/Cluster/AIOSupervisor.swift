@@ -42,7 +42,8 @@ public final class AIOSupervisor: Service, Sendable {
     /// Writes the node and proxy configs of an all-in-one cluster under `<dataDir>/conf`
     /// (owner-only: they hold the hash-path secrets) and returns the children to run.
     public static func children(dataDir: String, state: AIOState, host: String, proxyPort: Int,
-                                proxyServer: HTTPServerOptionsArguments = .init(), keystone: KeystoneAuthConfig? = nil, compute: AIOCompute? = nil,
+                                proxyServer: HTTPServerOptionsArguments = .init(), keystone: KeystoneAuthConfig? = nil, pipelineFile: String? = nil,
+                                compute: AIOCompute? = nil,
                                 logArguments: [String]) throws -> [Child] {
         let conf = "\(dataDir)/conf"
         try FileManager.default.createDirectory(atPath: conf, withIntermediateDirectories: true,
@@ -63,6 +64,7 @@ public final class AIOSupervisor: Service, Sendable {
         var proxy = AllInOne.proxyConfig(dataDir: dataDir, host: host, port: proxyPort)
         proxyServer.apply(to: &proxy.server)
         proxy.keystone = keystone
+        proxy.pipelineFile = pipelineFile
         // Project members log in as project:user; the image service has its own account.
         let control = AIOCompute.controlDirectory(dataDir)
         // The sealing key exists before any child starts, so every process seals with the same one.

@@ -97,7 +97,8 @@ public final class AllInOne: Sendable {
     /// Prepares (if needed) and binds every node and the proxy in this process (the test
     /// harness's cluster; `nimbus aio` runs each in its own process, see `AIOSupervisor`).
     public static func start(dataDir: String, layout: AIOLayout = .standard, host: String = "127.0.0.1", proxyPort: Int,
-                             tokenLife: Double = 86_400, clock: any WallClock = SystemClock(), logger: Logger) async throws -> AllInOne {
+                             tokenLife: Double = 86_400, pipelineFile: String? = nil, clock: any WallClock = SystemClock(),
+                             logger: Logger) async throws -> AllInOne {
         let state = try prepare(dataDir: dataDir, layout: layout)
         var nodes: [StorageNode] = []
         for n in 0..<state.layout.nodes {
@@ -114,6 +115,7 @@ public final class AllInOne: Sendable {
         }
         var proxyConfig = proxyConfig(dataDir: dataDir, host: host, port: proxyPort)
         proxyConfig.tokenLife = tokenLife
+        proxyConfig.pipelineFile = pipelineFile
         var proxyLogger = logger
         proxyLogger[metadataKey: "server"] = "proxy"
         let proxy = try await ProxyServer.start(config: proxyConfig, clock: clock, logger: proxyLogger)

@@ -21,6 +21,39 @@ public struct HTTPRequest {
 
     public var headers: HTTPHeaders { head.headers }
 
+    init(head: HTTPRequestHead, method: String, path: String, query: String, transactionID: String, body: RequestBody,
+         remoteAddress: String) {
+        self.head = head
+        self.method = method
+        self.path = path
+        self.query = query
+        self.transactionID = transactionID
+        self.body = body
+        self.remoteAddress = remoteAddress
+    }
+
+    /// A request made in memory: a middleware's sub-request, or a test's.
+    /// - Parameter uri: the raw path with its query string, as on a request line.
+    public init(method: String, uri: String, headers: HTTPHeaders = [:], body: RequestBody = RequestBody(),
+                transactionID: String = TransactionID.make(), remoteAddress: String = "127.0.0.1") {
+        let (path, query) = HTTPServer.splitURI(uri)
+        self.init(head: HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: uri, headers: headers),
+                  method: method, path: path, query: query, transactionID: transactionID, body: body, remoteAddress: remoteAddress)
+    }
+
+    /// This request with another method, target, headers or body (the transaction id stays).
+    public func with(method: String? = nil, uri: String? = nil, headers: HTTPHeaders? = nil, body: RequestBody? = nil) -> HTTPRequest {
+        let uri = uri ?? head.uri
+        let method = method ?? self.method
+        let (path, query) = HTTPServer.splitURI(uri)
+        var newHead = head
+        newHead.method = HTTPMethod(rawValue: method)
+        newHead.uri = uri
+        if let headers { newHead.headers = headers }
+        return HTTPRequest(head: newHead, method: method, path: path, query: query, transactionID: transactionID,
+                           body: body ?? self.body, remoteAddress: remoteAddress)
+    }
+
     /// First value of a header (case-insensitive).
     public func header(_ name: String) -> String? { head.headers.first(name: name) }
 

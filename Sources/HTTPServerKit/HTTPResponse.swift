@@ -53,13 +53,24 @@ public struct HTTPResponse: Sendable {
 
 /// Writes a streamed response body, suspending while the client is slow.
 public struct BodyWriter: Sendable {
-    let outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
-    let counter: ByteCounter
+    private let sink: @Sendable (ByteBuffer) async throws -> Void
+
+    init(outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, counter: ByteCounter) {
+        sink = { buffer in
+            counter.add(buffer.readableBytes)
+            try await outbound.write(.body(.byteBuffer(buffer)))
+        }
+    }
+
+    /// A writer handing each chunk to `sink`: a stage that counts what another one sends, or a
+    /// test that collects a streamed body.
+    public init(sink: @escaping @Sendable (ByteBuffer) async throws -> Void) {
+        self.sink = sink
+    }
 
     /// Sends one chunk.
     public func write(_ buffer: ByteBuffer) async throws {
-        counter.add(buffer.readableBytes)
-        try await outbound.write(.body(.byteBuffer(buffer)))
+        try await sink(buffer)
     }
 }
 

@@ -283,8 +283,10 @@ public final class HTTPServer: Sendable {
         if failed { throw HTTPError(499, "aborted") }
         try await outbound.write(.end(nil))
         let ms = (ContinuousClock.now - started).milliseconds
-        logger.info("\(remote) \"\(head.method.rawValue) \(uri)\" \(response.status) \(counter.value) \(body.bytesRead) \(ms)ms",
-                    metadata: ["txid": "\(txid)"])
+        if options.accessLog {
+            logger.info("\(remote) \"\(head.method.rawValue) \(uri)\" \(response.status) \(counter.value) \(body.bytesRead) \(ms)ms",
+                        metadata: ["txid": "\(txid)"])
+        }
         return keepAlive
     }
 

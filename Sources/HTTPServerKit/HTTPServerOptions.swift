@@ -14,6 +14,9 @@ public struct HTTPServerOptions: Sendable, Codable, Equatable {
     /// PEM certificate chain and private key: set both and the server speaks HTTPS only.
     public var tlsCertificateFile: String?
     public var tlsKeyFile: String?
+    /// Whether the server writes the access line of each request; off when the handler writes
+    /// its own (the proxy's `proxy-logging` stage).
+    public var accessLog = true
 
     /// True when the server speaks HTTPS.
     public var isTLS: Bool { tlsCertificateFile != nil && tlsKeyFile != nil }
@@ -33,5 +36,6 @@ public struct HTTPServerOptions: Sendable, Codable, Equatable {
         drainTimeout = try c.decodeIfPresent(Double.self, forKey: .drainTimeout) ?? drainTimeout
         tlsCertificateFile = try c.decodeIfPresent(String.self, forKey: .tlsCertificateFile)
         tlsKeyFile = try c.decodeIfPresent(String.self, forKey: .tlsKeyFile)
+        accessLog = try c.decodeIfPresent(Bool.self, forKey: .accessLog) ?? accessLog
     }
 }

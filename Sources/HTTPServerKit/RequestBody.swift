@@ -8,12 +8,17 @@ import NimbusCore
 /// socket being read (backpressure). The first read answers `Expect: 100-continue`: a handler
 /// that rejects a request (507, 413, 401…) before reading the body never invites the client to
 /// send it.
+///
+/// A body can also come from memory or another producer (`init(bytes:)`, `init(chunks:)`):
+/// middleware makes sub-requests with such bodies, and tests drive handlers without sockets.
 public final class RequestBody: AsyncSequence {
     public typealias Element = ByteBuffer
 
-    private var source: ConnectionReader
+    private var source: ConnectionReader?
     private let expectsContinue: Bool
-    private let outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    private let outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>?
+    /// The producer of a body that does not come from the connection.
+    private let producer: (() async throws -> ByteBuffer?)?
     private(set) var continueSent = false
     /// True once `.end` was seen: the connection can carry the next request.
     public private(set) var isComplete: Bool
@@ -25,12 +30,40 @@ public final class RequestBody: AsyncSequence {
         self.source = source
         self.expectsContinue = expectsContinue
         self.outbound = outbound
+        self.producer = nil
         self.isComplete = !hasBody && source.pendingEnd == false
+    }
+
+    /// A body whose chunks come from `chunks` until it returns nil.
+    public init(chunks: @escaping () async throws -> ByteBuffer?) {
+        self.source = nil
+        self.expectsContinue = false
+        self.outbound = nil
+        self.producer = chunks
+        self.isComplete = false
+    }
+
+    /// A body held in memory (empty when `bytes` is).
+    public convenience init(bytes: ByteBuffer = ByteBuffer()) {
+        var pending: ByteBuffer? = bytes.readableBytes > 0 ? bytes : nil
+        self.init(chunks: {
+            defer { pending = nil }
+            return pending
+        })
     }
 
     /// The next chunk of the body, or nil at its end. Throws if the client went away mid-body.
     public func next() async throws -> ByteBuffer? {
         if isComplete { return nil }
+        if let producer {
+            guard let chunk = try await producer() else {
+                isComplete = true
+                return nil
+            }
+            bytesRead += Int64(chunk.readableBytes)
+            return chunk
+        }
+        guard let source, let outbound else { return nil }
         if expectsContinue && !continueSent {
             continueSent = true
             try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .continue)))

@@ -33,7 +33,7 @@ struct AccountProxy {
             if let acl = request.header("x-account-access-control"), access.isOwner {
                 headers.replaceOrAdd(name: "X-Account-Access-Control", value: try AccountACL.normalize(acl))
             }
-            context.accountInfos.invalidate(account)
+            context.invalidateAccount(account)
             let h = headers
             let replies = await context.fanout.write(ring: context.rings.account, partition: part, method: "POST",
                                                      path: "/\(account)", headers: { _ in h })

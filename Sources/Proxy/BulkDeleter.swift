@@ -97,10 +97,11 @@ struct BulkDeleter: Sendable {
             try SwiftPath.validate(path, constraints: proxy.context.constraints)
             let access = try await Authorizer(context: proxy.context).authorize(proxy.identity, method: "DELETE", path: path,
                                                                                 referer: referer, txid: txid)
-            if path.object != nil {
-                return try await proxy.deleteObject(path, txid: txid)
+            if let object = ObjectPath(path) {
+                return try await proxy.deleteObject(object, txid: txid)
             }
-            return try await ContainerProxy(context: proxy.context, access: access).deleteContainer(path, txid: txid)
+            guard let container = ContainerPath(path) else { return 400 }
+            return try await ContainerProxy(context: proxy.context, access: access).deleteContainer(container, txid: txid)
         } catch let error as HTTPError {
             return error.status
         } catch {

@@ -97,7 +97,7 @@ struct BulkExtractor: Sendable {
                     try await source.skipMember()
                     continue
                 }
-                let objectPath = SwiftPath(account: account, container: container, object: object)
+                let objectPath = ObjectPath(account: account, container: container, object: object)
                 var containerFailure: (String, String)?
                 if !containersSeen.contains(container) {
                     switch await ensureContainer(SwiftPath(account: account, container: container)) {
@@ -150,17 +150,18 @@ struct BulkExtractor: Sendable {
 
     enum ContainerOutcome { case created, existed, failed(Int) }
 
-    private func ensureContainer(_ path: SwiftPath) async -> ContainerOutcome {
+    private func ensureContainer(_ target: SwiftPath) async -> ContainerOutcome {
         let context = proxy.context
-        if await context.containerInfo(account: path.account, container: path.container!, txid: txid, fresh: true).exists { return .existed }
+        guard let path = ContainerPath(target) else { return .failed(400) }
+        if await context.containerInfo(account: path.account, container: path.container, txid: txid, fresh: true).exists { return .existed }
         do {
-            let access = try await Authorizer(context: context).authorize(proxy.identity, method: "PUT", path: path, referer: referer, txid: txid)
+            let access = try await Authorizer(context: context).authorize(proxy.identity, method: "PUT", path: target, referer: referer, txid: txid)
             try await AccountProxy(context: context, access: access).ensureAccount(path.account, txid: txid)
-            let (part, _) = context.rings.container.nodes(account: path.account, container: path.container!)
+            let (part, _) = context.rings.container.nodes(account: path.account, container: path.container)
             let status = try await ContainerProxy(context: context, access: access).write(HTTPHeaders(), txid: txid, method: "PUT",
-                                                                                         account: path.account, container: path.container!,
+                                                                                         account: path.account, container: path.container,
                                                                                          partition: part)
-            context.containers.invalidate("\(path.account)/\(path.container!)")
+            context.invalidateContainer(account: path.account, container: path.container)
             return (200..<300).contains(status) ? .created : .failed(status)
         } catch let error as HTTPError {
             return .failed(error.status)
@@ -170,7 +171,7 @@ struct BulkExtractor: Sendable {
     }
 
     /// Stores one member's data as an object; the member is consumed whatever happens.
-    private func store(_ entry: TarEntry, at path: SwiftPath, headers request: HTTPHeaders, source: TarEventSource) async -> Int {
+    private func store(_ entry: TarEntry, at path: ObjectPath, headers request: HTTPHeaders, source: TarEventSource) async -> Int {
         var headers = HTTPHeaders()
         for (name, value) in request {
             let l = name.lowercased()

@@ -8,12 +8,11 @@ struct ContainerProxy {
     let context: ProxyContext
     let access: Access
 
-    func handle(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
+    func handle(_ request: HTTPRequest, _ path: ContainerPath) async throws -> HTTPResponse {
         let account = path.account
-        let container = path.container!
+        let container = path.container
         let (part, _) = context.rings.container.nodes(account: account, container: container)
         let backendPath = "/\(account)/\(container)"
-        let cacheKey = "\(account)/\(container)"
         switch request.method {
         case "HEAD", "GET":
             let reply = await context.fanout.read(ring: context.rings.container, partition: part, method: request.method,
@@ -22,29 +21,27 @@ struct ContainerProxy {
             guard let r = reply?.response else { throw HTTPError.serviceUnavailable("Container servers unavailable") }
             if r.status == 404 { return .error(404) }
             var headers = HeaderFilter.clientHeaders(r.headers)
-            VersionedWrites.clientHeaders(&headers, backend: r.headers)
+            VersionHistory.clientHeaders(&headers, backend: r.headers)
             if !access.isOwner { headers.removeOwnerHeaders() }
             return HTTPResponse(status: r.status, headers: headers,
                                 body: request.method == "GET" && r.body.readableBytes > 0 ? .bytes(r.body) : .empty)
         case "PUT":
             try context.constraints.checkMetadata(request.headers.pairs, kind: "container")
-            try Quotas.checkContainerHeaders(request.headers)
             if let policy = request.header("x-storage-policy"), !policy.isEmpty, policy.lowercased() != "policy-0" {
                 throw HTTPError.badRequest("Invalid X-Storage-Policy \(policy)")
             }
             try await AccountProxy(context: context, access: access).ensureAccount(account, txid: request.transactionID)
-            let (clientHeaders, sysmeta) = try VersionedWrites.containerWrite(request.headers)
+            let (clientHeaders, sysmeta) = try VersionHistory.containerWrite(request.headers)
             let status = try await write(clientHeaders, txid: request.transactionID, method: "PUT", account: account,
                                          container: container, partition: part, sysmeta: sysmeta)
-            context.containers.invalidate(cacheKey)
+            context.invalidateContainer(account: account, container: container)
             return HTTPResponse(status: status)
         case "POST":
             try context.constraints.checkMetadata(request.headers.pairs, kind: "container")
-            try Quotas.checkContainerHeaders(request.headers)
-            let (clientHeaders, sysmeta) = try VersionedWrites.containerWrite(request.headers)
+            let (clientHeaders, sysmeta) = try VersionHistory.containerWrite(request.headers)
             let status = try await write(clientHeaders, txid: request.transactionID, method: "POST", account: account,
                                          container: container, partition: part, sysmeta: sysmeta)
-            context.containers.invalidate(cacheKey)
+            context.invalidateContainer(account: account, container: container)
             return status == 404 ? .error(404) : HTTPResponse(status: status)
         case "DELETE":
             let status = try await deleteContainer(path, txid: request.transactionID)
@@ -59,11 +56,11 @@ struct ContainerProxy {
     }
 
     /// Deletes the (empty) container; answers the replicas' verdict.
-    func deleteContainer(_ path: SwiftPath, txid: String) async throws -> Int {
-        let (part, _) = context.rings.container.nodes(account: path.account, container: path.container!)
-        let status = try await write(HTTPHeaders(), txid: txid, method: "DELETE", account: path.account, container: path.container!,
+    func deleteContainer(_ path: ContainerPath, txid: String) async throws -> Int {
+        let (part, _) = context.rings.container.nodes(account: path.account, container: path.container)
+        let status = try await write(HTTPHeaders(), txid: txid, method: "DELETE", account: path.account, container: path.container,
                                      partition: part)
-        context.containers.invalidate("\(path.account)/\(path.container!)")
+        context.invalidateContainer(account: path.account, container: path.container)
         return status
     }
 

@@ -6,24 +6,11 @@ import NIOHTTP1
 import NimbusCore
 
 extension ObjectProxy {
-    /// `COPY /v1/a/c/o` with `Destination: c2/o2` (and `Destination-Account`): a PUT of the
-    /// destination whose bytes come from this object.
-    func copyMethod(_ request: HTTPRequest, _ source: SwiftPath) async throws -> HTTPResponse {
-        guard let destination = request.header("destination") else {
-            throw HTTPError.preconditionFailed("You must provide a Destination header")
-        }
-        let (container, object) = try Self.splitCopyPath(destination, header: "Destination")
-        let account = try request.header("destination-account").map { try PercentCoding.decodeUTF8($0) } ?? source.account
-        let dest = SwiftPath(account: account, container: container, object: object)
-        try await archiveBeforeWrite(dest, txid: request.transactionID)
-        return try await performCopy(request, from: source, to: dest)
-    }
-
     /// `PUT` with `X-Copy-From: c/o` (and `X-Copy-From-Account`).
-    func copy(_ request: HTTPRequest, to dest: SwiftPath) async throws -> HTTPResponse {
+    func copy(_ request: HTTPRequest, to dest: ObjectPath) async throws -> HTTPResponse {
         let (container, object) = try Self.splitCopyPath(request.header("x-copy-from") ?? "", header: "X-Copy-From")
         let account = try request.header("x-copy-from-account").map { try PercentCoding.decodeUTF8($0) } ?? dest.account
-        return try await performCopy(request, from: SwiftPath(account: account, container: container, object: object), to: dest)
+        return try await performCopy(request, from: ObjectPath(account: account, container: container, object: object), to: dest)
     }
 
     /// `c/o`, `/c/o` or their percent-encoded forms.
@@ -40,7 +27,7 @@ extension ObjectProxy {
 
     /// Reads the source and stores it at the destination: the source's metadata (unless
     /// `X-Fresh-Metadata: true`) overlaid with the request's, its bytes streamed straight through.
-    func performCopy(_ request: HTTPRequest, from source: SwiftPath, to dest: SwiftPath) async throws -> HTTPResponse {
+    func performCopy(_ request: HTTPRequest, from source: ObjectPath, to dest: ObjectPath) async throws -> HTTPResponse {
         if let cl = request.contentLength, cl != 0 { throw HTTPError.badRequest("Copy requests require a zero byte body") }
         try SwiftPath.validate(dest, constraints: context.constraints)
         // Source and destination are authorized separately: a GET of one, a PUT of the other.
@@ -128,9 +115,9 @@ extension ObjectProxy {
     }
 
     /// Copies the concatenation of a DLO (not its manifest).
-    func copyDLO(_ request: HTTPRequest, from source: SwiftPath, to dest: SwiftPath, manifest: String,
+    func copyDLO(_ request: HTTPRequest, from source: ObjectPath, to dest: ObjectPath, manifest: String,
                  manifestHead: HTTPResponseHead) async throws -> HTTPResponse {
-        let dlo = try await DynamicLargeObject.load(manifest: manifest, account: source.account, proxy: self,
+        let dlo = try await DLOManifest.load(manifest: manifest, account: source.account, proxy: self,
                                                     referer: request.header("referer"), txid: request.transactionID)
         var headers = copyHeaders(request, sourceHead: manifestHead)
         headers.remove(name: "x-object-manifest")
@@ -151,12 +138,12 @@ extension ObjectProxy {
 
     /// Copies an SLO: its bytes, or with `?multipart-manifest=get` the manifest itself, whose
     /// segments are checked again in the destination's account (as Swift re-PUTs it).
-    func copySLO(_ request: HTTPRequest, from source: SwiftPath, to dest: SwiftPath, manifest: SLOManifest,
+    func copySLO(_ request: HTTPRequest, from source: ObjectPath, to dest: ObjectPath, manifest: SLOManifest,
                  manifestHead: HTTPResponseHead) async throws -> HTTPResponse {
         var headers = copyHeaders(request, sourceHead: manifestHead)
         headers.remove(name: "x-static-large-object")
         if Self.wantsManifest(request) {
-            let input = try SLOManifestInput(Data(manifest.raw.encoded.utf8), manifestPath: dest)
+            let input = try SLOManifestInput(Data(manifest.raw.encoded.utf8), manifestPath: dest.swiftPath)
             let format = BulkResponse.format(accept: request.header("accept")) ?? "text/plain"
             let outcome = try await storeSLO(dest, input: input, headers: headers, format: format, referer: request.header("referer"),
                                              txid: request.transactionID)
@@ -205,10 +192,10 @@ extension ObjectProxy {
     }
 
     /// Adds the `X-Copied-From*` headers to a successful copy.
-    static func copied(_ stored: HTTPResponse, from source: SwiftPath, sourceHead head: HTTPResponseHead) -> HTTPResponse {
+    static func copied(_ stored: HTTPResponse, from source: ObjectPath, sourceHead head: HTTPResponseHead) -> HTTPResponse {
         var response = stored
         if response.status == 201 {
-            response.headers.add(name: "X-Copied-From", value: PercentCoding.encodePath("\(source.container!)/\(source.object!)"))
+            response.headers.add(name: "X-Copied-From", value: PercentCoding.encodePath("\(source.container)/\(source.object)"))
             response.headers.add(name: "X-Copied-From-Account", value: PercentCoding.encodePath(source.account))
             if let lm = head.headers.first(name: "last-modified") { response.headers.add(name: "X-Copied-From-Last-Modified", value: lm) }
         }

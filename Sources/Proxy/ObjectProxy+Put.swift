@@ -19,7 +19,7 @@ extension ObjectProxy {
     /// PUT: validate, open a connection per replica with `Expect: 100-continue` (replacing
     /// primaries that refuse or cannot be reached by handoffs), stream the body to all of them
     /// at once, and answer 201 when a quorum stored it.
-    func put(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
+    func put(_ request: HTTPRequest, _ path: ObjectPath) async throws -> HTTPResponse {
         let constraints = context.constraints
         if request.header("x-copy-from") != nil { return try await copy(request, to: path) }
         if let te = request.header("transfer-encoding"), te.lowercased() != "chunked" {
@@ -42,7 +42,7 @@ extension ObjectProxy {
     /// Stores an object whose bytes come from `next` (the client's body, or a copy source):
     /// metadata and conditions come from `headers` as a client would send them.
     /// `sysmeta` are system headers middleware adds (clients cannot set them).
-    func store(_ path: SwiftPath, headers clientHeaders: HTTPHeaders, length: Int64?, txid: String, sysmeta: [(String, String)] = [],
+    func store(_ path: ObjectPath, headers clientHeaders: HTTPHeaders, length: Int64?, txid: String, sysmeta: [(String, String)] = [],
                next: () async throws -> ByteBuffer?) async throws -> HTTPResponse {
         let constraints = context.constraints
         try constraints.checkMetadata(clientHeaders.pairs, kind: "object")
@@ -53,12 +53,12 @@ extension ObjectProxy {
             }
         }
         let expiry = try deleteAt(clientHeaders)
-        let info = await context.containerInfo(account: path.account, container: path.container!, txid: txid)
+        let info = await context.containerInfo(account: path.account, container: path.container, txid: txid)
         guard info.exists else { return .error(404) }
 
         var contentType = clientHeaders.first(name: "content-type") ?? ""
         if contentType.isEmpty || clientHeaders.first(name: "x-detect-content-type")?.lowercased() == "true" {
-            contentType = ContentTypes.guess(path.object!)
+            contentType = ContentTypes.guess(path.object)
         }
         let ts = context.timestamp()
         var base = context.backendHeaders(txid: txid, timestamp: ts)
@@ -81,7 +81,7 @@ extension ObjectProxy {
         let (part, primaries) = ring.nodes(account: path.account, container: path.container, object: path.object)
         let uriPath = objectPath(path)
         let ctx = context
-        let replicaHeaders = context.withContainerUpdates(base, account: path.account, container: path.container!)
+        let replicaHeaders = context.withContainerUpdates(base, account: path.account, container: path.container)
         let headersFor: @Sendable (Int, RingDevice) -> HTTPHeaders = { i, node in
             var h = replicaHeaders(i)
             h.add(name: "Host", value: node.address)

@@ -20,14 +20,14 @@ extension ObjectProxy {
 
     /// A read after following symlinks: where it ended, and what was found there.
     struct ResolvedRead {
-        let path: SwiftPath
+        let path: ObjectPath
         let read: SourceRead
         /// `/v1/<account>/<container>/<object>` of the last target, when a link was followed.
         let contentLocation: String?
     }
 
     /// Opens `path` for GET/HEAD, following symlinks with the requester's rights on each target.
-    func openFollowingSymlinks(_ path: SwiftPath, method: String, headers: HTTPHeaders, referer: String?, txid: String,
+    func openFollowingSymlinks(_ path: ObjectPath, method: String, headers: HTTPHeaders, referer: String?, txid: String,
                                follow: Bool = true, staticOnly: Bool = false, expectETag: String? = nil) async throws -> ResolvedRead {
         var current = path
         var loops = 0
@@ -56,8 +56,9 @@ extension ObjectProxy {
                 throw HTTPError(409, "X-Symlink-Target-Etag headers do not match",
                                 headers: [("Content-Type", "text/plain"), ("Content-Location", location ?? "")])
             }
-            if loops >= Self.symloopMax {
-                throw HTTPError(409, "Too many levels of symbolic links, maximum allowed is \(Self.symloopMax)",
+            let symloopMax = context.scope?.symloopMax ?? Self.symloopMax
+            if loops >= symloopMax {
+                throw HTTPError(409, "Too many levels of symbolic links, maximum allowed is \(symloopMax)",
                                 headers: [("Content-Type", "text/plain")])
             }
             let accountText = head.headers.first(name: Self.symlinkTargetAccount)
@@ -66,7 +67,7 @@ extension ObjectProxy {
             location = "/v1/\(accountText ?? PercentCoding.encodePath(current.account))/\(NameBytes.hasPrefix(target, "/") ? NameBytes.dropPrefix(target, bytes: 1) : target)"
             if !Self.isTrue(head.headers.first(name: Self.symloopExtend)) { loops += 1 }
             targetETag = linkETag
-            current = SwiftPath(account: account, container: container, object: object)
+            current = ObjectPath(account: account, container: container, object: object)
             do {
                 _ = try await Authorizer(context: context).authorize(identity, method: method, path: current, referer: referer, txid: txid)
             } catch let error as HTTPError {
@@ -88,7 +89,7 @@ extension ObjectProxy {
 
     /// PUT with `X-Symlink-Target`: checks the target (and, for a static link, that it exists
     /// with the given ETag) and stores a zero-byte object whose system metadata holds the link.
-    func putSymlink(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
+    func putSymlink(_ request: HTTPRequest, _ path: ObjectPath) async throws -> HTTPResponse {
         if let length = request.contentLength, length != 0 {
             throw HTTPError(400, "Symlink requests require a zero byte body", headers: [("Content-Type", "text/plain")])
         }
@@ -99,7 +100,7 @@ extension ObjectProxy {
     }
 
     /// Stores a symlink described by the `X-Symlink-Target*` entries of `clientHeaders`.
-    func storeSymlink(_ path: SwiftPath, headers clientHeaders: HTTPHeaders, referer: String?, txid: String) async throws -> HTTPResponse {
+    func storeSymlink(_ path: ObjectPath, headers clientHeaders: HTTPHeaders, referer: String?, txid: String) async throws -> HTTPResponse {
         let form = "X-Symlink-Target header must be of the form <container name>/<object name>"
         let rawTarget = clientHeaders.first(name: "x-symlink-target") ?? ""
         let decoded = try PercentCoding.decodeUTF8(rawTarget)
@@ -135,7 +136,7 @@ extension ObjectProxy {
             throw HTTPError(400, "Bad X-Symlink-Target-Etag format", headers: [("Content-Type", "text/plain")])
         }
         if let etag, !etag.isEmpty {
-            let target = SwiftPath(account: account, container: container, object: object)
+            let target = ObjectPath(account: account, container: container, object: object)
             _ = try await Authorizer(context: context).authorize(identity, method: "HEAD", path: target, referer: referer, txid: txid)
             let resolved = try await openFollowingSymlinks(target, method: "HEAD", headers: context.backendHeaders(txid: txid),
                                                            referer: referer, txid: txid,
@@ -165,7 +166,7 @@ extension ObjectProxy {
     }
 
     /// A POST that landed on a symlink is answered 307 with the target (metadata stays on the link).
-    static func postedToSymlink(_ backendHeaders: HTTPHeaders, path: SwiftPath) -> HTTPResponse? {
+    static func postedToSymlink(_ backendHeaders: HTTPHeaders, path: ObjectPath) -> HTTPResponse? {
         guard let target = backendHeaders.first(name: symlinkTarget) else { return nil }
         let account = backendHeaders.first(name: symlinkTargetAccount) ?? PercentCoding.encodePath(path.account)
         var headers = HTTPHeaders()

@@ -12,32 +12,27 @@ struct ObjectProxy {
     /// The requester (nil for anonymous requests allowed by an ACL).
     let identity: Identity?
 
-    func handle(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
-        let manifestQuery = try? request.queryValue("multipart-manifest")
-        if (request.method == "PUT" && manifestQuery != "put") || request.method == "POST",
-           request.header("x-static-large-object") != nil {
-            throw HTTPError.badRequest("X-Static-Large-Object is a reserved header. To create a static large object add query param multipart-manifest=put.")
-        }
-        if request.method == "PUT" {
-            if request.header("x-copy-from") == nil {
-                try await Quotas.checkWrite(path, length: request.contentLength ?? 0, context: context, txid: request.transactionID)
-            }
-            try await archiveBeforeWrite(path, txid: request.transactionID)
-        }
+    /// The object features the request's stages enabled (all of them outside a request).
+    var features: ObjectFeatures { context.scope?.features ?? .all }
+
+    /// The proxy server's object controller: what a PUT stores was decided by the stage that
+    /// recognised it (`slo`, `symlink`); `COPY` arrives as a PUT with `X-Copy-From` (`copy`).
+    func handle(_ request: HTTPRequest, _ path: ObjectPath) async throws -> HTTPResponse {
         switch request.method {
         case "PUT":
-            if manifestQuery == "put" { return try await putSLO(request, path) }
-            if request.header("x-symlink-target") != nil { return try await putSymlink(request, path) }
-            return try await put(request, path)
+            switch context.scope?.writer ?? .plain {
+            case .sloManifest: return try await putSLO(request, path)
+            case .symlink: return try await putSymlink(request, path)
+            case .plain: return try await put(request, path)
+            }
         case "GET", "HEAD": return try await read(request, path)
         case "POST": return try await post(request, path)
         case "DELETE": return try await delete(request, path)
-        case "COPY": return try await copyMethod(request, path)
         default: throw HTTPError(405, "Method Not Allowed")
         }
     }
 
-    var objectPath: (SwiftPath) -> String { { "/\($0.account)/\($0.container!)/\($0.object!)" } }
+    var objectPath: (ObjectPath) -> String { { $0.backendPath } }
 
     /// Validates `X-Delete-At` / `X-Delete-After` and returns the absolute expiry, if any.
     func deleteAt(_ headers: HTTPHeaders) throws -> Int64? {
@@ -70,7 +65,7 @@ struct ObjectProxy {
 
     // MARK: POST / DELETE
 
-    func post(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
+    func post(_ request: HTTPRequest, _ path: ObjectPath) async throws -> HTTPResponse {
         if request.header("x-symlink-target") != nil {
             throw HTTPError(400, "A PUT request is required to set a symlink target", headers: [("Content-Type", "text/plain")])
         }
@@ -84,7 +79,7 @@ struct ObjectProxy {
         let (part, _) = context.rings.object.nodes(account: path.account, container: path.container, object: path.object)
         // A new Content-Type must reach the container listing too, hence the update headers.
         let replies = await context.fanout.write(ring: context.rings.object, partition: part, method: "POST", path: objectPath(path),
-                                                 headers: context.withContainerUpdates(base, account: path.account, container: path.container!))
+                                                 headers: context.withContainerUpdates(base, account: path.account, container: path.container))
         let status = BestResponse.status(replies.map(\.status), replicas: replies.count)
         if (200..<300).contains(status), let stored = replies.first(where: { $0.status == status })?.response?.headers,
            let redirect = Self.postedToSymlink(stored, path: path) {
@@ -93,16 +88,14 @@ struct ObjectProxy {
         return status == 404 ? .error(404) : HTTPResponse(status: status)
     }
 
-    func delete(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
-        if (try? request.queryValue("multipart-manifest")) == "delete" { return try await deleteSLO(request, path) }
-        if let response = try await versionedDelete(request, path) { return response }
+    func delete(_ request: HTTPRequest, _ path: ObjectPath) async throws -> HTTPResponse {
         let status = try await deleteObject(path, txid: request.transactionID, ifDeleteAt: request.header("x-if-delete-at"))
         return status == 404 ? .error(404) : HTTPResponse(status: status)
     }
 
     /// Deletes one object on its replicas; answers the replicas' verdict.
-    func deleteObject(_ path: SwiftPath, txid: String, ifDeleteAt: String? = nil) async throws -> Int {
-        let info = await context.containerInfo(account: path.account, container: path.container!, txid: txid)
+    func deleteObject(_ path: ObjectPath, txid: String, ifDeleteAt: String? = nil) async throws -> Int {
+        let info = await context.containerInfo(account: path.account, container: path.container, txid: txid)
         guard info.exists else { return 404 }
         let ts = context.timestamp()
         var base = context.backendHeaders(txid: txid, timestamp: ts)
@@ -112,7 +105,7 @@ struct ObjectProxy {
         }
         let (part, _) = context.rings.object.nodes(account: path.account, container: path.container, object: path.object)
         let replies = await context.fanout.write(ring: context.rings.object, partition: part, method: "DELETE", path: objectPath(path),
-                                                 headers: context.withContainerUpdates(base, account: path.account, container: path.container!))
+                                                 headers: context.withContainerUpdates(base, account: path.account, container: path.container))
         return BestResponse.status(replies.map(\.status), replicas: replies.count)
     }
 
@@ -127,7 +120,7 @@ struct ObjectProxy {
     }
 
     /// Asks the object's primaries, then handoffs, until one has it.
-    func openRead(_ path: SwiftPath, method: String, headers: HTTPHeaders) async -> SourceRead {
+    func openRead(_ path: ObjectPath, method: String, headers: HTTPHeaders) async -> SourceRead {
         let ring = context.rings.object
         let (part, primaries) = ring.nodes(account: path.account, container: path.container, object: path.object)
         let uriPath = objectPath(path)
@@ -169,13 +162,15 @@ struct ObjectProxy {
         return sawNotFound ? .notFound : .unavailable
     }
 
-    func read(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
+    func read(_ request: HTTPRequest, _ path: ObjectPath) async throws -> HTTPResponse {
         var headers = context.backendHeaders(txid: request.transactionID)
         for name in ["range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"] {
             for v in request.headers[name] { headers.add(name: name, value: v) }
         }
-        let wantsManifest = Self.wantsManifest(request)
-        let symlinkGet = (try? request.queryValue("symlink")) == "get"
+        // Without its stage in the pipeline, a manifest or a symlink is the plain object stored.
+        let features = self.features
+        let wantsManifest = Self.wantsManifest(request) || !features.contains(.slo)
+        let symlinkGet = (try? request.queryValue("symlink")) == "get" || !features.contains(.symlink)
         // A manifest (or a symlink) is read whole: the range applies to the large object (or
         // the target), and for an SLO, conditionals compare with the SLO's ETag.
         var readWhole: [String] = []
@@ -187,24 +182,25 @@ struct ObjectProxy {
         if !readWhole.isEmpty { headers.add(name: "X-Backend-Ignore-Range-If-Metadata-Present", value: readWhole.joined(separator: ", ")) }
         let resolved = try await openFollowingSymlinks(path, method: request.method, headers: headers, referer: request.header("referer"),
                                                        txid: request.transactionID, follow: !symlinkGet)
-        var response = try await respond(request, path, resolved.read, wantsManifest: wantsManifest)
-        if symlinkGet, case .found(let head, _) = resolved.read { Self.symlinkClientHeaders(&response.headers, backend: head.headers) }
+        var response = try await respond(request, path, resolved.read, wantsManifest: Self.wantsManifest(request), features: features)
+        if symlinkGet, features.contains(.symlink), case .found(let head, _) = resolved.read { Self.symlinkClientHeaders(&response.headers, backend: head.headers) }
         if let location = resolved.contentLocation { response.headers.replaceOrAdd(name: "Content-Location", value: location) }
         return response
     }
 
     /// The client's response to what a read found: a large object, or the object itself.
-    private func respond(_ request: HTTPRequest, _ path: SwiftPath, _ read: SourceRead, wantsManifest: Bool) async throws -> HTTPResponse {
+    private func respond(_ request: HTTPRequest, _ path: ObjectPath, _ read: SourceRead, wantsManifest: Bool,
+                         features: ObjectFeatures) async throws -> HTTPResponse {
         switch read {
         case .notFound:
             return .error(404)
         case .unavailable:
             throw HTTPError.serviceUnavailable("No object server could be reached")
         case .found(let head, let conn):
-            if Self.isSLO(head.headers) {
+            if features.contains(.slo), Self.isSLO(head.headers) {
                 return try await wantsManifest ? readSLOManifest(request, head: head, conn: conn) : readSLO(request, path, head: head, conn: conn)
             }
-            if let manifest = head.headers.first(name: "x-object-manifest"), !wantsManifest {
+            if features.contains(.dlo), let manifest = head.headers.first(name: "x-object-manifest"), !wantsManifest {
                 _ = try? await conn.readFullBody()
                 context.client.release(conn)
                 return try await readDLO(request, path, manifest: manifest, manifestHead: head)
@@ -214,7 +210,7 @@ struct ObjectProxy {
     }
 
     /// Reads a small object whole (an error page, say); nil when it cannot be read.
-    func readWhole(_ path: SwiftPath, txid: String, limit: Int = 4 << 20) async throws -> HTTPResponse? {
+    func readWhole(_ path: ObjectPath, txid: String, limit: Int = 4 << 20) async throws -> HTTPResponse? {
         guard case .found(let head, let conn) = await openRead(path, method: "GET", headers: context.backendHeaders(txid: txid)) else {
             return nil
         }

@@ -63,6 +63,9 @@ public struct ProxyConfig: Sendable, Codable {
     public var controlPlane: ControlPlaneLocation?
     /// Keystone, whose tokens the proxy then accepts beside tempauth's.
     public var keystone: KeystoneAuthConfig?
+    /// A `proxy-server.conf`-style file whose `[pipeline:main]` and `[filter:NAME]` sections
+    /// set the stages (nil: Swift's default pipeline, `PipelineConfig.defaultPipeline`).
+    public var pipelineFile: String?
 
     public init(host: String, port: Int, ringDirectory: String, users: [TempAuthUser]) {
         self.host = host
@@ -73,7 +76,7 @@ public struct ProxyConfig: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case host, port, ringDirectory, users, tokenLife, nodeTimeout, connectTimeout, containerCacheTTL, constraints, publicURL
-        case ringCheckInterval, largeObjects, server, controlPlane, keystone
+        case ringCheckInterval, largeObjects, server, controlPlane, keystone, pipelineFile
     }
 
     /// Decodes a config file; everything but host, port, ringDirectory and users is optional.
@@ -94,6 +97,7 @@ public struct ProxyConfig: Sendable, Codable {
         server = try c.decodeIfPresent(HTTPServerOptions.self, forKey: .server) ?? server
         controlPlane = try c.decodeIfPresent(ControlPlaneLocation.self, forKey: .controlPlane)
         keystone = try c.decodeIfPresent(KeystoneAuthConfig.self, forKey: .keystone)
+        pipelineFile = try c.decodeIfPresent(String.self, forKey: .pipelineFile)
     }
 }
 

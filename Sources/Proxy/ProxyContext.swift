@@ -13,7 +13,7 @@ struct ProxyContext: Sendable {
     let ringWatcher: RingWatcher
     let client: BackendClient
     let fanout: BackendFanout
-    let auth: TempAuth
+    let auth: TempAuthTokens
     /// Keystone's tokens, when the proxy is configured with a Keystone.
     let keystone: KeystoneTokens?
     let containers: InfoCache<ContainerInfo>
@@ -23,6 +23,17 @@ struct ProxyContext: Sendable {
     let accountInfos: InfoCache<AccountInfo>
     let clock: any WallClock
     let logger: Logger
+    /// The proxy's Prometheus metrics (`proxy-logging` serves them).
+    let metrics: ProxyMetrics
+    /// What the current request has looked up and which stages it passed; nil outside one.
+    private(set) var scope: RequestScope?
+
+    /// This context for one request.
+    func scoped(_ scope: RequestScope) -> ProxyContext {
+        var c = self
+        c.scope = scope
+        return c
+    }
 
     var constraints: Constraints { config.constraints }
     /// The current rings.
@@ -40,10 +51,20 @@ struct ProxyContext: Sendable {
         return h
     }
 
-    /// Looks up a container (cached): existence, usage and ACLs.
+    /// Whether lookups may come from the shared cache: always outside a request, within one
+    /// when the pipeline has `cache`.
+    private var sharedCacheAllowed: Bool { scope?.usesSharedCache ?? true }
+
+    /// Looks up a container: existence, usage and ACLs. A request looks each container up
+    /// once (its scope keeps the answer); `fresh` asks for one read from the container servers
+    /// during this request, not one from the shared cache.
     func containerInfo(account: String, container: String, txid: String, fresh: Bool = false) async -> ContainerInfo {
         let key = "\(account)/\(container)"
-        if !fresh, let cached = containers.get(key) { return cached }
+        if let known = scope?.container(key, fresh: fresh) { return known }
+        if !fresh, sharedCacheAllowed, let cached = containers.get(key) {
+            scope?.remember(container: key, cached, fromBackend: false)
+            return cached
+        }
         let (part, _) = rings.container.nodes(account: account, container: container)
         let reply = await fanout.read(ring: rings.container, partition: part, method: "HEAD",
                                       path: "/\(account)/\(container)", headers: backendHeaders(txid: txid))
@@ -54,23 +75,46 @@ struct ProxyContext: Sendable {
                                  headers: r.headers.map { ($0.name, $0.value) },
                                  read: r.headers.first(name: "x-container-read"), write: r.headers.first(name: "x-container-write"))
             containers.set(key, info)
+            scope?.remember(container: key, info, fromBackend: true)
         } else {
             info = ContainerInfo(exists: false, objectCount: 0, bytesUsed: 0, headers: [], read: nil, write: nil)
-            if reply?.status == 404 { containers.set(key, info) }
+            if reply?.status == 404 {
+                containers.set(key, info)
+                scope?.remember(container: key, info, fromBackend: true)
+            }
         }
         return info
     }
 
-    /// Looks up an account (cached): nil when it does not exist or cannot be read.
+    /// Looks up an account, once per request like a container: nil when it does not exist or
+    /// cannot be read.
     func accountInfo(_ account: String, txid: String, fresh: Bool = false) async -> AccountInfo? {
-        if !fresh, let cached = accountInfos.get(account) { return cached }
+        if let known = scope?.account(account, fresh: fresh) { return known }
+        if !fresh, sharedCacheAllowed, let cached = accountInfos.get(account) {
+            scope?.remember(account: account, cached, fromBackend: false)
+            return cached
+        }
         let (part, _) = rings.account.nodes(account: account)
         let reply = await fanout.read(ring: rings.account, partition: part, method: "HEAD",
                                       path: "/\(account)", headers: backendHeaders(txid: txid))
         guard let r = reply?.response, (200..<300).contains(r.status) else { return nil }
         let info = AccountInfo(headers: r.headers.map { ($0.name, $0.value) })
         accountInfos.set(account, info)
+        scope?.remember(account: account, info, fromBackend: true)
         return info
+    }
+
+    /// Forgets what is known of a container that was just created, changed or deleted.
+    func invalidateContainer(account: String, container: String) {
+        let key = "\(account)/\(container)"
+        containers.invalidate(key)
+        scope?.forget(container: key)
+    }
+
+    /// Forgets what is known of an account that was just changed.
+    func invalidateAccount(_ account: String) {
+        accountInfos.invalidate(account)
+        scope?.forget(account: account)
     }
 
     /// Per-replica headers of an object write: `base` plus the container replica to update.

@@ -42,6 +42,9 @@ struct AIOCommand: AsyncParsableCommand {
     @Option(help: "CA file for an https:// --keystone-url.")
     var keystoneCacert: String?
 
+    @Option(help: "A proxy-server.conf whose [pipeline:main] and [filter:NAME] sections set the proxy's stages (default: Swift's pipeline).")
+    var proxyPipeline: String?
+
     @Flag(help: "Also run the compute cloud's control plane: the EC2 Query API with its image registry.")
     var compute = false
 
@@ -129,6 +132,8 @@ struct AIOCommand: AsyncParsableCommand {
             c.vcpus = computeVcpus
             computeArgs = c
         }
+        // A pipeline naming a stage that does not exist fails here, in one line, not in a child.
+        if let proxyPipeline { try PipelineConfig.load(path: Self.absolute(proxyPipeline)).check() }
         let children = try AIOSupervisor.children(
             dataDir: dataDir, state: state, host: host, proxyPort: proxyPort,
             proxyServer: .init(clientTimeout: clientTimeout, maxConnections: maxConnections,
@@ -138,6 +143,7 @@ struct AIOCommand: AsyncParsableCommand {
                 k.caFile = keystoneCacert.map(Self.absolute)
                 return k
             },
+            pipelineFile: proxyPipeline.map(Self.absolute),
             compute: computeArgs,
             logArguments: log.arguments)
         let supervisor = AIOSupervisor(executable: try Self.ownExecutable(), children: children, logger: logger)

@@ -26,7 +26,7 @@ final class ClusterHarness: @unchecked Sendable {
     /// The cluster's clock: real time plus an offset tests can advance (expiry without sleeping).
     let clock: ShiftedClock
 
-    static func start(layout: AIOLayout = AIOLayout(partPower: 6)) async throws -> ClusterHarness {
+    static func start(layout: AIOLayout = AIOLayout(partPower: 6), pipelineFile: String? = nil) async throws -> ClusterHarness {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("nimbus-cluster-\(UUID().uuidString)").path
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -37,7 +37,7 @@ final class ClusterHarness: @unchecked Sendable {
         for attempt in 0..<5 {
             do {
                 started = try await AllInOne.start(dataDir: root + (attempt == 0 ? "" : "-\(attempt)"), layout: layout, proxyPort: 0,
-                                                   clock: clock, logger: logger)
+                                                   pipelineFile: pipelineFile, clock: clock, logger: logger)
                 break
             } catch where "\(error)".contains("Address already in use") && attempt < 4 {
                 continue
@@ -78,8 +78,9 @@ final class ClusterHarness: @unchecked Sendable {
     }
 
     /// Runs `body` with a fresh cluster and stops it afterwards (also when `body` throws).
-    static func with<T>(layout: AIOLayout = AIOLayout(partPower: 6), _ body: (ClusterHarness) async throws -> T) async throws -> T {
-        let h = try await start(layout: layout)
+    static func with<T>(layout: AIOLayout = AIOLayout(partPower: 6), pipelineFile: String? = nil,
+                        _ body: (ClusterHarness) async throws -> T) async throws -> T {
+        let h = try await start(layout: layout, pipelineFile: pipelineFile)
         do {
             let result = try await body(h)
             await h.stop()

@@ -12,8 +12,8 @@ extension ObjectProxy {
 
     /// GET/HEAD of a DLO manifest: conditionals against the DLO ETag, one range (206) or the
     /// whole concatenation (several ranges also get the whole body, as Swift answers).
-    func readDLO(_ request: HTTPRequest, _ path: SwiftPath, manifest: String, manifestHead: HTTPResponseHead) async throws -> HTTPResponse {
-        let dlo = try await DynamicLargeObject.load(manifest: manifest, account: path.account, proxy: self,
+    func readDLO(_ request: HTTPRequest, _ path: ObjectPath, manifest: String, manifestHead: HTTPResponseHead) async throws -> HTTPResponse {
+        let dlo = try await DLOManifest.load(manifest: manifest, account: path.account, proxy: self,
                                                     referer: request.header("referer"), txid: request.transactionID)
         let headers = HeaderFilter.clientHeaders(manifestHead.headers)
         return try await LargeObjectResponse(proxy: self, request: request, headers: headers, total: try dlo.totalLength(), etag: dlo.etag,

@@ -39,7 +39,7 @@ extension ObjectProxy {
 
     /// Answers GET/HEAD of a manifest (the object server sent it whole, judging conditionals
     /// against the SLO ETag): the large object's headers and, for GET, its segments.
-    func readSLO(_ request: HTTPRequest, _ path: SwiftPath, head: HTTPResponseHead, conn: BackendConnection) async throws -> HTTPResponse {
+    func readSLO(_ request: HTTPRequest, _ path: ObjectPath, head: HTTPResponseHead, conn: BackendConnection) async throws -> HTTPResponse {
         var headers = HeaderFilter.clientHeaders(head.headers)
         headers.remove(name: "content-range")
         if let etag = head.headers.first(name: "etag") { headers.replaceOrAdd(name: "X-Manifest-Etag", value: etag) }
@@ -81,7 +81,7 @@ extension ObjectProxy {
     // MARK: PUT
 
     /// `PUT ?multipart-manifest=put`.
-    func putSLO(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
+    func putSLO(_ request: HTTPRequest, _ path: ObjectPath) async throws -> HTTPResponse {
         if request.header("x-copy-from") != nil { throw HTTPError(405, "Multipart Manifest PUTs cannot be COPY requests") }
         if let length = request.contentLength {
             if length > Self.maxManifestSize { throw HTTPError(413, "Manifest File > \(Self.maxManifestSize) bytes") }
@@ -89,7 +89,7 @@ extension ObjectProxy {
             throw HTTPError(411, "Length Required")
         }
         let body = try await request.body.collect(limit: Self.maxManifestSize)
-        let input = try SLOManifestInput(Data(body.readableBytesView), manifestPath: path)
+        let input = try SLOManifestInput(Data(body.readableBytesView), manifestPath: path.swiftPath)
         let format = BulkResponse.format(accept: request.header("accept")) ?? "text/plain"
         let heartbeat = ["true", "1", "yes", "on", "t", "y"].contains(((try? request.queryValue("heartbeat")) ?? "").lowercased())
         let headers = request.headers
@@ -133,7 +133,7 @@ extension ObjectProxy {
 
     /// Checks every segment of `input` (HEAD, with the requester's rights) and stores the
     /// manifest at `path`. `headers` are the client's (metadata, Content-Type, ETag, If-None-Match).
-    func storeSLO(_ path: SwiftPath, input: SLOManifestInput, headers clientHeaders: HTTPHeaders, format: String,
+    func storeSLO(_ path: ObjectPath, input: SLOManifestInput, headers clientHeaders: HTTPHeaders, format: String,
                   referer: String?, txid: String) async throws -> SLOPutOutcome {
         if input.objectCount > Self.maxManifestSegments {
             throw HTTPError(413, "Number of object-backed segments must be <= \(Self.maxManifestSegments)")
@@ -196,7 +196,7 @@ extension ObjectProxy {
             headers.add(name: name, value: value)
         }
         var contentType = ContentTypeParams.clean(headers.first(name: "content-type") ?? "")
-        if contentType.isEmpty { contentType = ContentTypes.guess(path.object!) }
+        if contentType.isEmpty { contentType = ContentTypes.guess(path.object) }
         headers.replaceOrAdd(name: "Content-Type", value: "\(contentType);swift_bytes=\(total)")
         headers.remove(name: "x-detect-content-type")
         headers.replaceOrAdd(name: "ETag", value: manifestETag)
@@ -251,7 +251,7 @@ extension ObjectProxy {
 
     func headSegment(_ name: String, account: String, referer: String?, txid: String) async -> Result<SegmentHead, StatusCode> {
         guard let (container, object) = SLOManifest.split(name) else { return .failure(StatusCode(code: 400)) }
-        let path = SwiftPath(account: account, container: container, object: object)
+        let path = ObjectPath(account: account, container: container, object: object)
         do {
             _ = try await Authorizer(context: context).authorize(identity, method: "HEAD", path: path, referer: referer, txid: txid)
         } catch let error as HTTPError {
@@ -291,11 +291,11 @@ extension ObjectProxy {
 
     /// `DELETE ?multipart-manifest=delete`: every segment (nested manifests included), then the
     /// manifest, answered as a bulk delete.
-    func deleteSLO(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse {
+    func deleteSLO(_ request: HTTPRequest, _ path: ObjectPath) async throws -> HTTPResponse {
         guard let format = BulkResponse.format(accept: request.header("accept")) else { throw HTTPError.standard(406) }
         let referer = request.header("referer")
         let txid = request.transactionID
-        var queue: [(name: String, subSLO: Bool)] = [("/\(path.container!)/\(path.object!)", true)]
+        var queue: [(name: String, subSLO: Bool)] = [("/\(path.container)/\(path.object)", true)]
         var targets: [BulkDeleter.Target] = []
         while !queue.isEmpty {
             if queue.count > Self.maxManifestSegments * 10 { throw HTTPError.badRequest("Too many buffered slo segments to delete.") }
@@ -319,7 +319,7 @@ extension ObjectProxy {
     /// Reads a stored manifest (`/container/object`) with the requester's rights.
     func fetchManifest(_ name: String, account: String, referer: String?, txid: String) async throws -> SLOManifest {
         guard let (container, object) = SLOManifest.split(name) else { throw HTTPError.badRequest("Bad manifest path") }
-        let path = SwiftPath(account: account, container: container, object: object)
+        let path = ObjectPath(account: account, container: container, object: object)
         _ = try await Authorizer(context: context).authorize(identity, method: "GET", path: path, referer: referer, txid: txid)
         // A nested manifest may be reached through a symlink.
         var headers = context.backendHeaders(txid: txid)

@@ -68,7 +68,7 @@ struct SLOSegmentWalk: SegmentPlan {
                 }
                 guard let (c, obj) = SLOManifest.split(o.name) else { throw SegmentError(description: "bad segment name \(o.name)") }
                 let whole = lo == 0 && hi == o.bytes - 1
-                return .object(SwiftPath(account: account, container: c, object: obj), range: whole ? nil : lo...hi,
+                return .object(ObjectPath(account: account, container: c, object: obj), range: whole ? nil : lo...hi,
                                etag: o.hash, size: o.bytes)
             }
         }

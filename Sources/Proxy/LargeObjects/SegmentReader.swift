@@ -6,7 +6,7 @@ import NimbusCore
 /// (SLO inline data, multipart separators).
 enum SegmentPiece: Sendable {
     /// A segment; `etag` and `size` (when known) are checked against what the object server sends.
-    case object(SwiftPath, range: ClosedRange<Int64>?, etag: String?, size: Int64?)
+    case object(ObjectPath, range: ClosedRange<Int64>?, etag: String?, size: Int64?)
     case data(ByteBuffer)
 }
 
@@ -88,8 +88,9 @@ final class SegmentReader: @unchecked Sendable {
     }
 
     private func open(_ piece: SegmentPiece) async throws {
-        guard case .object(let path, let range, let etag, let size) = piece, let container = path.container,
-              let object = path.object else { return }
+        guard case .object(let path, let range, let etag, let size) = piece else { return }
+        let container = path.container
+        let object = path.object
         try await pace(size: size)
         let containerKey = "\(path.account)/\(container)"
         if !authorized.contains(containerKey) {

@@ -9,7 +9,7 @@ import NimbusCore
 /// Dynamic large objects (`X-Object-Manifest: container/prefix`): a GET of the manifest
 /// returns every object of `container` whose name starts with `prefix`, in name order,
 /// concatenated, as OpenStack Swift's `dlo` middleware does.
-struct DynamicLargeObject {
+struct DLOManifest {
     /// One segment from the container listing.
     struct Segment: Sendable {
         let name: String
@@ -33,7 +33,7 @@ struct DynamicLargeObject {
     var etag: String { "\"" + Digests.md5Hex(segments.map(\.etag).joined()) + "\"" }
 
     /// Lists the segments named by a manifest header, checking the requester may list them.
-    static func load(manifest: String, account: String, proxy: ObjectProxy, referer: String?, txid: String) async throws -> DynamicLargeObject {
+    static func load(manifest: String, account: String, proxy: ObjectProxy, referer: String?, txid: String) async throws -> DLOManifest {
         let decoded = try PercentCoding.decodeUTF8(manifest)
         guard let (container, prefix) = NameBytes.splitOnce(decoded, "/"), !container.isEmpty else {
             throw HTTPError.badRequest("X-Object-Manifest must be in the format container/prefix")
@@ -68,7 +68,7 @@ struct DynamicLargeObject {
             guard rows.count >= context.constraints.containerListingLimit, let last = segments.last else { break }
             marker = last.name
         }
-        return DynamicLargeObject(proxy: proxy, account: account, container: container, prefix: prefix, segments: segments)
+        return DLOManifest(proxy: proxy, account: account, container: container, prefix: prefix, segments: segments)
     }
 
     /// The pieces of `range` of the concatenation (the whole object when nil).
@@ -78,7 +78,7 @@ struct DynamicLargeObject {
         for s in segments {
             defer { offset = offset.clampedAdding(s.bytes) }
             guard s.bytes > 0 else { continue }
-            let path = SwiftPath(account: account, container: container, object: s.name)
+            let path = ObjectPath(account: account, container: container, object: s.name)
             guard let range else {
                 plan.append(.object(path, range: nil, etag: nil, size: nil))
                 continue

@@ -8,7 +8,7 @@ import NimbusCore
 /// Browser uploads (Swift's `formpost`): a `multipart/form-data` POST to a container (or a
 /// prefix in it) stores each file field as an object, if the form's `signature` is the HMAC,
 /// under one of the temp URL keys, of `path\nredirect\nmax_file_size\nmax_file_count\nexpires`.
-struct FormPost {
+struct FormPostUpload {
     let context: ProxyContext
     /// Most distinct form fields (Swift's forms carry a handful).
     static let maxFields = 64
@@ -31,11 +31,11 @@ struct FormPost {
         do {
             return try await translate(request, path, boundary: boundary)
         } catch let error as MultipartReader.Invalid {
-            return .text(400, "FormPost: \(error.description)", headers: ["Content-Type": "text/plain"])
+            return .text(400, "FormPostUpload: \(error.description)", headers: ["Content-Type": "text/plain"])
         } catch let error as FormError {
             if error.status == 401 { return HTTPResponse(status: 401, headers: ["Content-Type": "text/plain"],
-                                                         body: .bytes(ByteBuffer(string: "FormPost: \(error.message.capitalized)"))) }
-            return .text(error.status, "FormPost: \(error.message)", headers: ["Content-Type": "text/plain"])
+                                                         body: .bytes(ByteBuffer(string: "FormPostUpload: \(error.message.capitalized)"))) }
+            return .text(error.status, "FormPostUpload: \(error.message)", headers: ["Content-Type": "text/plain"])
         }
     }
 
@@ -79,7 +79,7 @@ struct FormPost {
                 if let name = param("name") {
                     // Fields are read before the signature is checked: keep their number bounded.
                     guard attributes.count < Self.maxFields || attributes[name.lowercased()] != nil else {
-                        throw HTTPError.badRequest("FormPost: too many form fields")
+                        throw HTTPError.badRequest("FormPostUpload: too many form fields")
                     }
                     var value = String(decoding: data, as: UTF8.self)
                     while let last = value.unicodeScalars.last, "\r\n-".unicodeScalars.contains(last) { value.unicodeScalars.removeLast() }
@@ -129,7 +129,7 @@ struct FormPost {
         let decodedPath = (try? PercentCoding.decodeUTF8(request.path)) ?? request.path
         let message = "\(decodedPath)\n\(attributes["redirect"] ?? "")\n\(attributes["max_file_size"] ?? "0")\n"
             + "\(attributes["max_file_count"] ?? "0")\n\(attributes["expires"] ?? "0")"
-        guard let (algorithm, signature) = TempURL.parseSignature(attributes["signature"] ?? "") else {
+        guard let (algorithm, signature) = TempURLSignature.parseSignature(attributes["signature"] ?? "") else {
             throw FormError(status: 401, message: "invalid signature")
         }
         let valid = keys.contains { Digests.constantTimeEqual(Digests.hmac(algorithm, key: Array($0.utf8), message: Array(message.utf8)), signature) }
@@ -137,7 +137,8 @@ struct FormPost {
 
         // As Swift does: `/v1/a/c` gets `/<filename>`, `/v1/a/c/prefix` gets `prefix<filename>`.
         let objectName = (path.object ?? "") + (attributes["filename"] ?? "filename")
-        let target = SwiftPath(account: path.account, container: path.container, object: objectName)
+        guard let container = path.container else { throw FormError(status: 400, message: "a form posts into a container") }
+        let target = ObjectPath(account: path.account, container: container, object: objectName)
         try SwiftPath.validate(target, constraints: context.constraints)
         var sent: Int64 = 0
         var exceeded = false

@@ -7,7 +7,7 @@ import NimbusCore
 /// Static web sites (Swift's `staticweb`): for anonymous GET/HEAD (or `X-Web-Mode: true`), a
 /// container with `X-Container-Meta-Web-Index` serves that object for "directories",
 /// `Web-Listings` renders HTML listings, and `Web-Error` names per-status error pages.
-struct StaticWeb {
+struct StaticWebSite {
     let context: ProxyContext
     let identity: Identity?
 
@@ -39,13 +39,14 @@ struct StaticWeb {
     var objects: ObjectProxy { ObjectProxy(context: context, identity: identity) }
 
     func handle(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse? {
-        let info = await context.containerInfo(account: path.account, container: path.container!, txid: request.transactionID)
+        guard let container = ContainerPath(path) else { return nil }
+        let info = await context.containerInfo(account: container.account, container: container.container, txid: request.transactionID)
         let settings = Settings(info)
-        if path.object == nil { return try await container(request, path, settings) }
-        return try await object(request, path, settings)
+        guard let object = ObjectPath(path) else { return try await self.container(request, container, settings) }
+        return try await self.object(request, object, settings)
     }
 
-    private func container(_ request: HTTPRequest, _ path: SwiftPath, _ web: Settings) async throws -> HTTPResponse? {
+    private func container(_ request: HTTPRequest, _ path: ContainerPath, _ web: Settings) async throws -> HTTPResponse? {
         if let denied = await denial(request, SwiftPath(account: path.account, container: path.container)) {
             return try await errorPage(request, path, web, fallback: denied)
         }
@@ -54,13 +55,13 @@ struct StaticWeb {
         }
         if !request.path.hasSuffix("/") { return redirectWithSlash(request) }
         if web.index.isEmpty { return try await listing(request, path, web, prefix: nil) }
-        let index = try await objects.read(request, SwiftPath(account: path.account, container: path.container, object: web.index))
+        let index = try await objects.read(request, ObjectPath(account: path.account, container: path.container, object: web.index))
         if index.status == 404 { return try await listing(request, path, web, prefix: nil) }
         if !(200..<400).contains(index.status) { return try await errorPage(request, path, web, fallback: index) }
         return index
     }
 
-    private func object(_ request: HTTPRequest, _ path: SwiftPath, _ web: Settings) async throws -> HTTPResponse {
+    private func object(_ request: HTTPRequest, _ path: ObjectPath, _ web: Settings) async throws -> HTTPResponse {
         let response = try await objects.read(request, path)
         var status = response.status
         if (200..<400).contains(status) {
@@ -74,10 +75,10 @@ struct StaticWeb {
         }
         if status != 404 { return response }
         if !web.listingsOn && web.index.isEmpty { return response }
-        let object = path.object!
+        let object = path.object
         if !web.index.isEmpty {
             let indexName = (object.hasSuffix("/") ? object : object + "/") + web.index
-            let index = try await objects.read(request, SwiftPath(account: path.account, container: path.container, object: indexName))
+            let index = try await objects.read(request, ObjectPath(account: path.account, container: path.container, object: indexName))
             if (200..<400).contains(index.status) {
                 return request.path.hasSuffix("/") ? index : redirectWithSlash(request)
             }
@@ -87,13 +88,13 @@ struct StaticWeb {
         if !request.path.hasSuffix("/") {
             // A "directory" exists when some object lives under it: listing rights needed (.rlistings).
             if let denied = await denial(request, SwiftPath(account: path.account, container: path.container)) {
-                return try await errorPage(request, path, web, fallback: denied)
+                return try await errorPage(request, path.containerPath, web, fallback: denied)
             }
-            let (rows, ok) = try await list(path, prefix: object + "/", limit: 1, txid: request.transactionID)
-            if !ok || rows.isEmpty { return try await errorPage(request, path, web, fallback: .error(404)) }
+            let (rows, ok) = try await list(path.containerPath, prefix: object + "/", limit: 1, txid: request.transactionID)
+            if !ok || rows.isEmpty { return try await errorPage(request, path.containerPath, web, fallback: .error(404)) }
             return redirectWithSlash(request)
         }
-        return try await listing(request, path, web, prefix: object)
+        return try await listing(request, path.containerPath, web, prefix: object)
     }
 
     /// The error response when the requester may not GET `path` (a container path means
@@ -120,11 +121,11 @@ struct StaticWeb {
     }
 
     /// Serves `<status><Web-Error>` from the container with the original status, if it exists.
-    private func errorPage(_ request: HTTPRequest, _ path: SwiftPath, _ web: Settings, fallback: HTTPResponse) async throws -> HTTPResponse {
+    private func errorPage(_ request: HTTPRequest, _ path: ContainerPath, _ web: Settings, fallback: HTTPResponse) async throws -> HTTPResponse {
         guard !web.error.isEmpty else { return fallback }
-        let page = SwiftPath(account: path.account, container: path.container, object: "\(fallback.status)\(web.error)")
+        let page = ObjectPath(account: path.account, container: path.container, object: "\(fallback.status)\(web.error)")
         // The page is read with the requester's rights, as Swift's subrequest is.
-        if await denial(request, page) != nil { return fallback }
+        if await denial(request, page.swiftPath) != nil { return fallback }
         let got = try await ObjectProxy(context: context, identity: identity).readWhole(page, txid: request.transactionID)
         guard let got, (200..<300).contains(got.status) else { return fallback }
         var response = got
@@ -133,20 +134,20 @@ struct StaticWeb {
     }
 
     /// One page of the container listing (JSON rows) with `delimiter=/`.
-    private func list(_ path: SwiftPath, prefix: String?, limit: Int? = nil, txid: String) async throws -> ([[String: Any]], Bool) {
+    private func list(_ path: ContainerPath, prefix: String?, limit: Int? = nil, txid: String) async throws -> ([[String: Any]], Bool) {
         var query = "format=json&delimiter=/"
         if let prefix { query += "&prefix=\(PercentCoding.encodePath(prefix, keepSlash: false))" }
         if let limit { query += "&limit=\(limit)" }
-        let (part, _) = context.rings.container.nodes(account: path.account, container: path.container!)
+        let (part, _) = context.rings.container.nodes(account: path.account, container: path.container)
         let reply = await context.fanout.read(ring: context.rings.container, partition: part, method: "GET",
-                                              path: "/\(path.account)/\(path.container!)", query: query,
+                                              path: "/\(path.account)/\(path.container)", query: query,
                                               headers: context.backendHeaders(txid: txid))
         guard let r = reply?.response, (200..<300).contains(r.status) else { return ([], false) }
         let rows = (try? JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [[String: Any]]) ?? []
         return (rows, true)
     }
 
-    private func listing(_ request: HTTPRequest, _ path: SwiftPath, _ web: Settings, prefix: String?) async throws -> HTTPResponse {
+    private func listing(_ request: HTTPRequest, _ path: ContainerPath, _ web: Settings, prefix: String?) async throws -> HTTPResponse {
         let decodedPath = (try? PercentCoding.decodeUTF8(request.path)) ?? request.path
         var label = decodedPath
         if !web.label.isEmpty {

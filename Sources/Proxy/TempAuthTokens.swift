@@ -33,7 +33,7 @@ public protocol TempAuthUserSource: Sendable {
 
 /// OpenStack Swift's tempauth v1.0: users from config (and from an optional user source),
 /// random tokens with a lifetime.
-public final class TempAuth: Sendable {
+public final class TempAuthTokens: Sendable {
     private let users: [TempAuthUser]
     private let source: (any TempAuthUserSource)?
     private let tokenLife: Double

@@ -10,7 +10,7 @@ import NimbusCore
 /// `<3 hex digits of the name's byte length><name>/<timestamp>`. A DELETE then restores the
 /// newest copy (`stack` mode); with `X-History-Location` instead, a DELETE keeps the last
 /// copy plus a delete marker and removes the object (`history` mode).
-enum VersionedWrites {
+enum VersionHistory {
     static let locationSysmeta = "X-Container-Sysmeta-Versions-Location"
     static let modeSysmeta = "X-Container-Sysmeta-Versions-Mode"
     static let deleteMarkerType = "application/x-deleted;swift_versions_deleted=1"
@@ -76,23 +76,23 @@ enum VersionedWrites {
 
 extension ObjectProxy {
     /// Before a PUT into a versioned container: keeps the current object in the versions container.
-    func archiveBeforeWrite(_ path: SwiftPath, txid: String) async throws {
-        let info = await context.containerInfo(account: path.account, container: path.container!, txid: txid)
-        guard let (versions, _) = VersionedWrites.location(info) else { return }
+    func archiveBeforeWrite(_ path: ObjectPath, txid: String) async throws {
+        let info = await context.containerInfo(account: path.account, container: path.container, txid: txid)
+        guard let (versions, _) = VersionHistory.location(info) else { return }
         try await archiveCurrent(path, versions: versions, txid: txid)
     }
 
     /// A DELETE in a versioned container; nil when the container is not versioned.
-    func versionedDelete(_ request: HTTPRequest, _ path: SwiftPath) async throws -> HTTPResponse? {
+    func versionedDelete(_ request: HTTPRequest, _ path: ObjectPath) async throws -> HTTPResponse? {
         let txid = request.transactionID
-        let info = await context.containerInfo(account: path.account, container: path.container!, txid: txid)
-        guard let (versions, history) = VersionedWrites.location(info) else { return nil }
+        let info = await context.containerInfo(account: path.account, container: path.container, txid: txid)
+        guard let (versions, history) = VersionHistory.location(info) else { return nil }
         if history {
             try await archiveCurrent(path, versions: versions, txid: txid)
-            let marker = SwiftPath(account: path.account, container: versions,
-                                   object: VersionedWrites.prefix(path.object!) + context.timestamp().normal)
+            let marker = ObjectPath(account: path.account, container: versions,
+                                   object: VersionHistory.prefix(path.object) + context.timestamp().normal)
             var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: VersionedWrites.deleteMarkerType)
+            headers.add(name: "Content-Type", value: VersionHistory.deleteMarkerType)
             let r = try await store(marker, headers: headers, length: 0, txid: txid) { nil }
             try Self.checkVersionStep(r.status)
             return nil
@@ -102,13 +102,13 @@ extension ObjectProxy {
 
     /// Stack mode: the newest saved version replaces the object (and leaves the versions
     /// container); a delete marker on top means the object was deleted before.
-    private func popVersion(_ request: HTTPRequest, _ path: SwiftPath, versions: String) async throws -> HTTPResponse? {
+    private func popVersion(_ request: HTTPRequest, _ path: ObjectPath, versions: String) async throws -> HTTPResponse? {
         let txid = request.transactionID
-        var items = try await versionListing(account: path.account, container: versions, prefix: VersionedWrites.prefix(path.object!),
+        var items = try await versionListing(account: path.account, container: versions, prefix: VersionHistory.prefix(path.object),
                                              txid: txid)[...]
         guard let newest = items.popFirst() else { return nil }
-        var target: SwiftPath
-        if newest.contentType == VersionedWrites.deleteMarkerType {
+        var target: ObjectPath
+        if newest.contentType == VersionHistory.deleteMarkerType {
             // The object was deleted and written again since: delete it as usual.
             if case .found(_, let conn) = await openRead(path, method: "HEAD", headers: context.backendHeaders(txid: txid)) {
                 _ = try? await conn.readFullBody()
@@ -116,19 +116,19 @@ extension ObjectProxy {
                 return nil
             }
             for item in items {
-                if item.contentType == VersionedWrites.deleteMarkerType { break }
-                let saved = SwiftPath(account: path.account, container: versions, object: item.name)
+                if item.contentType == VersionHistory.deleteMarkerType { break }
+                let saved = ObjectPath(account: path.account, container: versions, object: item.name)
                 guard try await copyRaw(from: saved, to: path, txid: txid) else { continue }
                 let status = try await deleteObject(saved, txid: txid)
                 if status != 404 { try Self.checkVersionStep(status) }
                 break
             }
-            target = SwiftPath(account: path.account, container: versions, object: newest.name)
+            target = ObjectPath(account: path.account, container: versions, object: newest.name)
         } else {
-            target = SwiftPath(account: path.account, container: versions, object: newest.name)
+            target = ObjectPath(account: path.account, container: versions, object: newest.name)
             var restored = false
-            for item in [newest] + items where item.contentType != VersionedWrites.deleteMarkerType {
-                target = SwiftPath(account: path.account, container: versions, object: item.name)
+            for item in [newest] + items where item.contentType != VersionHistory.deleteMarkerType {
+                target = ObjectPath(account: path.account, container: versions, object: item.name)
                 if try await copyRaw(from: target, to: path, txid: txid) {
                     restored = true
                     break
@@ -141,7 +141,7 @@ extension ObjectProxy {
     }
 
     /// Copies the current object (if any) to `<versions>/<prefix><its timestamp>`.
-    private func archiveCurrent(_ path: SwiftPath, versions: String, txid: String) async throws {
+    private func archiveCurrent(_ path: ObjectPath, versions: String, txid: String) async throws {
         switch await openRead(path, method: "HEAD", headers: context.backendHeaders(txid: txid)) {
         case .notFound: return
         case .unavailable: throw HTTPError.serviceUnavailable("Service Unavailable")
@@ -151,14 +151,14 @@ extension ObjectProxy {
             guard head.status.code == 200, let ts = head.headers.first(name: "x-timestamp") else {
                 throw HTTPError.standard(412)
             }
-            let name = VersionedWrites.prefix(path.object!) + (Timestamp(ts)?.normal ?? ts)
-            _ = try await copyRaw(from: path, to: SwiftPath(account: path.account, container: versions, object: name), txid: txid)
+            let name = VersionHistory.prefix(path.object) + (Timestamp(ts)?.normal ?? ts)
+            _ = try await copyRaw(from: path, to: ObjectPath(account: path.account, container: versions, object: name), txid: txid)
         }
     }
 
     /// Copies an object as stored (a manifest stays a manifest, a symlink a symlink), with its
     /// metadata. False when the source is gone.
-    func copyRaw(from source: SwiftPath, to dest: SwiftPath, txid: String) async throws -> Bool {
+    func copyRaw(from source: ObjectPath, to dest: ObjectPath, txid: String) async throws -> Bool {
         let head: HTTPResponseHead
         let conn: BackendConnection
         switch await openRead(source, method: "GET", headers: context.backendHeaders(txid: txid)) {

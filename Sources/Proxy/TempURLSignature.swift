@@ -8,7 +8,7 @@ import NimbusCore
 /// Temporary URLs (Swift's `tempurl`): an object request carrying `temp_url_sig` and
 /// `temp_url_expires` is allowed without a token when the signature is the HMAC, under one of
 /// the account's or container's `Temp-URL-Key`s, of `METHOD\nEXPIRES\nPATH`.
-struct TempURL {
+struct TempURLSignature {
     /// Methods a temp URL may be signed for.
     static let methods: Set<String> = ["GET", "HEAD", "PUT", "POST", "DELETE"]
     static let digests: [String: DigestAlgorithm] = ["sha1": .sha1, "sha256": .sha256, "sha512": .sha512]

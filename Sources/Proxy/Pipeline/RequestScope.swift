@@ -1,0 +1,92 @@
+import NIOConcurrencyHelpers
+
+/// What one client request learned about accounts and containers, so that every stage and
+/// the controller look each up at most once (Swift's `swift.infocache`), and which object
+/// features the pipeline's stages switched on for it.
+final class RequestScope: Sendable {
+    private struct State {
+        var containers: [String: (ContainerInfo, fromBackend: Bool)] = [:]
+        var accounts: [String: (AccountInfo, fromBackend: Bool)] = [:]
+        var usesSharedCache = false
+        var features: ObjectFeatures = []
+        var writer: ObjectWriter = .plain
+        var symloopMax: Int?
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// Whether lookups may use the proxy's shared short-lived cache (the `cache` stage).
+    var usesSharedCache: Bool {
+        get { state.withLockedValue { $0.usesSharedCache } }
+        set { state.withLockedValue { $0.usesSharedCache = newValue } }
+    }
+
+    /// The object features the stages enabled (`slo`, `dlo`, `symlink`).
+    var features: ObjectFeatures { state.withLockedValue { $0.features } }
+
+    func enable(_ feature: ObjectFeatures) { state.withLockedValue { $0.features.formUnion(feature) } }
+
+    /// How many symlinks in a row a read follows (the `symlink` stage's `symloop_max`).
+    var symloopMax: Int? {
+        get { state.withLockedValue { $0.symloopMax } }
+        set { state.withLockedValue { $0.symloopMax = newValue } }
+    }
+
+    /// How the proxy server writes the object of a PUT: the stage that claimed it says.
+    var writer: ObjectWriter {
+        get { state.withLockedValue { $0.writer } }
+        set { state.withLockedValue { $0.writer = newValue } }
+    }
+
+    /// A container looked up during this request; with `fresh`, only one read from the backend.
+    func container(_ key: String, fresh: Bool) -> ContainerInfo? {
+        state.withLockedValue { s in
+            guard let (info, fromBackend) = s.containers[key], fromBackend || !fresh else { return nil }
+            return info
+        }
+    }
+
+    func remember(container key: String, _ info: ContainerInfo, fromBackend: Bool) {
+        state.withLockedValue { $0.containers[key] = (info, fromBackend) }
+    }
+
+    func account(_ key: String, fresh: Bool) -> AccountInfo? {
+        state.withLockedValue { s in
+            guard let (info, fromBackend) = s.accounts[key], fromBackend || !fresh else { return nil }
+            return info
+        }
+    }
+
+    func remember(account key: String, _ info: AccountInfo, fromBackend: Bool) {
+        state.withLockedValue { $0.accounts[key] = (info, fromBackend) }
+    }
+
+    /// Forgets a container this request changed.
+    func forget(container key: String) { _ = state.withLockedValue { $0.containers.removeValue(forKey: key) } }
+
+    func forget(account key: String) { _ = state.withLockedValue { $0.accounts.removeValue(forKey: key) } }
+}
+
+/// Object features a stage switches on for a request; without its stage in the pipeline, the
+/// proxy server serves a manifest or a symlink as the plain object it is stored as.
+struct ObjectFeatures: OptionSet, Sendable {
+    let rawValue: Int
+    /// Static large objects (`slo`).
+    static let slo = ObjectFeatures(rawValue: 1)
+    /// Dynamic large objects (`dlo`).
+    static let dlo = ObjectFeatures(rawValue: 2)
+    /// Symlinks are followed (`symlink`).
+    static let symlink = ObjectFeatures(rawValue: 4)
+    static let all: ObjectFeatures = [.slo, .dlo, .symlink]
+}
+
+/// What an object PUT stores, as the stage that recognised it decided. The proxy server does
+/// the write, so the stages between (quotas, versioned writes) see the PUT as Swift's do.
+enum ObjectWriter: Sendable {
+    /// The request body (or, with `X-Copy-From`, the copy source — `copy`).
+    case plain
+    /// A static large object's manifest (`slo`, `?multipart-manifest=put`).
+    case sloManifest
+    /// A symlink (`symlink`, `X-Symlink-Target`).
+    case symlink
+}

@@ -14,6 +14,8 @@ struct BackendFanout: Sendable {
     let client: BackendClient
     let nodeTimeout: TimeAmount
     let logger: Logger
+    /// Where backend requests, their failures and the handoffs used are counted.
+    var metrics: ProxyMetrics?
 
     /// One backend answer, nil status when the node could not be reached.
     struct Reply: Sendable {
@@ -28,12 +30,16 @@ struct BackendFanout: Sendable {
 
     func request(_ node: RingDevice, method: String, partition: Int, path: String, query: String = "",
                  headers: HTTPHeaders, body: ByteBuffer? = nil) async -> Reply {
+        let server = ProxyMetrics.target(ofBackendPath: path)
+        metrics?.backendRequest(server: server, method: method)
         do {
             let r = try await client.request(host: node.ip, port: node.port, method: method,
                                              uri: Self.uri(device: node.device, partition: partition, path: path, query: query),
                                              headers: headers, body: body, timeout: nodeTimeout)
+            if r.status >= 500 { metrics?.backendError(server: server) }
             return Reply(node: node, response: r)
         } catch {
+            metrics?.backendError(server: server)
             logger.info("backend \(node.address)/\(node.device) \(method) \(path) failed: \(error)",
                         metadata: ["txid": "\(headers.first(name: "x-trans-id") ?? "-")"])
             return Reply(node: node, response: nil)
@@ -56,6 +62,7 @@ struct BackendFanout: Sendable {
         var handoffs = ring.handoffs(partition: partition).makeIterator()
         for i in replies.indices where Self.shouldRetryElsewhere(replies[i]!.status) {
             while let node = handoffs.next() {
+                metrics?.handoff(server: ProxyMetrics.target(ofBackendPath: path))
                 let r = await request(node, method: method, partition: partition, path: path, headers: headers(i), body: body)
                 if !Self.shouldRetryElsewhere(r.status) {
                     replies[i] = r

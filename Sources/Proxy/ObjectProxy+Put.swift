@@ -106,6 +106,7 @@ extension ObjectProxy {
         var handoffs = ring.handoffs(partition: part).makeIterator()
         for i in streams.indices where streams[i] == nil {
             while let node = handoffs.next() {
+                context.metrics.handoff(server: .object)
                 if let s = await open(node, partition: part, path: uriPath, headers: headersFor(i, node), expects: expects).stream {
                     streams[i] = s
                     break
@@ -216,10 +217,12 @@ extension ObjectProxy {
 
     private func openOnce(_ node: RingDevice, partition: Int, path: String, headers: HTTPHeaders, expects: Bool,
                           fresh: Bool) async -> (OpenOutcome, stale: Bool) {
+        context.metrics.backendRequest(server: .object, method: "PUT")
         let conn: BackendConnection
         do {
             conn = try await context.client.connect(host: node.ip, port: node.port, fresh: fresh)
         } catch {
+            context.metrics.backendError(server: .object)
             context.logger.info("object server \(node.address) unreachable: \(error)")
             return (.unreachable, false)
         }

@@ -128,10 +128,12 @@ struct ObjectProxy {
         var attempts: [(RingDevice, Bool)] = (primaries + Array(ring.handoffs(partition: part).prefix(ring.replicas))).map { ($0, false) }
         while !attempts.isEmpty {
             let (node, fresh) = attempts.removeFirst()
+            context.metrics.backendRequest(server: .object, method: method)
             let conn: BackendConnection
             do {
                 conn = try await context.client.connect(host: node.ip, port: node.port, fresh: fresh)
             } catch {
+                context.metrics.backendError(server: .object)
                 continue
             }
             let deadline = conn.closeAfter(context.nodeTimeout)

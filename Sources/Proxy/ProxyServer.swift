@@ -38,15 +38,18 @@ public final class ProxyServer: Service, Sendable {
         let rings = try RingSet.load(directory: config.ringDirectory)
         let watcher = RingWatcher(directory: config.ringDirectory)
         let client = BackendClient(connectTimeout: .milliseconds(Int64(config.connectTimeout * 1000)))
+        let metrics = ProxyMetrics()
+        var fanout = BackendFanout(client: client, nodeTimeout: .milliseconds(Int64(config.nodeTimeout * 1000)), logger: logger)
+        fanout.metrics = metrics
         let context = ProxyContext(
             config: config, initialRings: rings, ringWatcher: watcher, client: client,
-            fanout: BackendFanout(client: client, nodeTimeout: .milliseconds(Int64(config.nodeTimeout * 1000)), logger: logger),
+            fanout: fanout,
             auth: TempAuthTokens(users: config.users, source: users, tokenLife: config.tokenLife, clock: clock),
             keystone: config.keystone.map { KeystoneTokens(config: $0, clock: clock) },
             containers: InfoCache(ttl: config.containerCacheTTL, clock: clock),
             accounts: InfoCache(ttl: config.containerCacheTTL, clock: clock),
             accountInfos: InfoCache(ttl: config.containerCacheTTL, clock: clock), clock: clock, logger: logger,
-            metrics: ProxyMetrics())
+            metrics: metrics)
         let pipeline = try Pipeline(config: pipelineConfig, context: context, extra: extraMiddleware)
         logger.notice("proxy pipeline: \(pipeline.stages.map(\.name).joined(separator: " ")) proxy-server")
         var options = config.server

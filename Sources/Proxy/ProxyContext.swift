@@ -117,23 +117,20 @@ struct ProxyContext: Sendable {
         scope?.forget(account: account)
     }
 
-    /// Per-replica headers of an object write: `base` plus the container replica to update.
+    /// Per-replica headers of an object write: `base` plus the container replica to update
+    /// (object replica i updates container replica i, as OpenStack Swift pairs them). The
+    /// container's partition and primaries are found once for all replicas.
     func withContainerUpdates(_ base: HTTPHeaders, account: String, container: String) -> @Sendable (Int) -> HTTPHeaders {
-        let ctx = self
+        let (part, nodes) = rings.container.nodes(account: account, container: container)
         return { i in
             var h = base
-            for (k, v) in ctx.containerUpdateHeaders(account: account, container: container, index: i) { h.add(name: k, value: v) }
+            guard !nodes.isEmpty else { return h }
+            let node = nodes[i % nodes.count]
+            h.add(name: "X-Container-Host", value: node.address)
+            h.add(name: "X-Container-Device", value: node.device)
+            h.add(name: "X-Container-Partition", value: String(part))
             return h
         }
-    }
-
-    /// Headers telling replica `index` of a write which container replica to update
-    /// (object replica i updates container replica i, as OpenStack Swift pairs them).
-    func containerUpdateHeaders(account: String, container: String, index: Int) -> [(String, String)] {
-        let (part, nodes) = rings.container.nodes(account: account, container: container)
-        guard !nodes.isEmpty else { return [] }
-        let node = nodes[index % nodes.count]
-        return [("X-Container-Host", node.address), ("X-Container-Device", node.device), ("X-Container-Partition", String(part))]
     }
 }
 

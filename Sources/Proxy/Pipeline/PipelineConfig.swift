@@ -26,7 +26,17 @@ public struct PipelineConfig: Sendable, Equatable {
     public static let defaultPipeline = "catch_errors gatekeeper healthcheck proxy-logging cache tempurl formpost tempauth bulk "
         + "staticweb copy container-quotas account-quotas slo dlo versioned_writes symlink proxy-logging proxy-server"
 
-    public static let `default` = try! PipelineConfig(parsing: "[pipeline:main]\npipeline = \(defaultPipeline)\n", source: "default")
+    public static let `default`: PipelineConfig = {
+        let names = defaultPipeline.split(separator: " ").map(String.init)
+        return PipelineConfig(names: names, entries: Dictionary(names.dropLast().map { ($0, MiddlewareRegistry.entry(forSection: $0)) }, uniquingKeysWith: { first, _ in first }),
+                              options: [:])
+    }()
+
+    init(names: [String], entries: [String: String], options: [String: [String: String]]) {
+        self.names = names
+        self.entries = entries
+        self.options = options
+    }
 
     /// A config error, in one line that names the file and the section at fault.
     public struct ConfigError: Error, CustomStringConvertible, Equatable {
@@ -44,8 +54,9 @@ public struct PipelineConfig: Sendable, Equatable {
             if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed.hasPrefix(";") { continue }
             if trimmed.hasPrefix("[") {
                 guard trimmed.hasSuffix("]") else { throw ConfigError(description: "\(source): bad section line '\(trimmed)'") }
-                section = String(trimmed.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
-                sections[section!, default: [:]] = sections[section!] ?? [:]
+                let name = String(trimmed.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+                section = name
+                sections[name, default: [:]] = sections[name] ?? [:]
                 lastKey = nil
                 continue
             }

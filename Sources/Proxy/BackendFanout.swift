@@ -15,7 +15,7 @@ struct BackendFanout: Sendable {
     let nodeTimeout: TimeAmount
     let logger: Logger
     /// Where backend requests, their failures and the handoffs used are counted.
-    var metrics: ProxyMetrics?
+    let metrics: ProxyMetrics?
 
     /// One backend answer, nil status when the node could not be reached.
     struct Reply: Sendable {

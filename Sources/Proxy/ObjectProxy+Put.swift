@@ -79,7 +79,7 @@ extension ObjectProxy {
 
         let ring = context.rings.object
         let (part, primaries) = ring.nodes(account: path.account, container: path.container, object: path.object)
-        let uriPath = objectPath(path)
+        let uriPath = path.backendPath
         let ctx = context
         let replicaHeaders = context.withContainerUpdates(base, account: path.account, container: path.container)
         let headersFor: @Sendable (Int, RingDevice) -> HTTPHeaders = { i, node in

@@ -32,7 +32,6 @@ struct ObjectProxy {
         }
     }
 
-    var objectPath: (ObjectPath) -> String { { $0.backendPath } }
 
     /// Validates `X-Delete-At` / `X-Delete-After` and returns the absolute expiry, if any.
     func deleteAt(_ headers: HTTPHeaders) throws -> Int64? {
@@ -78,7 +77,7 @@ struct ObjectProxy {
         if let expiry { base.add(name: "X-Delete-At", value: String(expiry)) }
         let (part, _) = context.rings.object.nodes(account: path.account, container: path.container, object: path.object)
         // A new Content-Type must reach the container listing too, hence the update headers.
-        let replies = await context.fanout.write(ring: context.rings.object, partition: part, method: "POST", path: objectPath(path),
+        let replies = await context.fanout.write(ring: context.rings.object, partition: part, method: "POST", path: path.backendPath,
                                                  headers: context.withContainerUpdates(base, account: path.account, container: path.container))
         let status = BestResponse.status(replies.map(\.status), replicas: replies.count)
         if (200..<300).contains(status), let stored = replies.first(where: { $0.status == status })?.response?.headers,
@@ -104,7 +103,7 @@ struct ObjectProxy {
             base.add(name: "X-If-Delete-At", value: ifDeleteAt)
         }
         let (part, _) = context.rings.object.nodes(account: path.account, container: path.container, object: path.object)
-        let replies = await context.fanout.write(ring: context.rings.object, partition: part, method: "DELETE", path: objectPath(path),
+        let replies = await context.fanout.write(ring: context.rings.object, partition: part, method: "DELETE", path: path.backendPath,
                                                  headers: context.withContainerUpdates(base, account: path.account, container: path.container))
         return BestResponse.status(replies.map(\.status), replicas: replies.count)
     }
@@ -123,7 +122,7 @@ struct ObjectProxy {
     func openRead(_ path: ObjectPath, method: String, headers: HTTPHeaders) async -> SourceRead {
         let ring = context.rings.object
         let (part, primaries) = ring.nodes(account: path.account, container: path.container, object: path.object)
-        let uriPath = objectPath(path)
+        let uriPath = path.backendPath
         var sawNotFound = false
         var attempts: [(RingDevice, Bool)] = (primaries + Array(ring.handoffs(partition: part).prefix(ring.replicas))).map { ($0, false) }
         while !attempts.isEmpty {

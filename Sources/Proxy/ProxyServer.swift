@@ -39,8 +39,8 @@ public final class ProxyServer: Service, Sendable {
         let watcher = RingWatcher(directory: config.ringDirectory)
         let client = BackendClient(connectTimeout: .milliseconds(Int64(config.connectTimeout * 1000)))
         let metrics = ProxyMetrics()
-        var fanout = BackendFanout(client: client, nodeTimeout: .milliseconds(Int64(config.nodeTimeout * 1000)), logger: logger)
-        fanout.metrics = metrics
+        let fanout = BackendFanout(client: client, nodeTimeout: .milliseconds(Int64(config.nodeTimeout * 1000)), logger: logger,
+                                   metrics: metrics)
         let context = ProxyContext(
             config: config, initialRings: rings, ringWatcher: watcher, client: client,
             fanout: fanout,

@@ -27,7 +27,7 @@ import Testing
         return ProxyContext(
             config: config, initialRings: RingSet(account: ring, container: ring, object: ring),
             ringWatcher: RingWatcher(directory: "/nonexistent"), client: client,
-            fanout: BackendFanout(client: client, nodeTimeout: .milliseconds(100), logger: logger),
+            fanout: BackendFanout(client: client, nodeTimeout: .milliseconds(100), logger: logger, metrics: nil),
             auth: TempAuthTokens(users: users, tokenLife: 60, clock: clock), keystone: nil,
             containers: InfoCache(ttl: 10, clock: clock), accounts: InfoCache(ttl: 10, clock: clock),
             accountInfos: InfoCache(ttl: 10, clock: clock), clock: clock, logger: logger, metrics: ProxyMetrics())

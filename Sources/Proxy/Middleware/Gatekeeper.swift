@@ -10,7 +10,7 @@ struct Gatekeeper: Middleware {
     let shuntTimestamp: Bool
 
     init(options: [String: String]) {
-        shuntTimestamp = options["shunt_inbound_x_timestamp"].map(Symlink.isTrue) ?? true
+        shuntTimestamp = options["shunt_inbound_x_timestamp"].map(ObjectProxy.isTrue) ?? true
     }
 
     static func isInternal(_ lowercased: String) -> Bool {

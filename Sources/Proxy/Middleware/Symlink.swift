@@ -21,8 +21,6 @@ struct Symlink: Middleware {
 
     var info: [String: Any] { ["symlink": ["symloop_max": symloopMax, "static_links": true]] }
 
-    static func isTrue(_ v: String?) -> Bool { ObjectProxy.isTrue(v) }
-
     func handle(_ request: HTTPRequest, _ env: RequestEnvironment, next: Next) async throws -> HTTPResponse {
         guard env.objectPath != nil else { return try await next(request, env) }
         switch request.method {

@@ -5,8 +5,8 @@ import NIOConcurrencyHelpers
 /// features the pipeline's stages switched on for it.
 final class RequestScope: Sendable {
     private struct State {
-        var containers: [String: (ContainerInfo, fromBackend: Bool)] = [:]
-        var accounts: [String: (AccountInfo, fromBackend: Bool)] = [:]
+        var containers = Lookups<ContainerInfo>()
+        var accounts = Lookups<AccountInfo>()
         var usesSharedCache = false
         var features: ObjectFeatures = []
         var writer: ObjectWriter = .plain
@@ -39,32 +39,33 @@ final class RequestScope: Sendable {
     }
 
     /// A container looked up during this request; with `fresh`, only one read from the backend.
-    func container(_ key: String, fresh: Bool) -> ContainerInfo? {
-        state.withLockedValue { s in
-            guard let (info, fromBackend) = s.containers[key], fromBackend || !fresh else { return nil }
-            return info
-        }
-    }
+    func container(_ key: String, fresh: Bool) -> ContainerInfo? { state.withLockedValue { $0.containers.get(key, fresh: fresh) } }
 
     func remember(container key: String, _ info: ContainerInfo, fromBackend: Bool) {
-        state.withLockedValue { $0.containers[key] = (info, fromBackend) }
-    }
-
-    func account(_ key: String, fresh: Bool) -> AccountInfo? {
-        state.withLockedValue { s in
-            guard let (info, fromBackend) = s.accounts[key], fromBackend || !fresh else { return nil }
-            return info
-        }
-    }
-
-    func remember(account key: String, _ info: AccountInfo, fromBackend: Bool) {
-        state.withLockedValue { $0.accounts[key] = (info, fromBackend) }
+        state.withLockedValue { $0.containers.entries[key] = (info, fromBackend) }
     }
 
     /// Forgets a container this request changed.
-    func forget(container key: String) { _ = state.withLockedValue { $0.containers.removeValue(forKey: key) } }
+    func forget(container key: String) { _ = state.withLockedValue { $0.containers.entries.removeValue(forKey: key) } }
 
-    func forget(account key: String) { _ = state.withLockedValue { $0.accounts.removeValue(forKey: key) } }
+    func account(_ key: String, fresh: Bool) -> AccountInfo? { state.withLockedValue { $0.accounts.get(key, fresh: fresh) } }
+
+    func remember(account key: String, _ info: AccountInfo, fromBackend: Bool) {
+        state.withLockedValue { $0.accounts.entries[key] = (info, fromBackend) }
+    }
+
+    func forget(account key: String) { _ = state.withLockedValue { $0.accounts.entries.removeValue(forKey: key) } }
+
+    /// Lookups of one kind, each marked with whether it was read from the backend during the
+    /// request (a quota check wants that, not a shared-cache copy).
+    struct Lookups<Info: Sendable>: Sendable {
+        var entries: [String: (Info, fromBackend: Bool)] = [:]
+
+        func get(_ key: String, fresh: Bool) -> Info? {
+            guard let (info, fromBackend) = entries[key], fromBackend || !fresh else { return nil }
+            return info
+        }
+    }
 }
 
 /// Object features a stage switches on for a request; without its stage in the pipeline, the

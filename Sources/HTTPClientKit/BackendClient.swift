@@ -108,25 +108,31 @@ public final class BackendClient: Sendable {
         if !kept { conn.close() }
     }
 
-    /// One whole request with an in-memory body; the response body is read fully.
-    public func request(host: String, port: Int, secure: Bool = false, method: String, uri: String, headers: HTTPHeaders = HTTPHeaders(),
-                        body: ByteBuffer? = nil, timeout: TimeAmount = .seconds(10)) async throws -> BackendResponse {
+    /// Runs `exchange` on a connection to `host:port`, a pooled one when there is. A pooled
+    /// connection that fails before any answer had been closed by the server while idle — that
+    /// says nothing about the server — so `exchange` then runs once more on a fresh connection.
+    /// The one place a stale connection is retried.
+    public func withConnection<T>(host: String, port: Int, secure: Bool = false,
+                                  _ exchange: (BackendConnection) async throws -> T) async throws -> T {
+        let conn = try await connect(host: host, port: port, secure: secure)
         do {
-            return try await attempt(host: host, port: port, secure: secure, method: method, uri: uri, headers: headers, body: body,
-                                     timeout: timeout, fresh: false)
-        } catch let error as StaleConnection {
-            _ = error
-            return try await attempt(host: host, port: port, secure: secure, method: method, uri: uri, headers: headers, body: body,
-                                     timeout: timeout, fresh: true)
+            return try await exchange(conn)
+        } catch where conn.reused && !conn.answered {
+            conn.close()
+            return try await exchange(try await connect(host: host, port: port, fresh: true, secure: secure))
         }
     }
 
-    /// A pooled connection died before any answer.
-    struct StaleConnection: Error {}
+    /// One whole request with an in-memory body; the response body is read fully.
+    public func request(host: String, port: Int, secure: Bool = false, method: String, uri: String, headers: HTTPHeaders = HTTPHeaders(),
+                        body: ByteBuffer? = nil, timeout: TimeAmount = .seconds(10)) async throws -> BackendResponse {
+        try await withConnection(host: host, port: port, secure: secure) { conn in
+            try await exchange(conn, host: host, port: port, method: method, uri: uri, headers: headers, body: body, timeout: timeout)
+        }
+    }
 
-    private func attempt(host: String, port: Int, secure: Bool, method: String, uri: String, headers: HTTPHeaders,
-                         body: ByteBuffer?, timeout: TimeAmount, fresh: Bool) async throws -> BackendResponse {
-        let conn = try await connect(host: host, port: port, fresh: fresh, secure: secure)
+    private func exchange(_ conn: BackendConnection, host: String, port: Int, method: String, uri: String, headers: HTTPHeaders,
+                          body: ByteBuffer?, timeout: TimeAmount) async throws -> BackendResponse {
         let deadline = conn.closeAfter(timeout)
         defer { deadline.cancel() }
         do {
@@ -142,20 +148,13 @@ public final class BackendClient: Sendable {
                 // answer is then already queued and is the one worth returning.
                 guard let head = try? await conn.readHead() else {
                     conn.close()
-                    if conn.reused { throw StaleConnection() }
                     throw error
                 }
                 let data = (try? await conn.readFullBody()) ?? ByteBuffer()
                 conn.close()
                 return BackendResponse(status: Int(head.status.code), headers: head.headers, body: data)
             }
-            let head: HTTPResponseHead
-            do {
-                head = try await conn.readHead()
-            } catch BackendError.connectionClosed where conn.reused {
-                conn.close()
-                throw StaleConnection()
-            }
+            let head = try await conn.readHead()
             let data = try await conn.readFullBody()
             if head.isKeepAlive { release(conn) } else { conn.close() }
             return BackendResponse(status: Int(head.status.code), headers: head.headers, body: data)

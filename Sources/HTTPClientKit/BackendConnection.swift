@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 
@@ -15,6 +16,12 @@ public final class BackendConnection: Sendable {
     /// True when this connection came from the idle pool: the server may have closed it
     /// meanwhile, so a failure before any answer is worth one retry on a fresh connection.
     public let reused: Bool
+
+    private let answeredBox = NIOLockedValueBox(false)
+
+    /// True once a response head (a `100 Continue` too) arrived on this request: a failure
+    /// after that is the server's, not a stale pooled connection's.
+    public var answered: Bool { answeredBox.withLockedValue { $0 } }
 
     init(channel: any Channel, responses: ResponseStreamHandler, key: String, reused: Bool = false) {
         self.channel = channel
@@ -65,7 +72,9 @@ public final class BackendConnection: Sendable {
 
     private func readHeadPart() async throws -> HTTPResponseHead {
         switch try await responses.next(channel: channel) {
-        case .head(let head): return head
+        case .head(let head):
+            answeredBox.withLockedValue { $0 = true }
+            return head
         case .body, .end: throw BackendError.protocolError("body before response head")
         }
     }

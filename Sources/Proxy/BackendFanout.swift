@@ -50,27 +50,21 @@ struct BackendFanout: Sendable {
     /// - Parameter headers: headers for the replica at a given index (container-update pairing).
     func write(ring: Ring, partition: Int, method: String, path: String, headers: @escaping @Sendable (Int) -> HTTPHeaders,
                body: ByteBuffer? = nil) async -> [Reply] {
-        let primaries = ring.primaries(partition: partition)
-        var replies = await withTaskGroup(of: (Int, Reply).self) { group -> [Reply?] in
+        var plan = ReplicaPlan(ring: ring, partition: partition)
+        let primaries = plan.primaries
+        var replies = await withTaskGroup(of: (Int, Reply).self) { group -> [Reply] in
             for (i, node) in primaries.enumerated() {
                 group.addTask { (i, await self.request(node, method: method, partition: partition, path: path, headers: headers(i), body: body)) }
             }
-            var out = [Reply?](repeating: nil, count: primaries.count)
+            var out = primaries.map { Reply(node: $0, response: nil) }
             for await (i, r) in group { out[i] = r }
             return out
         }
-        var handoffs = ring.handoffs(partition: partition).makeIterator()
-        for i in replies.indices where Self.shouldRetryElsewhere(replies[i]!.status) {
-            while let node = handoffs.next() {
-                metrics?.handoff(server: ProxyMetrics.target(ofBackendPath: path))
-                let r = await request(node, method: method, partition: partition, path: path, headers: headers(i), body: body)
-                if !Self.shouldRetryElsewhere(r.status) {
-                    replies[i] = r
-                    break
-                }
-            }
+        await plan.replaceFailures(&replies, failed: { Self.shouldRetryElsewhere($0.status) }) { i, node in
+            metrics?.handoff(server: ProxyMetrics.target(ofBackendPath: path))
+            return await request(node, method: method, partition: partition, path: path, headers: headers(i), body: body)
         }
-        return replies.map { $0! }
+        return replies
     }
 
     /// Reads from primaries then handoffs until one answers with something other than 404/5xx;
@@ -79,8 +73,7 @@ struct BackendFanout: Sendable {
               headers: HTTPHeaders) async -> Reply? {
         var notFound: Reply?
         var lastError: Reply?
-        let nodes = ring.primaries(partition: partition) + Array(ring.handoffs(partition: partition).prefix(ring.replicas))
-        for node in nodes {
+        for node in ReplicaPlan(ring: ring, partition: partition).readNodes {
             let r = await request(node, method: method, partition: partition, path: path, query: query, headers: headers)
             if r.status == 404 {
                 if notFound == nil { notFound = r }

@@ -78,7 +78,9 @@ extension ObjectProxy {
         if expects { base.add(name: "Expect", value: "100-continue") }
 
         let ring = context.rings.object
-        let (part, primaries) = ring.nodes(account: path.account, container: path.container, object: path.object)
+        let part = ring.partition(account: path.account, container: path.container, object: path.object)
+        var plan = ReplicaPlan(ring: ring, partition: part)
+        let primaries = plan.primaries
         let uriPath = path.backendPath
         let ctx = context
         let replicaHeaders = context.withContainerUpdates(base, account: path.account, container: path.container)
@@ -97,22 +99,17 @@ extension ObjectProxy {
             for await (i, s) in group { out[i] = s }
             return out
         }
-        var streams = outcomes.map(\.stream)
         if outcomes.contains(where: { $0.refusal == 412 }) {
             // If-None-Match: * and the object exists.
-            for s in streams.compactMap({ $0 }) { s.conn.close() }
+            for s in outcomes.compactMap(\.stream) { s.conn.close() }
             return .error(412)
         }
-        var handoffs = ring.handoffs(partition: part).makeIterator()
-        for i in streams.indices where streams[i] == nil {
-            while let node = handoffs.next() {
-                context.metrics.handoff(server: .object)
-                if let s = await open(node, partition: part, path: uriPath, headers: headersFor(i, node), expects: expects).stream {
-                    streams[i] = s
-                    break
-                }
-            }
+        var opened = outcomes
+        await plan.replaceFailures(&opened, failed: { $0.stream == nil }) { i, node in
+            context.metrics.handoff(server: .object)
+            return await open(node, partition: part, path: uriPath, headers: headersFor(i, node), expects: expects)
         }
+        let streams = opened.map(\.stream)
         let quorum = BestResponse.quorum(ring.replicas)
         var live = streams.compactMap { $0 }
         guard live.count >= quorum else {
@@ -209,37 +206,29 @@ extension ObjectProxy {
     /// Opens one replica's PUT: connect, send the head and wait for `100 Continue`.
     /// A node that is down or refuses (507, 409…) gets no stream, so a handoff is tried.
     func open(_ node: RingDevice, partition: Int, path: String, headers: HTTPHeaders, expects: Bool) async -> OpenOutcome {
-        let (outcome, stale) = await openOnce(node, partition: partition, path: path, headers: headers, expects: expects, fresh: false)
-        guard stale else { return outcome }
-        // The pooled connection had been closed by the server: that says nothing about the node.
-        return await openOnce(node, partition: partition, path: path, headers: headers, expects: expects, fresh: true).0
-    }
-
-    private func openOnce(_ node: RingDevice, partition: Int, path: String, headers: HTTPHeaders, expects: Bool,
-                          fresh: Bool) async -> (OpenOutcome, stale: Bool) {
         context.metrics.backendRequest(server: .object, method: "PUT")
-        let conn: BackendConnection
         do {
-            conn = try await context.client.connect(host: node.ip, port: node.port, fresh: fresh)
+            return try await context.client.withConnection(host: node.ip, port: node.port) { conn in
+                let deadline = conn.closeAfter(context.nodeTimeout)
+                defer { deadline.cancel() }
+                do {
+                    try await conn.sendHead(method: "PUT", uri: BackendFanout.uri(device: node.device, partition: partition, path: path),
+                                            headers: headers)
+                    if expects, let early = try await conn.awaitContinue() {
+                        context.logger.info("object server \(node.address)/\(node.device) refused PUT: \(early.status.code)")
+                        conn.close()
+                        return .refused(Int(early.status.code))
+                    }
+                    return .stream(PutStream(node: node, conn: conn))
+                } catch {
+                    conn.close()
+                    throw error
+                }
+            }
         } catch {
             context.metrics.backendError(server: .object)
-            context.logger.info("object server \(node.address) unreachable: \(error)")
-            return (.unreachable, false)
-        }
-        let deadline = conn.closeAfter(context.nodeTimeout)
-        defer { deadline.cancel() }
-        do {
-            try await conn.sendHead(method: "PUT", uri: BackendFanout.uri(device: node.device, partition: partition, path: path),
-                                    headers: headers)
-            if expects, let early = try await conn.awaitContinue() {
-                context.logger.info("object server \(node.address)/\(node.device) refused PUT: \(early.status.code)")
-                conn.close()
-                return (.refused(Int(early.status.code)), false)
-            }
-            return (.stream(PutStream(node: node, conn: conn)), false)
-        } catch {
-            conn.close()
-            return (.unreachable, conn.reused)
+            context.logger.info("object server \(node.address)/\(node.device) unreachable: \(error)")
+            return .unreachable
         }
     }
 }

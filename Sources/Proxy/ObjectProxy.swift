@@ -121,36 +121,32 @@ struct ObjectProxy {
     /// Asks the object's primaries, then handoffs, until one has it.
     func openRead(_ path: ObjectPath, method: String, headers: HTTPHeaders) async -> SourceRead {
         let ring = context.rings.object
-        let (part, primaries) = ring.nodes(account: path.account, container: path.container, object: path.object)
-        let uriPath = path.backendPath
+        let part = ring.partition(account: path.account, container: path.container, object: path.object)
+        let uri = path.backendPath
         var sawNotFound = false
-        var attempts: [(RingDevice, Bool)] = (primaries + Array(ring.handoffs(partition: part).prefix(ring.replicas))).map { ($0, false) }
-        while !attempts.isEmpty {
-            let (node, fresh) = attempts.removeFirst()
+        for node in ReplicaPlan(ring: ring, partition: part).readNodes {
             context.metrics.backendRequest(server: .object, method: method)
+            let head: HTTPResponseHead
             let conn: BackendConnection
             do {
-                conn = try await context.client.connect(host: node.ip, port: node.port, fresh: fresh)
+                (head, conn) = try await context.client.withConnection(host: node.ip, port: node.port) { conn in
+                    let deadline = conn.closeAfter(context.nodeTimeout)
+                    defer { deadline.cancel() }
+                    do {
+                        var h = headers
+                        h.add(name: "Host", value: node.address)
+                        try await conn.sendHead(method: method, uri: BackendFanout.uri(device: node.device, partition: part, path: uri), headers: h)
+                        try await conn.sendEnd()
+                        return (try await conn.readHead(), conn)
+                    } catch {
+                        conn.close()
+                        throw error
+                    }
+                }
             } catch {
                 context.metrics.backendError(server: .object)
                 continue
             }
-            let deadline = conn.closeAfter(context.nodeTimeout)
-            let head: HTTPResponseHead
-            do {
-                var h = headers
-                h.add(name: "Host", value: node.address)
-                try await conn.sendHead(method: method, uri: BackendFanout.uri(device: node.device, partition: part, path: uriPath), headers: h)
-                try await conn.sendEnd()
-                head = try await conn.readHead()
-            } catch {
-                deadline.cancel()
-                conn.close()
-                // A pooled connection the server had closed: ask the same node again, freshly.
-                if conn.reused { attempts.insert((node, true), at: 0) }
-                continue
-            }
-            deadline.cancel()
             let status = Int(head.status.code)
             if status == 404 || status >= 500 {
                 sawNotFound = sawNotFound || status == 404

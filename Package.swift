@@ -176,7 +176,7 @@ let package = Package(
         .testTarget(name: "DigestTests", dependencies: ["Digest"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
         .testTarget(name: "TarTests", dependencies: ["Tar"]),
-        .testTarget(name: "BackupTests", dependencies: ["Backup", "Rsync", "Tar", "Gzip", "NimbusClient"]),
+        .testTarget(name: "BackupTests", dependencies: ["Backup", "Rsync", "Tar", "Gzip", "NimbusClient", "NimbusCore"]),
         .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"]),
         .testTarget(name: "ComputeTests", dependencies: [
             "Compute", "ControlPlane", "Digest", "HTTPClientKit", "NimbusCore",

@@ -19,7 +19,14 @@ public final class ArchiveCache {
 
     deinit { if lockFD >= 0 { close(lockFD) } }
 
-    /// Takes the cache's lock for this process (released when the cache is dropped).
+    /// Releases the lock (also released when the cache is dropped).
+    public func unlock() {
+        guard lockFD >= 0 else { return }
+        close(lockFD)
+        lockFD = -1
+    }
+
+    /// Takes the cache's lock for this process (released by `unlock` or when the cache is dropped).
     public func lock() throws {
         guard lockFD < 0 else { return }
         let fd = open("\(directory)/lockfile", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)

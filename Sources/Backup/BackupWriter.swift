@@ -86,12 +86,14 @@ public final class BackupWriter {
     /// A full backup.
     public func full() async throws -> Stats {
         let (cache, _) = try await prepare { _ in false }
+        defer { cache?.unlock() }
         return try await write(previous: nil, cache: cache)
     }
 
     /// An incremental on top of the newest chain (a full when there is none).
     public func incremental() async throws -> Stats {
         let (cache, chain) = try await prepare { _ in true }
+        defer { cache?.unlock() }
         return try await write(previous: chain, cache: cache)
     }
 
@@ -99,18 +101,30 @@ public final class BackupWriter {
     /// the chain's full set is older than `fullIfOlderThan` (epoch seconds).
     public func automatic(fullIfOlderThan: Int64?) async throws -> Stats {
         let (cache, chain) = try await prepare { chain in fullIfOlderThan.map { chain.start >= $0 } ?? true }
+        defer { cache?.unlock() }
         return try await write(previous: chain, cache: cache)
     }
 
     /// Locks the cache, checks that the newest chain may be extended (`extend` says whether
     /// this run extends it) and syncs the cache; answers the chain to extend (nil: a full).
-    /// Nothing is written to the target or the cache before the checks passed.
+    /// Nothing is written to the target or the cache before the checks passed. The caller
+    /// unlocks the cache when its run ends (a task still holding the writer must not keep it).
     private func prepare(extend: (BackupChain) -> Bool) async throws -> (ArchiveCache?, BackupChain?) {
         var cache: ArchiveCache?
         if let dir = options.cacheDirectory {
-            cache = try ArchiveCache(directory: dir)
-            try cache!.lock()
+            let c = try ArchiveCache(directory: dir)
+            try c.lock()
+            cache = c
         }
+        do {
+            return try await checkAndSync(cache: cache, extend: extend)
+        } catch {
+            cache?.unlock()
+            throw error
+        }
+    }
+
+    private func checkAndSync(cache: ArchiveCache?, extend: (BackupChain) -> Bool) async throws -> (ArchiveCache?, BackupChain?) {
         let newest = BackupCollection(names: try await backend.list()).chains.last
         let chain = newest.flatMap { extend($0) ? $0 : nil }
         if let chain { try await checkEncryption(of: chain) }

@@ -1,8 +1,9 @@
-import Dispatch
+import NimbusCore
 
-/// gpg is a child process waited for: in async code it runs on a Dispatch thread, never on one of
-/// the few threads Swift's concurrency has (two on a 2-core machine), where a wait of a second
-/// would stall every other task of the process — servers' handlers included.
+/// gpg is a child process waited for: in async code it runs on a thread of its own, never on one
+/// of the few threads Swift's concurrency has (two on a 2-core machine; Dispatch's global queues
+/// are the same threads on Linux), where a wait of a second would stall every other task of the
+/// process — servers' handlers included.
 extension GPG {
     public func encrypt(_ input: String, to output: String) async throws {
         try await Self.offPool { try self.encrypt(input, to: output) }
@@ -21,8 +22,6 @@ extension GPG {
     }
 
     static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
-        }
+        try await onOwnThread(work)
     }
 }

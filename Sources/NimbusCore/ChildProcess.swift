@@ -38,12 +38,19 @@ public enum ChildProcess {
         }
         // Both pipes are drained at once: a program that fills one while we wait on the other
         // would otherwise block forever.
+        // Threads of their own, not Dispatch's global queues: those are a thread per core, and
+        // callers blocked in `run` may be holding all of them.
         let outBox = DataBox(), errBox = DataBox()
         let readers = DispatchGroup()
-        if !discardOutput {
-            DispatchQueue.global().async(group: readers) { outBox.data = stdout.fileHandleForReading.readDataToEndOfFile() }
+        func read(_ pipe: Pipe, into box: DataBox) {
+            readers.enter()
+            Thread {
+                box.data = pipe.fileHandleForReading.readDataToEndOfFile()
+                readers.leave()
+            }.start()
         }
-        DispatchQueue.global().async(group: readers) { errBox.data = stderr.fileHandleForReading.readDataToEndOfFile() }
+        if !discardOutput { read(stdout, into: outBox) }
+        read(stderr, into: errBox)
         let timer = TimeoutFlag()
         if let timeout {
             let pid = p.processIdentifier
@@ -59,6 +66,17 @@ public enum ChildProcess {
         readers.wait()
         p.waitUntilExit()
         return Result(status: p.terminationStatus, stdout: outBox.data, stderr: errBox.data, timedOut: timer.fired)
+    }
+}
+
+extension ChildProcess {
+    /// `run` for async callers: on a thread of its own (`onOwnThread`), awaited.
+    public static func runAwaiting(_ executable: String, _ arguments: [String], input: Data? = nil,
+                                   environment: [String: String]? = nil, discardOutput: Bool = false,
+                                   timeout: Double? = nil) async throws -> Result {
+        try await onOwnThread {
+            try run(executable, arguments, input: input, environment: environment, discardOutput: discardOutput, timeout: timeout)
+        }
     }
 }
 

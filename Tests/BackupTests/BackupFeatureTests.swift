@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Backup
+import NimbusCore
 import NimbusClient
 
 /// The writer's behaviour around a run: statistics, selection, the source check, the cache
@@ -119,22 +120,18 @@ import NimbusClient
     }
 
     /// A keyring in `d` with one secret key (no passphrase), `nimbus-test@example.org`.
-    func makeKey(in d: Dir) throws -> String {
+    func makeKey(in d: Dir) async throws -> String {
         let home = "\(d.path)/gnupg"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let gen = Process()
-        gen.executableURL = URL(fileURLWithPath: "/usr/bin/gpg")
-        gen.arguments = ["--homedir", home, "--batch", "--passphrase", "", "--quick-gen-key", "nimbus-test@example.org", "default", "default", "never"]
-        gen.standardError = FileHandle.nullDevice
-        try gen.run()
-        gen.waitUntilExit()
-        guard gen.terminationStatus == 0 else { throw BackupError("gpg --quick-gen-key failed") }
+        let gen = try await ChildProcess.runAwaiting(
+            "/usr/bin/gpg", ["--homedir", home, "--batch", "--passphrase", "", "--quick-gen-key", "nimbus-test@example.org", "default", "default", "never"])
+        guard gen.succeeded else { throw BackupError("gpg --quick-gen-key failed: \(gen.errorText)") }
         return home
     }
 
     @Test func restoresWithASignKeyAcceptOnlyFilesSignedByIt() async throws {
         let d = try Dir()
-        let home = try makeKey(in: d)
+        let home = try await makeKey(in: d)
         try d.write("src/f", "signed")
         let key = "nimbus-test@example.org"
         for (name, signer) in [("signed", Optional(key)), ("unsigned", nil)] {
@@ -155,7 +152,7 @@ import NimbusClient
 
     @Test func publicKeyEncryptedBackupRestoresWithTheSecretKey() async throws {
         let d = try Dir()
-        let home = try makeKey(in: d)
+        let home = try await makeKey(in: d)
         try d.write("src/secret.txt", "for the key holder only")
         var o = options(d)
         o.gpg = GPG(passphrase: nil, recipients: ["nimbus-test@example.org"], signKey: nil, homedir: home)

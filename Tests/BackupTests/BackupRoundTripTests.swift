@@ -1,36 +1,30 @@
 import Foundation
 import Testing
 @testable import Backup
+import NimbusCore
 
 /// Our full and incremental sets restore exactly (with our restorer; duplicity interop is in
 /// scripts/test-backup).
 @Suite struct BackupRoundTripTests {
-    func genTree(_ args: String...) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["\(RestoreTests.vectors)/gen_tree.py"] + args
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw BackupError("gen_tree.py \(args) failed") }
-        return String(decoding: data, as: UTF8.self)
+    func genTree(_ args: String...) async throws -> String {
+        let r = try await ChildProcess.runAwaiting("/usr/bin/python3", ["\(RestoreTests.vectors)/gen_tree.py"] + args)
+        guard r.succeeded else { throw BackupError("gen_tree.py \(args) failed: \(r.errorText)") }
+        return String(decoding: r.stdout, as: UTF8.self)
     }
 
     @Test func fullAndTwoIncrementalsRestoreEachStage() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("rt-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
         let src = "\(root)/src", target = "file://\(root)/target"
-        _ = try genTree("build", "a", "0", src)
+        _ = try await genTree("build", "a", "0", src)
         var listings: [String] = []
         var options = BackupWriter.Options()
         options.volumeSize = 1024 * 1024
         options.cacheDirectory = "\(root)/cache"
         let t0: Int64 = 1_800_000_000
         for stage in 0..<3 {
-            if stage > 0 { _ = try genTree("apply", "a", String(stage), src) }
-            listings.append(try genTree("list", src))
+            if stage > 0 { _ = try await genTree("apply", "a", String(stage), src) }
+            listings.append(try await genTree("list", src))
             let writer = try BackupWriter(source: src, backend: try FileBackend(url: target), options: options, now: t0 + Int64(stage) * 3)
             let stats = try await (stage == 0 ? writer.full() : writer.incremental())
             #expect(stats.volumes >= 1)
@@ -44,7 +38,7 @@ import Testing
             var ro = Restorer.Options()
             ro.time = t0 + Int64(stage) * 3
             _ = try await Restorer(backend: try FileBackend(url: target), target: dest, options: ro).run()
-            #expect(try genTree("list", dest) == listings[stage], "stage \(stage)")
+            #expect(try await genTree("list", dest) == listings[stage], "stage \(stage)")
         }
         // The first incremental stored a delta, not the whole file, for the changed big file.
         let firstInc = names.filter { $0.hasPrefix("duplicity-inc.") && $0.hasSuffix(".manifest") }.sorted()[0]

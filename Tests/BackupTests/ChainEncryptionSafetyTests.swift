@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Backup
+import NimbusCore
 
 /// An incremental is encrypted as its chain is, or refused before anything is written.
 @Suite struct ChainEncryptionSafetyTests {
@@ -113,31 +114,26 @@ import Testing
     }
 
     /// Two keys in one keyring, and a second keyring holding only the first key's public part.
-    func keyrings(_ root: String) throws -> (home: String, publicOnly: String) {
+    func keyrings(_ root: String) async throws -> (home: String, publicOnly: String) {
         let home = "\(root)/gnupg", pub = "\(root)/gnupg-public"
         for dir in [home, pub] {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         for user in ["one@example.org", "two@example.org"] {
-            try sh("gpg --homedir '\(home)' --batch --passphrase '' --quick-gen-key \(user) future-default default never")
+            try await sh("gpg --homedir '\(home)' --batch --passphrase '' --quick-gen-key \(user) future-default default never")
         }
-        try sh("gpg --homedir '\(home)' --batch --export one@example.org | gpg --homedir '\(pub)' --batch --import")
+        try await sh("gpg --homedir '\(home)' --batch --export one@example.org | gpg --homedir '\(pub)' --batch --import")
         return (home, pub)
     }
 
-    func sh(_ command: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", command]
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw BackupError("failed: \(command)") }
+    func sh(_ command: String) async throws {
+        let r = try await ChildProcess.runAwaiting("/bin/sh", ["-c", command])
+        guard r.succeeded else { throw BackupError("failed: \(command): \(r.errorText)") }
     }
 
     @Test func aChainEncryptedToAKeyIsExtendedOnlyToThatKey() async throws {
         let f = try Fixture()
-        let (home, publicOnly) = try keyrings(f.root)
+        let (home, publicOnly) = try await keyrings(f.root)
         let one = GPG(passphrase: nil, recipients: ["one@example.org"], signKey: nil, homedir: home)
         _ = try await f.writer(one, at: 0).full()
         let symmetric = try await f.refusal { try await f.writer(GPG(passphrase: "A"), at: 10).incremental() }

@@ -1,22 +1,16 @@
 import Foundation
 import Testing
 @testable import Backup
+import NimbusCore
 
 /// Restores of the chain duplicity 0.8.22 made (Tests/BackupTests/Vectors, see its README).
 @Suite struct RestoreTests {
     static let vectors = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Vectors").path
 
     /// `gen_tree.py list DIR`: the canonical listing the expected files hold.
-    func listing(_ dir: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["\(Self.vectors)/gen_tree.py", "list", dir]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+    func listing(_ dir: String) async throws -> String {
+        let r = try await ChildProcess.runAwaiting("/usr/bin/python3", ["\(Self.vectors)/gen_tree.py", "list", dir])
+        return String(decoding: r.stdout, as: UTF8.self)
     }
 
     func restore(time: String?, file: String? = nil) async throws -> String {
@@ -34,16 +28,16 @@ import Testing
         let dest = try await restore(time: time)
         defer { try? FileManager.default.removeItem(atPath: dest) }
         let expected = try String(contentsOfFile: "\(Self.vectors)/expected/\(stage).tsv", encoding: .utf8)
-        #expect(try listing(dest) == expected)
+        #expect(try await listing(dest) == expected)
     }
 
     @Test func latestAndEarlierThanFirstTimes() async throws {
         let latest = try await restore(time: nil)
         defer { try? FileManager.default.removeItem(atPath: latest) }
-        #expect(try listing(latest) == String(contentsOfFile: "\(Self.vectors)/expected/stage2.tsv", encoding: .utf8))
+        #expect(try await listing(latest) == String(contentsOfFile: "\(Self.vectors)/expected/stage2.tsv", encoding: .utf8))
         let early = try await restore(time: "20200101T000000Z")
         defer { try? FileManager.default.removeItem(atPath: early) }
-        #expect(try listing(early) == String(contentsOfFile: "\(Self.vectors)/expected/stage0.tsv", encoding: .utf8))
+        #expect(try await listing(early) == String(contentsOfFile: "\(Self.vectors)/expected/stage0.tsv", encoding: .utf8))
     }
 
     @Test func singleFileRestoreWritesJustThatFile() async throws {
@@ -97,7 +91,7 @@ import Testing
         options.gpg = GPG(passphrase: "testpass")
         _ = try await Restorer(backend: try FileBackend(url: "file://\(RestoreTests.vectors)/gpg/chain"), target: dest, options: options).run()
         let expected = try String(contentsOfFile: "\(RestoreTests.vectors)/gpg/expected/\(stage).tsv", encoding: .utf8)
-        #expect(try RestoreTests().listing(dest) == expected)
+        #expect(try await RestoreTests().listing(dest) == expected)
     }
 
     @Test func wrongPassphraseIsAClearError() async throws {

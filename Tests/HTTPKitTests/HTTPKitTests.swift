@@ -34,13 +34,20 @@ struct EchoHandler: HTTPHandler {
 
     @Test func bodyRoundTripsAndConnectionsAreReused() async throws {
         try await withServer { port, client in
+            // The time limit is generous: this is about bytes and reuse, and a loaded test run
+            // may hold a task for seconds.
             for i in 0..<20 {
                 let payload = ByteBuffer(string: String(repeating: "x", count: i * 1000))
-                let r = try await client.request(host: "127.0.0.1", port: port, method: "PUT", uri: "/p", body: payload)
+                let r = try await client.request(host: "127.0.0.1", port: port, method: "PUT", uri: "/p", body: payload,
+                                                 timeout: .seconds(120))
                 #expect(r.status == 200)
                 #expect(r.body == payload)
                 #expect(r.headers.first(name: "x-trans-id")?.hasPrefix("tx") == true)
             }
+            #expect(try await client.withConnection(host: "127.0.0.1", port: port) { conn in
+                defer { conn.close() }
+                return conn.reused
+            }, "the pool kept the connection")
         }
     }
 

@@ -18,6 +18,23 @@ import Testing
         #expect(throws: ChildProcess.LaunchError.self) { _ = try ChildProcess.run("/nonexistent/tool", []) }
     }
 
+    @Test(.timeLimit(.minutes(1)))
+    func manyAwaitedRunsWaitTogetherWhileAnotherTaskRuns() async throws {
+        // Twice as many programs as there are cores, each waiting for a flag file that another
+        // task creates while they all wait: every run, its pipes and the other task progress.
+        let flag = NSTemporaryDirectory() + "flag-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: flag) }
+        let runs = (0..<(2 * ProcessInfo.processInfo.activeProcessorCount)).map { _ in
+            Task { try await ChildProcess.runAwaiting("/bin/sh", ["-c", "while [ ! -e '\(flag)' ]; do sleep 0.05; done"]) }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let other = Task { FileManager.default.createFile(atPath: flag, contents: nil) }
+        #expect(await other.value)
+        for run in runs { #expect(try await run.value.succeeded) }
+        let echo = try await ChildProcess.runAwaiting("/bin/cat", [], input: Data("hi".utf8))
+        #expect(String(decoding: echo.stdout, as: UTF8.self) == "hi")
+    }
+
     struct Sample: Decodable {
         struct Inner: Decodable { let port: Int }
         let host: String

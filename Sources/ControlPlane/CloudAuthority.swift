@@ -11,8 +11,9 @@ public struct CloudAuthority: Sendable {
     public let certificatePath: String
 
     /// Loads the cloud's key and certificate from `directory`, making them on first use (the key
-    /// file owner-only).
-    public static func open(directory: String) throws -> CloudAuthority {
+    /// file owner-only) unless `create` is false: a host that reaches another host's control
+    /// plane must use that cloud's pair, never make its own.
+    public static func open(directory: String, create: Bool = true) throws -> CloudAuthority {
         let keyPath = (directory as NSString).appendingPathComponent("cloud-key.pem")
         let certPath = (directory as NSString).appendingPathComponent("cloud-cert.pem")
         let fm = FileManager.default
@@ -24,6 +25,9 @@ public struct CloudAuthority: Sendable {
         if let keyPEM = fm.contents(atPath: keyPath), let certPEM = fm.contents(atPath: certPath) {
             return CloudAuthority(key: try PrivateKey(pem: Array(keyPEM)), certificate: try Certificate(pem: Array(certPEM)),
                                   keyPath: keyPath, certificatePath: certPath)
+        }
+        guard create else {
+            throw ControlPlaneError.invalid("\(directory) lacks the cloud's cloud-key.pem and cloud-cert.pem: copy them from the cloud's control directory")
         }
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let key = try PrivateKey.generate(.rsa, bits: 2048)

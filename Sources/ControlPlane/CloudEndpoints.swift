@@ -26,6 +26,17 @@ public struct CloudEndpoints: Sendable, Codable, Equatable {
         return e
     }
 
+    /// The recorded endpoints; an error when none are recorded (a host other than the cloud's
+    /// must not write credentials that point at itself).
+    public static func recorded(directory: String) throws -> CloudEndpoints {
+        guard let data = FileManager.default.contents(atPath: path(directory: directory)) else {
+            throw ControlPlaneError.invalid("\(path(directory: directory)) is missing: copy endpoints.json from the cloud's control directory")
+        }
+        do { return try JSONDecoder().decode(CloudEndpoints.self, from: data) } catch {
+            throw ControlPlaneError.invalid("\(path(directory: directory)) is not a valid endpoints file")
+        }
+    }
+
     public func save(directory: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -56,21 +56,54 @@ extension ControlPlaneSQLStore {
         return StorageKeyHash.check(key, against: hash)
     }
 
-    public func certificate(user: String, project: String) async throws -> String? {
-        try await write { db in
+    public func certificates(user: String, project: String) async throws -> [String] {
+        let text = try await write { db in
             try db.query("SELECT pem FROM certificates WHERE project = ? AND \"user\" = ?", [.text(project), .text(user)]).first?[0].text
         }
+        return text.map(CertificateList.split) ?? []
     }
 
-    public func setCertificate(_ pem: String, user: String, project: String) async throws {
+    public func addCertificate(_ pem: String, user: String, project: String) async throws {
         let at = now
         try await write { db in
             try Self.requireMember(db, user: user, project: project)
+            // One row per user and project holds the kept certificates as one PEM bundle.
+            let old = try db.query("SELECT pem FROM certificates WHERE project = ? AND \"user\" = ?", [.text(project), .text(user)])
+                .first?[0].text
+            let kept = CertificateList.adding(pem, to: old.map(CertificateList.split) ?? []).joined()
             if try db.run("UPDATE certificates SET pem = ?, created_at = ? WHERE project = ? AND \"user\" = ?",
-                          [.text(pem), .int(at), .text(project), .text(user)]) == 0 {
-                try db.run("INSERT INTO certificates VALUES (?, ?, ?, ?)", [.text(project), .text(user), .text(pem), .int(at)])
+                          [.text(kept), .int(at), .text(project), .text(user)]) == 0 {
+                try db.run("INSERT INTO certificates VALUES (?, ?, ?, ?)", [.text(project), .text(user), .text(kept), .int(at)])
             }
         }
+    }
+}
+
+/// The certificates kept for one user in one project: every `project zipfile` issues a new one,
+/// and bundles signed with an earlier zipfile's `cert.pem` must still register.
+enum CertificateList {
+    /// How many are kept, newest last.
+    static let kept = 5
+
+    static func split(_ text: String) -> [String] {
+        let end = "-----END CERTIFICATE-----"
+        var out: [String] = []
+        var rest = Substring(text)
+        while let r = rest.range(of: end) {
+            let one = rest[..<r.upperBound].drop { $0.isWhitespace }
+            if !one.isEmpty { out.append(String(one) + "\n") }
+            rest = rest[r.upperBound...]
+        }
+        // Anything that is not a PEM block (a value from before certificates were kept as a
+        // list) is kept as it is.
+        let tail = rest.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !tail.isEmpty { out.append(tail) }
+        return out
+    }
+
+    static func adding(_ pem: String, to list: [String]) -> [String] {
+        let new = split(pem)
+        return Array((list + new).suffix(kept))
     }
 }
 

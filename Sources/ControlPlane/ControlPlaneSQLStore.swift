@@ -13,17 +13,28 @@ public final class ControlPlaneSQLStore: ControlPlaneStore {
     /// How long a DHCP lease lasts: a released fixed address is not given again before then.
     public let fixedLeaseSeconds: Int
 
-    public init(engine: any SQLEngine, keyFile: String, clock: any WallClock = SystemClock(), fixedLeaseSeconds: Int = 120) throws {
+    /// - Parameter createKey: false on a host that reaches another host's control plane: its
+    ///   secrets are sealed with that cloud's key, which must be copied here, never made anew.
+    public init(engine: any SQLEngine, keyFile: String, clock: any WallClock = SystemClock(), fixedLeaseSeconds: Int = 120,
+                createKey: Bool = true) throws {
         self.engine = engine
         self.clock = clock
         self.fixedLeaseSeconds = fixedLeaseSeconds
-        box = try SealedBox(key: try Self.loadKey(keyFile))
+        if createKey {
+            box = try SealedBox(key: try Self.loadKey(keyFile))
+        } else {
+            guard let key = try Self.readKey(keyFile) else {
+                throw ControlPlaneError.invalid("\(keyFile) is missing: copy the cloud's control.key here (its secrets are sealed with it)")
+            }
+            box = try SealedBox(key: key)
+        }
     }
 
     /// The SQLite engine on `path` (the default, one host).
     public static func sqlite(path: String, keyFile: String, clock: any WallClock = SystemClock(),
-                              fixedLeaseSeconds: Int = 120) throws -> ControlPlaneSQLStore {
-        try ControlPlaneSQLStore(engine: try SQLiteEngine(path: path), keyFile: keyFile, clock: clock, fixedLeaseSeconds: fixedLeaseSeconds)
+                              fixedLeaseSeconds: Int = 120, createKey: Bool = true) throws -> ControlPlaneSQLStore {
+        try ControlPlaneSQLStore(engine: try SQLiteEngine(path: path), keyFile: keyFile, clock: clock, fixedLeaseSeconds: fixedLeaseSeconds,
+                                 createKey: createKey)
     }
 
     /// The sealing key in `file`, made on first use. Several processes may start at once (the

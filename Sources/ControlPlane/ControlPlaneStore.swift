@@ -34,9 +34,11 @@ public protocol ControlPlaneStore: Sendable {
     /// Whether `key` is the user's object-store key for the project (checked against a salted
     /// hash; false for non-members).
     func checkStorageKey(user: String, project: String, key: String) async throws -> Bool
-    /// The user's X.509 certificate for the project (PEM), as `project zipfile` made it.
-    func certificate(user: String, project: String) async throws -> String?
-    func setCertificate(_ pem: String, user: String, project: String) async throws
+    /// The user's X.509 certificates for the project (PEM each), as `project zipfile` made
+    /// them: the newest few, oldest first.
+    func certificates(user: String, project: String) async throws -> [String]
+    /// Records a newly issued certificate (members only); the oldest beyond the kept few go.
+    func addCertificate(_ pem: String, user: String, project: String) async throws
 
     /// Adds a key pair; `duplicate` when the project has one of that name.
     func addKeyPair(_ pair: KeyPair) async throws

@@ -253,13 +253,14 @@ extension PostgresEngine.Settings {
 extension ControlPlaneSQLStore {
     /// The store a location names: a `postgres://` URL selects PostgreSQL, anything else is a
     /// SQLite file path.
-    public static func open(database: String, keyFile: String) throws -> ControlPlaneSQLStore {
+    /// - Parameter createKey: see `init(engine:keyFile:…)`.
+    public static func open(database: String, keyFile: String, createKey: Bool = true) throws -> ControlPlaneSQLStore {
         if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
             guard let settings = PostgresEngine.Settings(url: database) else {
                 throw ControlPlaneError.invalid("the control database must be postgres://user[:password]@host[:port]/database")
             }
-            return try ControlPlaneSQLStore(engine: PostgresEngine(settings: settings), keyFile: keyFile)
+            return try ControlPlaneSQLStore(engine: PostgresEngine(settings: settings), keyFile: keyFile, createKey: createKey)
         }
-        return try sqlite(path: database, keyFile: keyFile)
+        return try sqlite(path: database, keyFile: keyFile, createKey: createKey)
     }
 }

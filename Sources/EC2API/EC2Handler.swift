@@ -135,7 +135,7 @@ public struct EC2Handler: HTTPHandler {
     /// - Parameter endpoint: where the caller reached us (its `Host`), shown as the region's endpoint.
     func run(_ call: EC2Request, caller: EC2Credential, endpoint: String) async throws -> [EC2XML.Node] {
         let context = EC2Call(request: call, caller: caller, endpoint: endpoint, settings: settings, store: store, logger: logger)
-        guard let action = Self.actions[call.action] else {
+        guard let action = Self.actions[call.action] ?? AdminActions.all[call.action] else {
             throw EC2Error("InvalidAction", "The action \(call.action) is not valid for this web service.")
         }
         return try await action(context)

@@ -16,6 +16,9 @@ public struct EC2Settings: Sendable {
     public var compute: ComputeSettings?
     /// Reads instances' consoles from their compute hosts.
     public var consoles = ConsoleClient()
+    /// What credentials bundles are issued with (the admin API's GenerateX509ForUser); nil:
+    /// this API issues none.
+    public var credentials: CredentialsIssuing?
 
     public init(region: String, zones: [String], floatingPool: [String] = [], registrar: ImageRegistrar? = nil,
                 compute: ComputeSettings? = nil) {
@@ -31,6 +34,17 @@ public struct EC2Settings: Sendable {
     public static func addresses(inCIDR cidr: String) -> [String]? {
         guard let block = IPv4Network(cidr), block.prefix >= 16 else { return nil }
         return block.hosts.map(\.description)
+    }
+}
+
+/// The cloud's key and certificate and its recorded endpoints, for issuing credentials bundles.
+public struct CredentialsIssuing: Sendable {
+    public var authority: CloudAuthority
+    public var endpoints: CloudEndpoints
+
+    public init(authority: CloudAuthority, endpoints: CloudEndpoints) {
+        self.authority = authority
+        self.endpoints = endpoints
     }
 }
 

@@ -169,8 +169,18 @@ public final class ImageRegistrar: Sendable {
             return UnpackerBox(try BundleUnpacker(manifest: manifest, cloudKey: cloudKey, maxImageSize: config.maxImageSize, output: handle), handle)
         }
         defer { try? unpacker.handle.close() }
-        if let pem = try await store.certificate(user: caller.user, project: caller.project) {
-            try unpacker.unpacker.verifySignature(try Certificate(pem: Array(pem.utf8)))
+        // Signed by the owner: with the cert.pem of one of their recent credentials bundles.
+        let certificates = try await store.certificates(user: caller.user, project: caller.project)
+        guard !certificates.isEmpty else {
+            throw BundleError("\(caller.user) has no certificate in project \(caller.project) to check the bundle's signature with: "
+                              + "bundle with the cert.pem and pk.pem of `nimbus manage project zipfile`")
+        }
+        let signedByOwner = certificates.reversed().contains { pem in
+            guard let certificate = try? Certificate(pem: Array(pem.utf8)) else { return false }
+            return (try? unpacker.unpacker.verifySignature(certificate)) != nil
+        }
+        guard signedByOwner else {
+            throw BundleError("the manifest's signature does not match the owner's certificate (signed by another key, or altered)")
         }
         let client = try await ownerClient(caller)
         defer { client.shutdown() }

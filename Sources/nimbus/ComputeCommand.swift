@@ -61,6 +61,8 @@ struct ComputeCommand: AsyncParsableCommand {
             var settings = EC2Settings(region: cfg.region, zones: cfg.zones.isEmpty ? ["\(cfg.region)-1a"] : cfg.zones,
                                        floatingPool: pool, registrar: registrar, compute: compute)
             settings.addressQuota = cfg.addressQuota
+            settings.credentials = CredentialsIssuing(authority: try CloudAuthority.open(directory: cfg.controlDirectory),
+                                                      endpoints: CloudEndpoints.load(directory: cfg.controlDirectory))
             let server = try await EC2APIServer.start(host: cfg.host, port: cfg.port, store: s, settings: settings, logger: logger)
             var services: [any Service] = [server]
             if compute != nil { services.append(SilentHostReaper(store: s, timeout: cfg.heartbeatTimeout, logger: logger)) }

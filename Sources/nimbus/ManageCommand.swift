@@ -10,31 +10,52 @@ struct ManageCommand: AsyncParsableCommand {
         subcommands: [UserCommand.self, ProjectCommand.self])
 }
 
-/// Where the local cloud keeps its control-plane store.
+/// Where a cloud on this host keeps its control-plane store (or, with `--control-db`, the
+/// PostgreSQL database a cloud spread over several hosts uses).
 struct StoreOptions: ParsableArguments {
     @Option(help: "Data directory of the local cloud (as for nimbus aio).")
     var dataDir: String = "./var/aio"
 
-    @Option(help: "The control plane's PostgreSQL database (postgres://user@host:port/db) when it lives on another host; its sealing key must be in the data directory's control/control.key.")
+    @Option(help: "The control plane's PostgreSQL database (postgres://user@host:port/db) when it lives on another host; the cloud's control.key, cloud-key.pem, cloud-cert.pem and endpoints.json must be copied into the data directory's control/.")
     var controlDb: String?
 
     /// The control directory: store, sealing key, cloud key and certificate, endpoints.
     var controlDirectory: String { URL(fileURLWithPath: dataDir).standardizedFileURL.path + "/control" }
+}
 
-    func store() async throws -> ControlPlaneSQLStore {
-        let dir = controlDirectory
-        let database = controlDb ?? ControlPlaneDatabase.location(controlDirectory: dir)
-        let store = try ControlPlaneSQLStore.open(database: database, keyFile: "\(dir)/control.key")
+/// Which cloud `nimbus manage` acts on: the one whose data directory is here (its store, or
+/// its PostgreSQL database with `--control-db`), or a remote one's admin API (`--url`).
+struct ManageOptions: ParsableArguments {
+    @OptionGroup var local: StoreOptions
+
+    @Option(help: "A remote cloud's EC2 API (e.g. http://cloud:8773/services/Admin), called with an administrator's EC2_ACCESS_KEY and EC2_SECRET_KEY.")
+    var url: String?
+
+    func target() async throws -> any ManageTarget {
+        if let url {
+            guard local.controlDb == nil else { throw ValidationError("--url and --control-db name two different clouds; give one") }
+            let env = ProcessInfo.processInfo.environment
+            guard let access = env["EC2_ACCESS_KEY"] ?? env["AWS_ACCESS_KEY_ID"], let secret = env["EC2_SECRET_KEY"] ?? env["AWS_SECRET_ACCESS_KEY"] else {
+                throw ValidationError("--url needs an administrator's EC2_ACCESS_KEY and EC2_SECRET_KEY (source their novarc)")
+            }
+            return RemoteManageTarget(api: try EC2Caller(url: url, accessKey: access, secret: secret, region: env["AWS_DEFAULT_REGION"] ?? "nimbus"))
+        }
+        let dir = local.controlDirectory, remoteDatabase = local.controlDb != nil
+        let database = local.controlDb ?? ControlPlaneDatabase.location(controlDirectory: dir)
+        let store = try ControlPlaneSQLStore.open(database: database, keyFile: "\(dir)/control.key", createKey: !remoteDatabase)
         try await store.migrate()
-        return store
+        return LocalManageTarget(store: store, controlDirectory: dir, remote: remoteDatabase)
     }
 }
 
-/// Runs a manage verb: control-plane refusals print as one line and exit 1.
+/// Runs a manage verb: refusals (the store's or the remote API's) print as one line and exit 1.
 func managing(_ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let error as ControlPlaneError {
+        FileHandle.standardError.write(Data("nimbus manage: \(error)\n".utf8))
+        throw ExitCode(1)
+    } catch let error as EC2Caller.Failure {
         FileHandle.standardError.write(Data("nimbus manage: \(error)\n".utf8))
         throw ExitCode(1)
     }
@@ -48,11 +69,10 @@ struct UserCommand: AsyncParsableCommand {
     struct Admin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a cloud administrator (or make a user one).")
         @Argument var name: String
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: ManageOptions
         func run() async throws {
             try await managing {
-                let s = try await store.store()
-                if try await s.user(name) != nil { try await s.setAdmin(name, true) } else { _ = try await s.createUser(name, admin: true) }
+                try await store.target().makeAdmin(name)
                 print("admin \(name)")
             }
         }
@@ -61,10 +81,10 @@ struct UserCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a user.")
         @Argument var name: String
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: ManageOptions
         func run() async throws {
             try await managing {
-                _ = try await store.store().createUser(name, admin: false)
+                try await store.target().createUser(name)
                 print("user \(name)")
             }
         }
@@ -72,10 +92,10 @@ struct UserCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List users.")
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: ManageOptions
         func run() async throws {
             try await managing {
-                for u in try await store.store().users() { print(u.isAdmin ? "\(u.name)\tadmin" : u.name) }
+                for u in try await store.target().users() { print(u.admin ? "\(u.name)\tadmin" : u.name) }
             }
         }
     }
@@ -83,9 +103,9 @@ struct UserCommand: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a user (memberships and credentials too).")
         @Argument var name: String
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: ManageOptions
         func run() async throws {
-            try await managing { try await store.store().deleteUser(name) }
+            try await managing { try await store.target().deleteUser(name) }
         }
     }
 
@@ -93,12 +113,12 @@ struct UserCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a user's EC2 keys for a project as shell exports.")
         @Argument var name: String
         @Argument var project: String
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: ManageOptions
         func run() async throws {
             try await managing {
-                let c = try await store.store().credentials(user: name, project: project)
-                print("export EC2_ACCESS_KEY=\(c.accessKey)\nexport EC2_SECRET_KEY=\(c.secretKey)")
-                print("export AWS_ACCESS_KEY_ID=\(c.accessKey)\nexport AWS_SECRET_ACCESS_KEY=\(c.secretKey)")
+                let k = try await store.target().keys(user: name, project: project)
+                print("export EC2_ACCESS_KEY=\(k.access)\nexport EC2_SECRET_KEY=\(k.secret)")
+                print("export AWS_ACCESS_KEY_ID=\(k.access)\nexport AWS_SECRET_ACCESS_KEY=\(k.secret)")
             }
         }
     }
@@ -113,11 +133,11 @@ struct ProjectCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a project with its manager.")
         @Argument var name: String
         @Argument var manager: String
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: ManageOptions
         func run() async throws {
             try await managing {
-                let p = try await store.store().createProject(name, manager: manager)
-                print("project \(p.name) (manager \(p.manager), object-store account \(p.storageAccount))")
+                let p = try await store.target().createProject(name, manager: manager)
+                print("project \(p.name) (manager \(p.manager), object-store account \(p.account))")
             }
         }
     }
@@ -127,10 +147,10 @@ struct ProjectCommand: AsyncParsableCommand {
         @Argument var project: String
         @Argument var user: String
         @Option(help: "admin or member.") var role: String = "member"
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: ManageOptions
         func run() async throws {
             guard let r = ProjectRole(rawValue: role) else { throw ValidationError("--role must be admin or member") }
-            try await managing { try await store.store().addMember(user, to: project, role: r) }
+            try await managing { try await store.target().addMember(user, to: project, role: r) }
         }
     }
 
@@ -138,31 +158,29 @@ struct ProjectCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "remove-member", abstract: "Remove a user from a project.")
         @Argument var project: String
         @Argument var user: String
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: ManageOptions
         func run() async throws {
-            try await managing { try await store.store().removeMember(user, from: project) }
+            try await managing { try await store.target().removeMember(user, from: project) }
         }
     }
 
     struct Members: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List a project's members and roles.")
         @Argument var project: String
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: ManageOptions
         func run() async throws {
             try await managing {
-                let s = try await store.store()
-                guard try await s.project(project) != nil else { throw ControlPlaneError.notFound("project \(project)") }
-                for m in try await s.members(of: project) { print("\(m.user)\t\(m.role.rawValue)") }
+                for m in try await store.target().members(of: project) { print("\(m.user)\t\(m.role)") }
             }
         }
     }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List projects.")
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: ManageOptions
         func run() async throws {
             try await managing {
-                for p in try await store.store().projects() { print("\(p.name)\tmanager \(p.manager)") }
+                for p in try await store.target().projects() { print("\(p.name)\tmanager \(p.manager)") }
             }
         }
     }
@@ -170,9 +188,9 @@ struct ProjectCommand: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a project (memberships and credentials too).")
         @Argument var name: String
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: ManageOptions
         func run() async throws {
-            try await managing { try await store.store().deleteProject(name) }
+            try await managing { try await store.target().deleteProject(name) }
         }
     }
 
@@ -182,20 +200,11 @@ struct ProjectCommand: AsyncParsableCommand {
         @Argument var project: String
         @Argument var user: String
         @Argument(help: "The zip file to write.") var file: String = "nimbus.zip"
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: ManageOptions
         func run() async throws {
             try await managing {
-                let s = try await store.store()
-                let credential = try await s.credentials(user: user, project: project)
-                let storageKey = try await s.storageKey(user: user, project: project)
-                let authority = try CloudAuthority.open(directory: store.controlDirectory)
-                let issued = try authority.issue(user: user, project: project)
-                let certPEM = try issued.certificate.pem()
-                try await s.setCertificate(certPEM, user: user, project: project)
-                let bundle = CredentialsBundle(
-                    endpoints: CloudEndpoints.load(directory: store.controlDirectory), credential: credential, storageKey: storageKey,
-                    cloudCertificatePEM: try authority.certificate.pem(), userCertificatePEM: certPEM, userKeyPEM: try issued.key.pem())
-                try ZipWriter.write(bundle.files, to: file)
+                let files = try await store.target().bundleFiles(user: user, project: project)
+                try ZipWriter.write(files, to: file)
                 print("wrote \(file) for \(user) in project \(project)")
             }
         }

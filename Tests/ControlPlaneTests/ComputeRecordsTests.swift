@@ -91,8 +91,11 @@ import Testing
         #expect(try await !s.checkStorageKey(user: "bob", project: "lab", key: key))
         let stored = try await s.engine.transaction { db in try db.query("SELECT * FROM storage_keys", []).flatMap { $0.compactMap(\.text) } }
         #expect(!stored.contains { $0.contains(key) }, "the key is not in the database")
-        try await s.setCertificate("PEM", user: "alice", project: "lab")
-        #expect(try await s.certificate(user: "alice", project: "lab") == "PEM")
+        func cert(_ n: Int) -> String { "-----BEGIN CERTIFICATE-----\nC\(n)\n-----END CERTIFICATE-----\n" }
+        #expect(try await s.certificates(user: "alice", project: "lab").isEmpty)
+        for n in 1...7 { try await s.addCertificate(cert(n), user: "alice", project: "lab") }
+        #expect(try await s.certificates(user: "alice", project: "lab") == (3...7).map(cert), "the newest five, oldest first")
+        await #expect(throws: ControlPlaneError.self) { try await s.addCertificate(cert(8), user: "bob", project: "lab") }
     }
 
     /// Racing writers get the store's own answers on both engines (PostgreSQL runs a

@@ -114,3 +114,26 @@ import Testing
         #expect(try ControlPlaneSQLStore.loadKey(file) == keys[0])
     }
 }
+
+extension ControlPlaneStoreTests {
+    /// A host that reaches another host's control plane (`nimbus manage --control-db`) must use
+    /// that cloud's sealing key, cloud key and endpoints: missing ones are an error, never made.
+    @Test func anotherHostsCloudIsNeverGivenKeysMadeHere() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        #expect(throws: ControlPlaneError.self) {
+            _ = try ControlPlaneSQLStore.open(database: "\(dir)/control.db", keyFile: "\(dir)/control.key", createKey: false)
+        }
+        #expect(throws: ControlPlaneError.self) { _ = try CloudAuthority.open(directory: dir, create: false) }
+        #expect(throws: ControlPlaneError.self) { _ = try CloudEndpoints.recorded(directory: dir) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".key") || $0.hasSuffix(".pem") }.isEmpty)
+        // The cloud's own files are used as they are.
+        let key = try ControlPlaneSQLStore.loadKey("\(dir)/control.key")
+        #expect(try ControlPlaneSQLStore.readKey("\(dir)/control.key") == key)
+        _ = try ControlPlaneSQLStore.open(database: "\(dir)/control.db", keyFile: "\(dir)/control.key", createKey: false)
+        let made = try CloudAuthority.open(directory: dir)
+        #expect(try CloudAuthority.open(directory: dir, create: false).certificate.pem() == made.certificate.pem())
+        try CloudEndpoints.standard.save(directory: dir)
+        #expect(try CloudEndpoints.recorded(directory: dir) == .standard)
+    }
+}

@@ -58,7 +58,8 @@ import Testing
 
     /// - Parameter compute: also runs instances: a compute host reported, a kernel and a machine
     ///   image `ami-0000000b` available.
-    func cloud(compute: Bool = false) async throws -> Cloud {
+    /// - Parameter issuing: also issues credentials bundles (a cloud key made in `dir`).
+    func cloud(compute: Bool = false, issuing: Bool = false) async throws -> Cloud {
         let store = try ControlPlaneSQLStore.sqlite(path: "\(dir)/control.db", keyFile: "\(dir)/control.key")
         try await store.migrate()
         _ = try await store.createUser("soren", admin: false)
@@ -75,6 +76,9 @@ import Testing
                                                      architecture: "x86_64", kernelID: type == "machine" ? "aki-0000000a" : nil))
                 try await store.setImageState(id, .available, reason: nil, size: 1)
             }
+        }
+        if issuing {
+            settings.credentials = CredentialsIssuing(authority: try CloudAuthority.open(directory: dir), endpoints: .standard)
         }
         let server = try await EC2APIServer.start(host: "127.0.0.1", port: 0, store: store, settings: settings, logger: logger)
         return Cloud(server: server, task: Task { try? await server.run() }, credential: credential)

@@ -95,11 +95,13 @@ enum ImageActions {
         let executable = call.request.list("ExecutableBy")
         if !executable.isEmpty {
             images = images.filter { i in
+                // As EC2: explicit launch permissions only — `all` the public images, `self` or a
+                // project those shared with it (an owner's own right is not an explicit one).
                 executable.contains { e in
                     switch e {
                     case "all": return i.isPublic
-                    case "self": return i.project != call.project && i.isLaunchable(by: call.project)
-                    default: return i.isLaunchable(by: e)
+                    case "self": return i.launchProjects.contains(call.project)
+                    default: return i.launchProjects.contains(e)
                     }
                 }
             }
@@ -118,6 +120,10 @@ enum ImageActions {
             case "ramdisk-id": value = { $0.ramdiskID }
             case "manifest-location": value = { $0.location }
             case "description": value = { $0.description }
+            // What every image here is (see `item`): bundles in the object store, booted by KVM.
+            case "root-device-type": value = { _ in "instance-store" }
+            case "virtualization-type": value = { _ in "paravirtual" }
+            case "hypervisor": value = { _ in "kvm" }
             default: throw EC2Error("InvalidParameterValue", "The filter '\(name)' is invalid")
             }
             images = images.filter { i in value(i).map { v in values.contains { Glob.matches($0, v) } } ?? false }
@@ -135,6 +141,7 @@ enum ImageActions {
         if let r = i.ramdiskID { n.append(.text("ramdiskId", r)) }
         n += [.text("name", i.name)]
         if !i.description.isEmpty { n.append(.text("description", i.description)) }
+        // Kept in step with the filters of the same names in `describe`.
         n += [.text("rootDeviceType", "instance-store"), .text("virtualizationType", "paravirtual"), .text("hypervisor", "kvm")]
         if i.state == .failed {  // (a pending image's reason is the service's bookkeeping, not shown)
             n.append(.element("stateReason", [.text("code", "Client.InvalidManifest"), .text("message", i.stateReason ?? "registration failed")]))

@@ -129,7 +129,8 @@ def scenario(args, cloud, work):
 
     # --- nimbus manage against the cloud's API (as from another host), with an administrator's novarc ---
     def remote(*a, e=env, ok=True):
-        return run([n, "manage", *a, "--url", env["EC2_URL"]], env=e, ok=ok, what=f"nimbus manage {' '.join(a)} --url")
+        return run([n, "manage", *a, "--url", env["EC2_URL"].rstrip("/") + "/services/Admin"], env=e, ok=ok,
+                   what=f"nimbus manage {' '.join(a)} --url")
     remote("user", "create", "remi")
     remote("project", "create", "faraway", "remi")
     remote("project", "add-member", "faraway", "soren")

@@ -14,7 +14,9 @@ struct StaticWeb: Middleware {
         // A container's pages answer for themselves (their own ACL checks); an object is read
         // only when the requester may read it.
         if path.object != nil { _ = try await env.authorize(request) }
-        if let response = try await site.handle(request, path) { return response }
-        return try await next(request, env)
+        guard let response = try await site.handle(request, path) else { return try await next(request, env) }
+        // An object is read as the proxy server reads it in Swift (staticweb calls the app
+        // there), so it carries the container's CORS headers; a generated page does not.
+        return path.object != nil ? await CORS(context: env.context).decorate(response, request, path) : response
     }
 }

@@ -15,10 +15,11 @@ struct TempAuth: Middleware {
     func handle(_ request: HTTPRequest, _ env: RequestEnvironment, next: Next) async throws -> HTTPResponse {
         if Self.authPaths.contains(request.path) { return try await authenticate(request, env.context) }
         env.authorizes = true
-        // A temp URL's identity stands; a CORS preflight is answered without one.
-        if env.identity == nil, request.method != "OPTIONS",
+        // A temp URL's identity stands; a CORS preflight is answered without one; a path
+        // outside `/v1/…` (`/info`, or one the proxy server refuses) goes on as it is, as in
+        // Swift, whose clients send their token to `/info` too.
+        if env.identity == nil, request.method != "OPTIONS", case .success(let path) = env.parsedPath,
            let token = request.header("x-auth-token") ?? request.header("x-storage-token") {
-            let path = try env.path()
             let known = env.context.auth.validate(token)
             let fromKeystone = known == nil ? await env.context.keystone?.validate(token, logger: env.logger) : nil
             guard let identity = known ?? fromKeystone else { throw Self.unauthorized(path.account) }

@@ -79,7 +79,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Proxy", dependencies: [
-            "NimbusCore", "Ring", "HTTPServerKit", "HTTPClientKit", "Digest", "Gzip", "Tar",
+            "NimbusCore", "Ring", "HTTPServerKit", "HTTPClientKit", "Digest", "Gzip", "Tar", "AWSAuth",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -208,7 +208,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "ProxyTests", dependencies: [
-            "Proxy", "HTTPServerKit", "HTTPClientKit", "NimbusCore", "Ring",
+            "Proxy", "HTTPServerKit", "HTTPClientKit", "NimbusCore", "Ring", "AWSAuth", "Digest",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

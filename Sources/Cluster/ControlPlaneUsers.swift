@@ -13,4 +13,12 @@ public struct ControlPlaneUsers: TempAuthUserSource {
         guard (try? await store.checkStorageKey(user: user, project: account, key: key)) == true else { return nil }
         return TempAuthUser(account: account, user: user, key: key, groups: [".admin"])
     }
+
+    /// A member's EC2 keys sign S3 calls to the project's account.
+    public func s3Credentials(accessKey: String) async -> (secret: String, user: TempAuthUser)? {
+        // Keys as the control plane makes them; anything else never reaches the store.
+        guard accessKey.utf8.count == 20, accessKey.hasPrefix("NIMB"),
+              let c = try? await store.credentials(accessKey: accessKey) else { return nil }
+        return (c.secretKey, TempAuthUser(account: c.project, user: c.user, key: "", groups: [".admin"]))
+    }
 }

@@ -34,7 +34,8 @@ extension ObjectProxy {
             throw HTTPError(411, "Length Required: missing Content-Length or Transfer-Encoding: chunked")
         }
         let body = request.body
-        return try await store(path, headers: request.headers, length: length, txid: request.transactionID) {
+        return try await store(path, headers: request.headers, length: length, txid: request.transactionID,
+                               sysmeta: context.scope?.objectSysmeta ?? []) {
             try await body.next()
         }
     }

@@ -136,12 +136,15 @@ struct ProxyContext: Sendable {
 
 /// Response headers that never go from a backend to a client.
 enum HeaderFilter {
+    /// A backend answer's headers as the proxy server passes them up the pipeline. System
+    /// metadata stays: the stages read it (s3api's stored checksum), and `gatekeeper` keeps it
+    /// from clients, as in Swift.
     static func clientHeaders(_ backend: HTTPHeaders) -> HTTPHeaders {
         var out = HTTPHeaders()
         for (name, value) in backend {
             let l = name.lowercased()
             if l.hasPrefix("x-backend-") || l == "connection" || l == "transfer-encoding" || l == "date"
-                || l == "x-trans-id" || l == "x-openstack-request-id" || l == "keep-alive" || l.contains("sysmeta") {
+                || l == "x-trans-id" || l == "x-openstack-request-id" || l == "keep-alive" {
                 continue
             }
             // SLO's `;swift_bytes=` is for listings only.

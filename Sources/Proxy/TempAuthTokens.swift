@@ -29,6 +29,12 @@ public struct TempURLScope: Sendable, Equatable {
 public protocol TempAuthUserSource: Sendable {
     /// The user, if `key` is theirs; nil otherwise.
     func user(account: String, user: String, key: String) async -> TempAuthUser?
+    /// The secret behind an S3 access key and the user it signs for; nil when unknown.
+    func s3Credentials(accessKey: String) async -> (secret: String, user: TempAuthUser)?
+}
+
+extension TempAuthUserSource {
+    public func s3Credentials(accessKey: String) async -> (secret: String, user: TempAuthUser)? { nil }
 }
 
 /// OpenStack Swift's tempauth v1.0: users from config (and from an optional user source),
@@ -63,11 +69,7 @@ public final class TempAuthTokens: Sendable {
             return nil
         }
         let now = clock.now()
-        var groups = Set(u.groups)
-        groups.insert(u.account)
-        groups.insert("\(u.account):\(u.user)")
-        if groups.contains(".admin") || groups.contains(".reseller_admin") { groups.insert(u.storageAccount) }
-        let identity = Identity(account: u.account, user: u.user, storageAccount: u.storageAccount, groups: groups)
+        let identity = Self.identity(of: u)
         return tokens.withLockedValue { t in
             if let existing = t.first(where: { $0.value.0 == identity && $0.value.1 > now + 60 }) {
                 return (existing.key, existing.value.1, u)
@@ -78,6 +80,29 @@ public final class TempAuthTokens: Sendable {
             t[token] = (identity, expires)
             return (token, expires, u)
         }
+    }
+
+    /// A user's identity: its groups, plus `account`, `account:user` and, for admins, the
+    /// storage account itself (as tempauth does).
+    static func identity(of u: TempAuthUser) -> Identity {
+        var groups = Set(u.groups)
+        groups.insert(u.account)
+        groups.insert("\(u.account):\(u.user)")
+        if groups.contains(".admin") || groups.contains(".reseller_admin") { groups.insert(u.storageAccount) }
+        return Identity(account: u.account, user: u.user, storageAccount: u.storageAccount, groups: groups)
+    }
+
+    /// The secret and identity behind an S3 access key: a configured user's `account:user`,
+    /// whose secret is its key (as Swift's s3api maps tempauth users), else the user source's
+    /// (the control plane's EC2 keys). Accounts of configured users stay theirs alone.
+    public func s3Credentials(accessKey: String) async -> (secret: String, identity: Identity)? {
+        let parts = accessKey.split(separator: ":", maxSplits: 1)
+        if parts.count == 2, let u = users.first(where: { $0.account == parts[0] && $0.user == parts[1] }) {
+            return (u.key, Self.identity(of: u))
+        }
+        guard let (secret, u) = await source?.s3Credentials(accessKey: accessKey),
+              !users.contains(where: { $0.account == u.account }) else { return nil }
+        return (secret, Self.identity(of: u))
     }
 
     /// The identity of a live token.

@@ -21,6 +21,7 @@ enum MiddlewareRegistry {
         "tempurl": MiddlewareFactory { options, _ in try TempURL(options: options) },
         "formpost": MiddlewareFactory { _, _ in FormPost() },
         "tempauth": MiddlewareFactory { _, _ in TempAuth() },
+        "s3api": MiddlewareFactory { options, _ in try S3API(options: options) },
         "bulk": MiddlewareFactory { _, _ in Bulk() },
         "staticweb": MiddlewareFactory { _, _ in StaticWeb() },
         "copy": MiddlewareFactory { _, _ in Copy() },
@@ -47,6 +48,10 @@ enum MiddlewareRegistry {
         "bulk", "staticweb", "copy", "container_quotas", "account_quotas", "slo", "dlo", "versioned_writes", "symlink",
     ]
 
+    /// Stages that authenticate a request themselves and hand tempauth its identity: they must
+    /// come before it (as Swift's s3api checks its pipeline).
+    static let beforeAuth: Set<String> = ["s3api"]
+
     /// The entries of a configured pipeline (without the proxy server) with Swift's required
     /// filters added, checked against what exists; throws one line naming the first problem.
     static func resolve(_ config: PipelineConfig, known: [String: MiddlewareFactory], logger: Logger) throws -> [(name: String, entry: String)] {
@@ -71,6 +76,11 @@ enum MiddlewareRegistry {
            let early = stages[..<auth].first(where: { afterAuth.contains($0.entry) }) {
             throw PipelineConfig.ConfigError(description: "filter '\(early.name)' must come after tempauth in [pipeline:main]: "
                 + "it acts with the identity tempauth finds")
+        }
+        if let auth = stages.firstIndex(where: { $0.entry == "tempauth" }),
+           let late = stages[auth...].first(where: { beforeAuth.contains($0.entry) }) {
+            throw PipelineConfig.ConfigError(description: "filter '\(late.name)' must come before tempauth in [pipeline:main]: "
+                + "it authenticates its requests and hands tempauth the identity")
         }
         return stages
     }

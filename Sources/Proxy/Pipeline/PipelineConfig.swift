@@ -23,7 +23,7 @@ public struct PipelineConfig: Sendable, Equatable {
 
     /// OpenStack Swift's default order, of the stages Nimbus has. `bulk` acts with the identity
     /// the auth stage found, so it follows `tempauth` (Swift's re-enters the pipeline per item).
-    public static let defaultPipeline = "catch_errors gatekeeper healthcheck proxy-logging cache tempurl formpost tempauth bulk "
+    public static let defaultPipeline = "catch_errors gatekeeper healthcheck proxy-logging cache tempurl formpost s3api tempauth bulk "
         + "staticweb copy container-quotas account-quotas slo dlo versioned_writes symlink proxy-logging proxy-server"
 
     public static let `default`: PipelineConfig = {

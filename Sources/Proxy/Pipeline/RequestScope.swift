@@ -11,6 +11,7 @@ final class RequestScope: Sendable {
         var features: ObjectFeatures = []
         var writer: ObjectWriter = .plain
         var symloopMax: Int?
+        var objectSysmeta: [(String, String)] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -36,6 +37,13 @@ final class RequestScope: Sendable {
     var writer: ObjectWriter {
         get { state.withLockedValue { $0.writer } }
         set { state.withLockedValue { $0.writer = newValue } }
+    }
+
+    /// System metadata (`X-Object-Sysmeta-*`) a stage stores with the object of a plain PUT,
+    /// as Swift's middleware put it on the request (a client's own never gets past `gatekeeper`).
+    var objectSysmeta: [(String, String)] {
+        get { state.withLockedValue { $0.objectSysmeta } }
+        set { state.withLockedValue { $0.objectSysmeta = newValue } }
     }
 
     /// A container looked up during this request; with `fresh`, only one read from the backend.

@@ -1,27 +1,28 @@
 /// One element of a small XML document: name, attributes, children and its own text.
-struct XMLTreeNode: Sendable {
-    var name: String
-    var attributes: [String: String]
-    var children: [XMLTreeNode] = []
-    var text = ""
+public struct XMLTreeNode: Sendable {
+    public var name: String
+    public var attributes: [String: String]
+    public var children: [XMLTreeNode] = []
+    public var text = ""
 
-    func child(_ name: String) -> XMLTreeNode? { children.first { $0.name == name } }
+    public func child(_ name: String) -> XMLTreeNode? { children.first { $0.name == name } }
 }
 
 /// A strict reader for small, simple XML documents such as bundle manifests: an optional
 /// declaration, elements with quoted attributes, text with the predefined and numeric entities,
 /// comments. No DTDs, CDATA or processing instructions — a manifest has none — and limits on
 /// depth and size. Hand-written because Foundation's XMLParser traps on some malformed input
-/// (found by the bundle-manifest fuzz target: `<part index0">`), and manifests come from users.
-enum XMLTree {
-    struct ParseError: Error, CustomStringConvertible {
-        let description: String
+/// (found by the bundle-manifest fuzz target: `<part index0">`), and manifests come from users —
+/// as do the S3 API's request documents (DeleteObjects, CreateBucket's location).
+public enum XMLTree {
+    public struct ParseError: Error, CustomStringConvertible {
+        public let description: String
     }
 
     static let maxDepth = 32
     static let maxElements = 200_000
 
-    static func parse(_ bytes: [UInt8]) throws -> XMLTreeNode {
+    public static func parse(_ bytes: [UInt8]) throws -> XMLTreeNode {
         var reader = Reader(bytes: bytes)
         return try reader.document()
     }

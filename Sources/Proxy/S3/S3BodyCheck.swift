@@ -1,0 +1,114 @@
+import Digest
+import Foundation
+import HTTPServerKit
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The checks an S3 upload's body must pass before the object may exist: the SHA-256 the
+/// signature covers (`x-amz-content-sha256`) and a flexible checksum (`x-amz-checksum-*`).
+/// They run while the body streams to the object servers; a mismatch fails the body before
+/// its end, so no object server commits it.
+final class S3BodyCheck: Sendable {
+    /// A declared flexible checksum.
+    struct Checksum: Sendable {
+        let algorithm: String  // CRC32, CRC32C, CRC64NVME, SHA1, SHA256
+        let expected: String   // base64
+
+        var header: String { "x-amz-checksum-" + algorithm.lowercased() }
+    }
+
+    static let algorithms = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]
+
+    let sha256: String?
+    let checksum: Checksum?
+
+    private let state: NIOLockedValueBox<StateBox>
+
+    // The digests are non-copyable; a class holds them for the lock.
+    private final class StateBox: @unchecked Sendable {  // only touched inside `state`'s lock
+        var payload: MessageDigest?
+        var crc: CRC?
+        var digest: MessageDigest?
+        var failure: S3Error?
+        init() {}
+    }
+
+    /// The checks `request` declares; `InvalidRequest`/`InvalidDigest` for malformed ones.
+    init(request: HTTPRequest, payload: S3Authenticator.Payload) throws(S3Error) {
+        if case .sha256(let hex) = payload { sha256 = hex } else { sha256 = nil }
+        var found: [Checksum] = []
+        for algorithm in Self.algorithms {
+            if let value = request.header("x-amz-checksum-" + algorithm.lowercased()) { found.append(Checksum(algorithm: algorithm, expected: value)) }
+        }
+        guard found.count <= 1 else { throw S3Error("InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.") }
+        if let c = found.first {
+            let width = ["CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32][c.algorithm] ?? 0
+            guard let bytes = Data(base64Encoded: c.expected), bytes.count == width else {
+                throw S3Error("InvalidRequest", "Value for \(c.header) header is invalid.")
+            }
+        }
+        checksum = found.first
+        let box = StateBox()
+        if sha256 != nil { box.payload = MessageDigest(.sha256) }
+        switch checksum?.algorithm {
+        case "CRC32": box.crc = CRC(.crc32)
+        case "CRC32C": box.crc = CRC(.crc32c)
+        case "CRC64NVME": box.crc = CRC(.crc64nvme)
+        case "SHA1": box.digest = MessageDigest(.sha1)
+        case "SHA256": box.digest = MessageDigest(.sha256)
+        default: break
+        }
+        state = NIOLockedValueBox(box)
+    }
+
+    var isNeeded: Bool { sha256 != nil || checksum != nil }
+
+    /// Why the body failed, once it has.
+    var failure: S3Error? { state.withLockedValue { $0.failure } }
+
+    /// `body`, checked as it streams. With its `length` known, the check runs as the last
+    /// byte arrives, before that chunk is handed on: a reader that stops at the length (the
+    /// object PUT) never sees a bad body end.
+    func wrap(_ body: RequestBody, length: Int64?) -> RequestBody {
+        guard isNeeded else { return body }
+        let seen = NIOLockedValueBox<Int64>(0)
+        return RequestBody(chunks: { [self] in
+            if let chunk = try await body.next() {
+                state.withLockedValue { s in
+                    chunk.withUnsafeReadableBytes { raw in
+                        s.payload?.update(raw)
+                        s.crc?.update(raw)
+                        s.digest?.update(raw)
+                    }
+                }
+                let total = seen.withLockedValue { $0 += Int64(chunk.readableBytes); return $0 }
+                if let length, total >= length, let failure = finish() { throw failure }
+                return chunk
+            }
+            if length == nil, let failure = finish() { throw failure }
+            return nil
+        })
+    }
+
+    private func finish() -> S3Error? {
+        state.withLockedValue { s in
+            if let sha256, let got = s.payload?.finalizeHexAndReset(), got != sha256 {
+                s.failure = S3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                                    details: [("ClientComputedContentSHA256", sha256), ("S3ComputedContentSHA256", got)])
+            } else if let checksum {
+                let bytes: [UInt8]
+                if let crc = s.crc { bytes = crc.bytes } else if let hex = s.digest?.finalizeHexAndReset() { bytes = Hex.decode(hex) ?? [] } else { bytes = [] }
+                let got = Data(bytes).base64EncodedString()
+                if got != checksum.expected {
+                    s.failure = S3Error("BadDigest", "The \(checksum.algorithm) you specified did not match the calculated checksum.")
+                }
+            }
+            return s.failure
+        }
+    }
+
+    /// The checksum as stored with the object (system metadata, never shown to Swift clients).
+    var sysmetaHeader: (String, String)? {
+        checksum.map { ("X-Object-Sysmeta-S3api-Checksum", "\($0.algorithm):\($0.expected)") }
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import HTTPServerKit
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+
+/// PutObject, GetObject, HeadObject, DeleteObject and CopyObject, as Swift object requests:
+/// S3 metadata ↔ `X-Object-Meta-*`, the `Content-*`, `Cache-Control` and `Expires` headers kept,
+/// `Content-MD5` checked by the object servers (as Swift's `ETag`).
+enum S3Objects {
+    /// Headers an S3 PUT carries over to Swift as they are.
+    static let keptOnPut: Set<String> = ["content-type", "content-encoding", "content-disposition", "content-language", "cache-control",
+                                         "expires", "content-length", "transfer-encoding"]
+
+    /// Headers a Swift answer passes on to S3 clients as they are.
+    static let keptOnGet: Set<String> = ["content-type", "content-length", "content-range", "content-encoding", "content-disposition",
+                                         "content-language", "cache-control", "expires", "etag", "last-modified", "accept-ranges"]
+
+    /// The user metadata and content headers of an S3 request, as Swift headers.
+    static func swiftHeaders(_ request: HTTPRequest) throws(S3Error) -> HTTPHeaders {
+        var h = HTTPHeaders()
+        for (name, value) in request.headers {
+            let l = name.lowercased()
+            if keptOnPut.contains(l) {
+                h.add(name: name, value: value)
+            } else if l.hasPrefix("x-amz-meta-") {
+                h.add(name: "X-Object-Meta-" + name.dropFirst("x-amz-meta-".count), value: value)
+            }
+        }
+        if let md5 = request.header("content-md5") {
+            guard let bytes = Data(base64Encoded: md5), bytes.count == 16 else {
+                throw S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.", details: [("Content-MD5", md5)])
+            }
+            h.replaceOrAdd(name: "ETag", value: bytes.map { String(format: "%02x", $0) }.joined())
+        }
+        if let storage = request.header("x-amz-storage-class"), storage != "STANDARD" {
+            throw S3Error("InvalidStorageClass", "The storage class you specified is not valid.", details: [("StorageClassRequested", storage)])
+        }
+        return h
+    }
+
+    static func put(_ call: S3Call, _ bucket: String, _ key: String) async throws -> HTTPResponse {
+        if case .streaming = call.payload.payload {
+            throw S3Error.notImplemented("aws-chunked uploads (x-amz-content-sha256: STREAMING-…)")
+        }
+        if let acl = call.request.header("x-amz-acl"), acl != "private" { throw S3Error.notImplemented("x-amz-acl: \(acl)") }
+        var headers = try swiftHeaders(call.request)
+        let check = try S3BodyCheck(request: call.request, payload: call.payload.payload)
+        if let stored = check.sysmetaHeader { call.env.scope.objectSysmeta = [stored] }
+        let r = try await call.swift("PUT", bucket, key, headers: headers, body: check.wrap(call.request.body, length: call.request.contentLength))
+        if let failure = check.failure { throw failure }
+        guard r.status == 201 else { throw try await refusal(call, r.status, bucket, key) }
+        var out = HTTPHeaders()
+        if let etag = r.headers.first(name: "etag") { out.add(name: "ETag", value: quoted(etag)) }
+        if let c = check.checksum { out.add(name: c.header, value: c.expected) }
+        return call.s3Response(200, headers: out)
+    }
+
+    static func get(_ call: S3Call, _ bucket: String, _ key: String) async throws -> HTTPResponse {
+        var headers = HTTPHeaders()
+        for name in ["range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"] {
+            if let v = call.request.header(name) { headers.add(name: name, value: v) }
+        }
+        if call.target.query["partNumber"] != nil { throw S3Error.notImplemented("partNumber") }
+        let r = try await call.swift(call.method, bucket, key, headers: headers)
+        guard (200..<300).contains(r.status) || r.status == 304 else { throw try await refusal(call, r.status, bucket, key) }
+        var out = HTTPHeaders()
+        for (name, value) in r.headers {
+            let l = name.lowercased()
+            if l == "etag" {
+                out.add(name: "ETag", value: quoted(value))
+            } else if keptOnGet.contains(l) {
+                out.add(name: name, value: value)
+            } else if l.hasPrefix("x-object-meta-") {
+                // S3 names user metadata in lower case; Swift stores the names title-cased.
+                out.add(name: "x-amz-meta-" + name.dropFirst("x-object-meta-".count).lowercased(), value: value)
+            }
+        }
+        // The whole object's checksum, so not for a range (as S3: a client would check the part against it).
+        if r.status == 200, call.request.header("x-amz-checksum-mode")?.uppercased() == "ENABLED", let stored = r.headers.first(name: "x-object-sysmeta-s3api-checksum"),
+           let colon = stored.firstIndex(of: ":") {
+            out.add(name: "x-amz-checksum-" + stored[..<colon].lowercased(), value: String(stored[stored.index(after: colon)...]))
+        }
+        // Signed requests may override what the answer says of the content (response-*).
+        for (query, header) in [("response-content-type", "Content-Type"), ("response-content-language", "Content-Language"),
+                                ("response-expires", "Expires"), ("response-cache-control", "Cache-Control"),
+                                ("response-content-disposition", "Content-Disposition"), ("response-content-encoding", "Content-Encoding")] {
+            if let v = call.target.query[query] { out.replaceOrAdd(name: header, value: v) }
+        }
+        return call.s3Response(r.status, headers: out, body: call.method == "HEAD" ? .empty : r.body)
+    }
+
+    static func delete(_ call: S3Call, _ bucket: String, _ key: String) async throws -> HTTPResponse {
+        let r = try await call.swift("DELETE", bucket, key)
+        switch r.status {
+        case 204, 200: return call.s3Response(204)
+        // A missing key is no error in S3; a missing bucket is.
+        case 404:
+            let head = try await call.swift("HEAD", bucket)
+            guard head.status == 204 || head.status == 200 else { throw S3Error.noSuchBucket(bucket) }
+            return call.s3Response(204)
+        default: throw S3Error.fromSwift(r.status, bucket: bucket, key: key)
+        }
+    }
+
+    /// CopyObject: `x-amz-copy-source: /bucket/key` (or `bucket/key`), metadata copied or
+    /// replaced (`x-amz-metadata-directive`), the `x-amz-copy-source-if-*` conditions.
+    static func copy(_ call: S3Call, _ bucket: String, _ key: String) async throws -> HTTPResponse {
+        guard let source = call.request.header("x-amz-copy-source") else { throw S3Error.malformedXML }
+        var text = source.hasPrefix("/") ? String(source.dropFirst()) : source
+        if let q = text.range(of: "?versionId=") {
+            let version = text[q.upperBound...]
+            guard version == "null" else { throw S3Error.notImplemented("copying a version other than null") }
+            text = String(text[..<q.lowerBound])
+        }
+        let decoded: String
+        do { decoded = try PercentCoding.decodeUTF8(text) } catch { throw S3Error("InvalidArgument", "Invalid copy source encoding.") }
+        let parts = decoded.split(separator: "/", maxSplits: 1)
+        guard parts.count == 2, !parts[1].isEmpty else {
+            throw S3Error.invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey", name: "x-amz-copy-source", value: source)
+        }
+        let (fromBucket, fromKey) = (String(parts[0]), String(parts[1]))
+        let directive = call.request.header("x-amz-metadata-directive") ?? "COPY"
+        guard directive == "COPY" || directive == "REPLACE" else {
+            throw S3Error.invalidArgument("Unknown metadata directive.", name: "x-amz-metadata-directive", value: directive)
+        }
+        if fromBucket == bucket, fromKey == key, directive == "COPY" {
+            throw S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+        }
+        var headers = directive == "REPLACE" ? try swiftHeaders(call.request) : HTTPHeaders()
+        headers.remove(name: "content-length")
+        headers.remove(name: "etag")
+        headers.add(name: "X-Copy-From", value: "/" + PercentCoding.encodePath(fromBucket, keepSlash: false) + "/" + PercentCoding.encodePath(fromKey))
+        if directive == "REPLACE" { headers.add(name: "X-Fresh-Metadata", value: "true") }
+        // The copy conditions are the source's: checked with a HEAD of it first, as s3api does.
+        var conditions = HTTPHeaders()
+        for (s3, swift) in [("x-amz-copy-source-if-match", "If-Match"), ("x-amz-copy-source-if-none-match", "If-None-Match"),
+                            ("x-amz-copy-source-if-modified-since", "If-Modified-Since"),
+                            ("x-amz-copy-source-if-unmodified-since", "If-Unmodified-Since")] {
+            if let v = call.request.header(s3) { conditions.add(name: swift, value: v) }
+        }
+        if !conditions.isEmpty {
+            let head = try await call.swift("HEAD", fromBucket, fromKey, headers: conditions)
+            if head.status == 304 || head.status == 412 { throw S3Error.fromSwift(412, bucket: bucket, key: key) }
+            guard (200..<300).contains(head.status) else { throw try await refusal(call, head.status, fromBucket, fromKey) }
+        }
+        let r = try await call.swift("PUT", bucket, key, headers: headers)
+        guard r.status == 201 else {
+            if r.status == 404 {
+                // Which one is missing: the destination bucket, or the source.
+                let head = try await call.swift("HEAD", bucket)
+                if head.status == 404 { throw S3Error.noSuchBucket(bucket) }
+                throw S3Error.noSuchKey(fromKey)
+            }
+            throw S3Error.fromSwift(r.status == 304 ? 412 : r.status, bucket: bucket, key: key)
+        }
+        let etag = quoted(r.headers.first(name: "etag") ?? "")
+        let modified = r.headers.first(name: "last-modified").flatMap(S3XML.time(fromHTTPDate:)) ?? S3XML.iso8601(Date().timeIntervalSince1970)
+        let xml = S3XML.document("CopyObjectResult", S3XML.e("LastModified", modified) + S3XML.e("ETag", etag))
+        return S3XML.response(xml, requestID: call.requestID)
+    }
+
+    /// A refused object request: a missing object or a missing bucket, told apart as S3 does.
+    static func refusal(_ call: S3Call, _ status: Int, _ bucket: String, _ key: String) async throws -> S3Error {
+        guard status == 404 else { return S3Error.fromSwift(status, bucket: bucket, key: key) }
+        let head = try await call.swift("HEAD", bucket)
+        return head.status == 404 ? S3Error.noSuchBucket(bucket) : S3Error.noSuchKey(key)
+    }
+
+    static func quoted(_ etag: String) -> String { etag.hasPrefix("\"") ? etag : "\"\(etag)\"" }
+}

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""The S3 API of `nimbus aio` with real clients: boto3 (each operation offered, checksums on and
+off, the errors AWS clients expect), awscli `s3` and `s3api`, presigned URLs fetched with urllib,
+and objects written through S3 read back through the Swift API (and the other way round),
+byte-identical with the same ETag."""
+import argparse, base64, datetime, hashlib, json, os, subprocess, sys, urllib.error, urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from aio_harness import AIO, Failure, check  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nimbus", required=True)
+    ap.add_argument("--aws", required=True)
+    args = ap.parse_args()
+    aio = AIO(args.nimbus)
+    ok = False
+    try:
+        scenario(aio, args)
+        print("s3 checks passed")
+        ok = True
+        return 0
+    except Failure as e:
+        print(f"FAIL {e}", file=sys.stderr)
+        print(f"(logs kept in {aio.work})", file=sys.stderr)
+        return 1
+    finally:
+        aio.stop(keep=not ok)
+
+
+def scenario(aio, args):
+    import boto3, botocore
+    from botocore.config import Config
+    endpoint = f"http://127.0.0.1:{aio.port}"
+    cfg = Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "max_attempts": 1})
+    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test:tester", aws_secret_access_key="testing",
+                      region_name="us-east-1", config=cfg)
+
+    def error(fn, *a, **k):
+        try:
+            fn(*a, **k)
+        except botocore.exceptions.ClientError as e:
+            return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+        raise Failure(f"{fn.__name__} succeeded; an error was expected")
+
+    # --- buckets ---
+    s3.create_bucket(Bucket="alpha")
+    check(error(s3.create_bucket, Bucket="alpha") == ("BucketAlreadyOwnedByYou", 409), "creating a bucket twice: BucketAlreadyOwnedByYou")
+    check(error(s3.create_bucket, Bucket="Bad_Name") == ("InvalidBucketName", 400), "a bad bucket name: InvalidBucketName")
+    check("alpha" in [b["Name"] for b in s3.list_buckets()["Buckets"]], "list-buckets shows the bucket")
+    s3.head_bucket(Bucket="alpha")
+    check(error(s3.head_bucket, Bucket="nothere")[1] == 404, "head-bucket of a missing bucket: 404")
+    check(s3.get_bucket_location(Bucket="alpha")["LocationConstraint"] is None, "get-bucket-location: us-east-1 (empty)")
+
+    # --- objects ---
+    body = os.urandom(100_000)
+    r = s3.put_object(Bucket="alpha", Key="dir/one.bin", Body=body, ContentType="application/x-test", Metadata={"color": "blue"})
+    etag = r["ETag"]
+    check(etag == '"%s"' % hashlib.md5(body).hexdigest(), "put-object answers the MD5 ETag")
+    g = s3.get_object(Bucket="alpha", Key="dir/one.bin")
+    check(g["Body"].read() == body and g["ETag"] == etag, "get-object returns the bytes and the ETag")
+    check(g["ContentType"] == "application/x-test" and g["Metadata"] == {"color": "blue"}, "content type and metadata kept")
+    h = s3.head_object(Bucket="alpha", Key="dir/one.bin")
+    check(h["ContentLength"] == len(body), "head-object: the length")
+    part = s3.get_object(Bucket="alpha", Key="dir/one.bin", Range="bytes=10-19")["Body"].read()
+    check(part == body[10:20], "a range")
+    check(error(s3.get_object, Bucket="alpha", Key="dir/one.bin", IfNoneMatch=etag)[1] == 304, "If-None-Match with the ETag: 304")
+    check(error(s3.get_object, Bucket="alpha", Key="dir/one.bin", IfMatch='"0000"') == ("PreconditionFailed", 412), "If-Match mismatch: 412")
+    check(error(s3.get_object, Bucket="alpha", Key="missing") == ("NoSuchKey", 404), "a missing key: NoSuchKey")
+    check(error(s3.get_object, Bucket="nothere", Key="x") == ("NoSuchBucket", 404), "a missing bucket: NoSuchBucket")
+
+    # Checksums: each algorithm verified and stored, returned with ChecksumMode=ENABLED.
+    for algo in ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"]:
+        try:
+            s3.put_object(Bucket="alpha", Key=f"sum-{algo}", Body=b"checksummed", ChecksumAlgorithm=algo)
+        except Exception as e:  # an older botocore without CRC64NVME/CRC32C support (needs awscrt)
+            if "awscrt" in str(e) or "MissingDependency" in type(e).__name__:
+                continue
+            raise
+        got = s3.get_object(Bucket="alpha", Key=f"sum-{algo}", ChecksumMode="ENABLED")
+        check(got.get(f"Checksum{algo}") is not None, f"{algo}: stored and returned with ChecksumMode=ENABLED")
+    bad = base64.b64encode(b"\0\0\0\0").decode()
+    check(error(s3.put_object, Bucket="alpha", Key="badsum", Body=b"x", ChecksumCRC32=bad)[0] == "BadDigest",
+          "a wrong x-amz-checksum-crc32: BadDigest")
+    check(error(s3.put_object, Bucket="alpha", Key="badmd5", Body=b"x",
+                ContentMD5=base64.b64encode(hashlib.md5(b"y").digest()).decode())[0] == "BadDigest", "a wrong Content-MD5: BadDigest")
+    check(error(s3.head_object, Bucket="alpha", Key="badsum")[1] == 404 and error(s3.head_object, Bucket="alpha", Key="badmd5")[1] == 404,
+          "nothing stored for either")
+
+    # --- listing ---
+    for i in range(12):
+        s3.put_object(Bucket="alpha", Key=f"list/k{i:02d}", Body=b"v")
+    s3.put_object(Bucket="alpha", Key="list/sub/deep", Body=b"v")
+    v1 = s3.list_objects(Bucket="alpha", Prefix="list/", Delimiter="/", MaxKeys=5)
+    check([c["Key"] for c in v1["Contents"]] == [f"list/k{i:02d}" for i in range(5)] and v1["IsTruncated"], "list-objects v1 pages")
+    keys, token = [], None
+    while True:
+        kw = {"ContinuationToken": token} if token else {}
+        page = s3.list_objects_v2(Bucket="alpha", Prefix="list/", Delimiter="/", MaxKeys=5, **kw)
+        keys += [c["Key"] for c in page.get("Contents", [])] + [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        if not page["IsTruncated"]:
+            break
+        token = page["NextContinuationToken"]
+    check(keys == [f"list/k{i:02d}" for i in range(12)] + ["list/sub/"], f"list-objects-v2 pages through keys and common prefixes: {keys}")
+    enc = s3.list_objects_v2(Bucket="alpha", Prefix="dir/", EncodingType="url")
+    check([c["Key"] for c in enc["Contents"]] == ["dir/one.bin"], "encoding-type=url")
+    versions = s3.list_object_versions(Bucket="alpha", Prefix="dir/")
+    check([(v["Key"], v["VersionId"]) for v in versions["Versions"]] == [("dir/one.bin", "null")], "list-object-versions: null versions")
+
+    # --- copy ---
+    c = s3.copy_object(Bucket="alpha", Key="copy.bin", CopySource={"Bucket": "alpha", "Key": "dir/one.bin"})
+    check(c["CopyObjectResult"]["ETag"] == etag, "copy-object keeps the ETag")
+    check(s3.head_object(Bucket="alpha", Key="copy.bin")["Metadata"] == {"color": "blue"}, "COPY directive keeps the metadata")
+    s3.copy_object(Bucket="alpha", Key="copy.bin", CopySource={"Bucket": "alpha", "Key": "dir/one.bin"},
+                   MetadataDirective="REPLACE", Metadata={"shape": "round"}, ContentType="text/plain")
+    h = s3.head_object(Bucket="alpha", Key="copy.bin")
+    check(h["Metadata"] == {"shape": "round"} and h["ContentType"] == "text/plain", "REPLACE directive replaces it")
+    check(error(s3.copy_object, Bucket="alpha", Key="c2", CopySource={"Bucket": "alpha", "Key": "dir/one.bin"},
+                CopySourceIfMatch='"0000"')[1] == 412, "a copy condition that fails: 412")
+
+    # --- presigned ---
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "alpha", "Key": "dir/one.bin"}, ExpiresIn=300)
+    check(urllib.request.urlopen(url).read() == body, "a presigned GET fetched with urllib")
+    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": "alpha", "Key": "presigned-put"}, ExpiresIn=300)
+    # urllib would add a form Content-Type the URL was not signed with.
+    urllib.request.urlopen(urllib.request.Request(put_url, data=b"via presigned PUT", method="PUT", headers={"Content-Type": ""})).read()
+    v4 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test:tester", aws_secret_access_key="testing", region_name="us-east-1",
+                      config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+    v4_url = v4.generate_presigned_url("get_object", Params={"Bucket": "alpha", "Key": "dir/one.bin"}, ExpiresIn=300)
+    check("X-Amz-Signature=" in v4_url and urllib.request.urlopen(v4_url).read() == body, "a SigV4 presigned GET")
+    check(s3.get_object(Bucket="alpha", Key="presigned-put")["Body"].read() == b"via presigned PUT", "a presigned PUT")
+    def flip(u, marker):
+        i = u.index(marker) + len(marker)
+        return u[:i] + ("1" if u[i] != "1" else "2") + u[i + 1:]
+    for tampered in [flip(v4_url, "X-Amz-Signature="), flip(url, "&Signature=")]:
+        try:
+            urllib.request.urlopen(tampered)
+            raise Failure(f"a tampered presigned URL was accepted: {tampered}")
+        except urllib.error.HTTPError as e:
+            check(e.code == 403 and b"SignatureDoesNotMatch" in e.read(), "a tampered presigned URL: SignatureDoesNotMatch")
+
+    # --- Swift API interop: same bytes, same ETag, both ways ---
+    req = urllib.request.Request(aio.auth, headers={"X-Auth-User": "test:tester", "X-Auth-Key": "testing"})
+    resp = urllib.request.urlopen(req)
+    token, storage = resp.headers["X-Auth-Token"], resp.headers["X-Storage-Url"]
+    sw = urllib.request.urlopen(urllib.request.Request(f"{storage}/alpha/dir/one.bin", headers={"X-Auth-Token": token}))
+    check(sw.read() == body and sw.headers["ETag"].strip('"') == etag.strip('"'), "an S3 object read through the Swift API")
+    check(sw.headers["X-Object-Meta-Color"] == "blue", "S3 metadata is Swift metadata")
+    swift_body = os.urandom(5000)
+    urllib.request.urlopen(urllib.request.Request(f"{storage}/alpha/from-swift", data=swift_body, method="PUT",
+                                                  headers={"X-Auth-Token": token, "X-Object-Meta-Origin": "swift"})).read()
+    g = s3.get_object(Bucket="alpha", Key="from-swift")
+    check(g["Body"].read() == swift_body and g["ETag"] == '"%s"' % hashlib.md5(swift_body).hexdigest() and g["Metadata"] == {"origin": "swift"},
+          "a Swift object read through S3")
+
+    # --- auth errors ---
+    wrong = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test:tester", aws_secret_access_key="wrong",
+                         region_name="us-east-1", config=cfg)
+    check(error(wrong.list_buckets) == ("SignatureDoesNotMatch", 403), "a wrong secret: SignatureDoesNotMatch")
+    nobody = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="nobody:none", aws_secret_access_key="x",
+                          region_name="us-east-1", config=cfg)
+    check(error(nobody.list_buckets) == ("InvalidAccessKeyId", 403), "an unknown key: InvalidAccessKeyId")
+
+    # --- delete ---
+    check(error(s3.delete_bucket, Bucket="alpha") == ("BucketNotEmpty", 409), "deleting a full bucket: BucketNotEmpty")
+    all_keys = [o["Key"] for o in s3.list_objects_v2(Bucket="alpha")["Contents"]]
+    d = s3.delete_objects(Bucket="alpha", Delete={"Objects": [{"Key": k} for k in all_keys] + [{"Key": "never-there"}]})
+    check(sorted(x["Key"] for x in d["Deleted"]) == sorted(all_keys + ["never-there"]), "delete-objects deletes each (a missing one too)")
+    check(s3.list_objects_v2(Bucket="alpha")["KeyCount"] == 0, "the bucket is empty")
+    s3.put_object(Bucket="alpha", Key="last", Body=b"x")
+    d = s3.delete_objects(Bucket="alpha", Delete={"Objects": [{"Key": "last"}], "Quiet": True})
+    check(d.get("Deleted", []) == [] and d.get("Errors", []) == [], "quiet delete-objects answers nothing")
+    s3.delete_object(Bucket="alpha", Key="never-there")
+    s3.delete_bucket(Bucket="alpha")
+    check(error(s3.head_bucket, Bucket="alpha")[1] == 404, "the bucket is gone")
+
+    # --- awscli ---
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="test:tester", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
+               AWS_CONFIG_FILE=os.path.join(aio.work, "aws-config"))
+    env.pop("AWS_PROFILE", None)
+    open(env["AWS_CONFIG_FILE"], "w").close()
+
+    def aws(*a):
+        r = subprocess.run([args.aws, "--endpoint-url", endpoint, *a], capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            raise Failure(f"aws {' '.join(a)} failed ({r.returncode}): {r.stderr.strip()[-600:]}")
+        return r.stdout
+    src = os.path.join(aio.work, "cli")
+    os.makedirs(os.path.join(src, "sub"))
+    for name in ["a.txt", "sub/b.bin"]:
+        with open(os.path.join(src, name), "wb") as f:
+            f.write(os.urandom(3000))
+    aws("s3", "mb", "s3://cli")
+    aws("s3", "cp", os.path.join(src, "a.txt"), "s3://cli/a.txt")
+    aws("s3", "sync", src, "s3://cli/tree")
+    listing = aws("s3", "ls", "--recursive", "s3://cli")
+    check(all(k in listing for k in ["a.txt", "tree/a.txt", "tree/sub/b.bin"]), "aws s3 cp/sync/ls")
+    out = os.path.join(aio.work, "back.txt")
+    aws("s3", "cp", "s3://cli/a.txt", out)
+    check(open(out, "rb").read() == open(os.path.join(src, "a.txt"), "rb").read(), "aws s3 cp back: the same bytes")
+    aws("s3api", "copy-object", "--bucket", "cli", "--key", "copied", "--copy-source", "cli/a.txt")
+    presigned = aws("s3", "presign", "s3://cli/copied", "--expires-in", "60").strip()
+    check(urllib.request.urlopen(presigned).read() == open(os.path.join(src, "a.txt"), "rb").read(), "aws s3 presign + urllib")
+    aws("s3", "rm", "--recursive", "s3://cli")
+    aws("s3", "rb", "s3://cli")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

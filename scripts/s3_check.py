@@ -3,7 +3,7 @@
 off, the errors AWS clients expect), awscli `s3` and `s3api`, presigned URLs fetched with urllib,
 and objects written through S3 read back through the Swift API (and the other way round),
 byte-identical with the same ETag."""
-import argparse, base64, datetime, hashlib, json, os, subprocess, sys, urllib.error, urllib.request
+import argparse, base64, hashlib, json, os, subprocess, sys, urllib.error, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from aio_harness import AIO, Failure, check  # noqa: E402
@@ -154,6 +154,43 @@ def scenario(aio, args):
     check(g["Body"].read() == swift_body and g["ETag"] == '"%s"' % hashlib.md5(swift_body).hexdigest() and g["Metadata"] == {"origin": "swift"},
           "a Swift object read through S3")
 
+    # --- multipart ---
+    s3.create_bucket(Bucket="multi")
+    big = [os.urandom(5 * 1024 * 1024), os.urandom(1024 * 1024 + 7)]
+    up = s3.create_multipart_upload(Bucket="multi", Key="joined.bin", ContentType="application/x-joined", Metadata={"parts": "two"})
+    uid = up["UploadId"]
+    etags = [s3.upload_part(Bucket="multi", Key="joined.bin", UploadId=uid, PartNumber=i + 1, Body=b)["ETag"] for i, b in enumerate(big)]
+    check([p["PartNumber"] for p in s3.list_parts(Bucket="multi", Key="joined.bin", UploadId=uid)["Parts"]] == [1, 2], "list-parts shows both")
+    check([u["UploadId"] for u in s3.list_multipart_uploads(Bucket="multi").get("Uploads", [])] == [uid], "list-multipart-uploads shows it")
+    check("multi+segments" not in [b["Name"] for b in s3.list_buckets()["Buckets"]], "the parts' container is not a bucket")
+    parts = [{"PartNumber": i + 1, "ETag": e} for i, e in enumerate(etags)]
+    check(error(s3.complete_multipart_upload, Bucket="multi", Key="joined.bin", UploadId=uid,
+                MultipartUpload={"Parts": list(reversed(parts))})[0] == "InvalidPartOrder", "parts out of order: InvalidPartOrder")
+    check(error(s3.complete_multipart_upload, Bucket="multi", Key="joined.bin", UploadId=uid,
+                MultipartUpload={"Parts": [parts[0], {"PartNumber": 2, "ETag": '"%s"' % ("0" * 32)}]})[0] == "InvalidPart",
+          "a wrong part ETag: InvalidPart")
+    check(error(s3.head_object, Bucket="multi", Key="joined.bin")[1] == 404, "nothing stored by the refused completions")
+    done = s3.complete_multipart_upload(Bucket="multi", Key="joined.bin", UploadId=uid, MultipartUpload={"Parts": parts})
+    want = '"%s-2"' % hashlib.md5(b"".join(hashlib.md5(b).digest() for b in big)).hexdigest()
+    check(done["ETag"] == want, f"complete answers S3's multipart ETag {want}")
+    g = s3.get_object(Bucket="multi", Key="joined.bin")
+    check(g["Body"].read() == b"".join(big) and g["ETag"] == want, "the joined object reads back whole, with that ETag")
+    check(g["ContentType"] == "application/x-joined" and g["Metadata"] == {"parts": "two"}, "with the upload's content type and metadata")
+    check([o["ETag"] for o in s3.list_objects_v2(Bucket="multi")["Contents"]] == [want], "the listing shows that ETag too")
+    check(s3.list_multipart_uploads(Bucket="multi").get("Uploads", []) == [], "no upload in progress after completion")
+    small = s3.create_multipart_upload(Bucket="multi", Key="small.bin")["UploadId"]
+    e1 = s3.upload_part(Bucket="multi", Key="small.bin", UploadId=small, PartNumber=1, Body=b"tiny")["ETag"]
+    e2 = s3.upload_part(Bucket="multi", Key="small.bin", UploadId=small, PartNumber=2, Body=b"end")["ETag"]
+    check(error(s3.complete_multipart_upload, Bucket="multi", Key="small.bin", UploadId=small,
+                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})[0] == "EntityTooSmall",
+          "a part under 5 MiB that is not the last: EntityTooSmall")
+    s3.abort_multipart_upload(Bucket="multi", Key="small.bin", UploadId=small)
+    check(error(s3.list_parts, Bucket="multi", Key="small.bin", UploadId=small)[0] == "NoSuchUpload", "aborted: NoSuchUpload")
+    s3.delete_object(Bucket="multi", Key="joined.bin")
+    seg = urllib.request.urlopen(urllib.request.Request(f"{storage}/multi+segments?format=json", headers={"X-Auth-Token": token}))
+    check(json.loads(seg.read() or b"[]") == [], "deleting the object deleted its parts")
+    s3.delete_bucket(Bucket="multi")
+
     # --- auth errors ---
     wrong = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test:tester", aws_secret_access_key="wrong",
                          region_name="us-east-1", config=cfg)
@@ -202,6 +239,21 @@ def scenario(aio, args):
     aws("s3api", "copy-object", "--bucket", "cli", "--key", "copied", "--copy-source", "cli/a.txt")
     presigned = aws("s3", "presign", "s3://cli/copied", "--expires-in", "60").strip()
     check(urllib.request.urlopen(presigned).read() == open(os.path.join(src, "a.txt"), "rb").read(), "aws s3 presign + urllib")
+    big_file = os.path.join(aio.work, "big.bin")
+    with open(big_file, "wb") as f:
+        for _ in range(100):
+            f.write(os.urandom(1024 * 1024))
+    aws("s3", "cp", big_file, "s3://cli/big.bin")
+    back = os.path.join(aio.work, "big.back")
+    aws("s3", "cp", "s3://cli/big.bin", back)
+    sha = lambda p: hashlib.sha256(open(p, "rb").read()).hexdigest()
+    check(sha(back) == sha(big_file), "aws s3 cp of 100 MiB (multipart) and back: the same sha256")
+    check(json.loads(aws("s3api", "head-object", "--bucket", "cli", "--key", "big.bin"))["ETag"].endswith('-13"'),
+          "stored as a multipart object (13 parts of 8 MiB)")
+    up = json.loads(aws("s3api", "create-multipart-upload", "--bucket", "cli", "--key", "aborted"))["UploadId"]
+    listed = json.loads(aws("s3api", "list-multipart-uploads", "--bucket", "cli"))
+    check([u["UploadId"] for u in listed.get("Uploads", [])] == [up], "aws s3api list-multipart-uploads")
+    aws("s3api", "abort-multipart-upload", "--bucket", "cli", "--key", "aborted", "--upload-id", up)
     aws("s3", "rm", "--recursive", "s3://cli")
     aws("s3", "rb", "s3://cli")
 

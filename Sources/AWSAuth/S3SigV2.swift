@@ -10,7 +10,7 @@ public enum S3SigV2 {
         /// Base64 of the HMAC-SHA1.
         public var signature: String
         /// The query's `Expires` (seconds since the epoch); nil for a header signature.
-        public var expires: Double?
+        public var expires: Int64?
     }
 
     /// The sub-resources that are part of the signed resource, as S3 lists them.
@@ -35,13 +35,17 @@ public enum S3SigV2 {
         let items = request.queryItems
         func q(_ k: String) -> String? { items.first { $0.0 == k }?.1 }
         guard let key = q("AWSAccessKeyId"), let signature = q("Signature") else { return nil }
-        guard let expires = q("Expires").flatMap(Double.init) else { throw .incomplete("Expires is required with a query signature") }
+        // Digits only, and before 2038 as S3's own check: a far-off time is a URL that never expires.
+        guard let text = q("Expires"), !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let expires = Int64(text),
+              expires <= Int64(Int32.max) else {
+            throw .expired("Invalid date (should be seconds since epoch): \(q("Expires") ?? "")")
+        }
         return Authorization(accessKey: key, signature: signature, expires: expires)
     }
 
     /// The string to sign. `path` is the request path as sent (with the bucket for
     /// virtual-hosted requests put in front by the caller).
-    public static func stringToSign(_ request: SignedRequest, resourcePath: String, expires: Double?) -> String {
+    public static func stringToSign(_ request: SignedRequest, resourcePath: String, expires: Int64?) -> String {
         var amz: [(String, String)] = []
         for (name, value) in request.headers {
             let lower = name.lowercased()
@@ -54,7 +58,7 @@ public enum S3SigV2 {
         }
         let date: String
         if let expires {
-            date = String(Int64(expires))
+            date = String(expires)
         } else {
             // With x-amz-date the Date line is empty (the header is signed among the x-amz-*).
             date = request.header("x-amz-date") != nil ? "" : request.header("date") ?? ""
@@ -73,7 +77,7 @@ public enum S3SigV2 {
     public static func verify(_ request: SignedRequest, auth: Authorization, resourcePath: String, secret: String,
                               now: Double) throws(SigV4Error) {
         if let expires = auth.expires {
-            guard now <= expires else { throw .expired("Request has expired") }
+            guard now <= Double(expires) else { throw .expired("Request has expired") }
         } else {
             let text = request.header("x-amz-date") ?? request.header("date")
             guard let text, let at = HTTPDateParsing.seconds(text) else { throw .incomplete("AWS authentication requires a valid Date or x-amz-date header") }

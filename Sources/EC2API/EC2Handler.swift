@@ -93,6 +93,8 @@ public struct EC2Handler: HTTPHandler {
                 return (try EC2Request(pairs: pairs.filter { !Self.sigV2Parameters.contains($0.0) }, requestID: requestID), known)
             }
             let auth = try SigV4.authorization(of: signed)
+            // A signature made for another service (S3, with the same keys) is not one for EC2.
+            guard auth.service == "ec2" else { throw SigV4Error.incomplete("the credential scope's service must be ec2, not \(auth.service)") }
             guard Self.isAccessKeyShaped(auth.accessKey), let known = try await store.credentials(accessKey: auth.accessKey) else {
                     throw SigV4Error.unknownAccessKey(auth.accessKey)
                 }

@@ -34,8 +34,10 @@ extension ObjectProxy {
             throw HTTPError(411, "Length Required: missing Content-Length or Transfer-Encoding: chunked")
         }
         let body = request.body
-        return try await store(path, headers: request.headers, length: length, txid: request.transactionID,
-                               sysmeta: context.scope?.objectSysmeta ?? []) {
+        // A stage's system metadata goes with this one object, not with a later PUT of the request.
+        let sysmeta = context.scope?.objectSysmeta ?? []
+        context.scope?.objectSysmeta = []
+        return try await store(path, headers: request.headers, length: length, txid: request.transactionID, sysmeta: sysmeta) {
             try await body.next()
         }
     }

@@ -164,6 +164,10 @@ struct ObjectProxy {
         for name in ["range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"] {
             for v in request.headers[name] { headers.add(name: name, value: v) }
         }
+        // Where a stage keeps the ETag its clients compare with (s3api's, for a completed
+        // multipart upload); a client's own X-Backend-* never gets past gatekeeper.
+        var etagIsAt = request.headers["x-backend-etag-is-at"].flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
         // Without its stage in the pipeline, a manifest or a symlink is the plain object stored.
         let features = self.features
         let wantsManifest = Self.wantsManifest(request) || !features.contains(.slo)
@@ -172,9 +176,10 @@ struct ObjectProxy {
         // the target), and for an SLO, conditionals compare with the SLO's ETag.
         var readWhole: [String] = []
         if !wantsManifest {
-            headers.add(name: "X-Backend-Etag-Is-At", value: Self.sloETagHeader)
+            etagIsAt.append(Self.sloETagHeader)
             readWhole.append("X-Static-Large-Object")
         }
+        if !etagIsAt.isEmpty { headers.add(name: "X-Backend-Etag-Is-At", value: etagIsAt.joined(separator: ", ")) }
         if !symlinkGet { readWhole.append(Self.symlinkTarget) }
         if !readWhole.isEmpty { headers.add(name: "X-Backend-Ignore-Range-If-Metadata-Present", value: readWhole.joined(separator: ", ")) }
         let resolved = try await openFollowingSymlinks(path, method: request.method, headers: headers, referer: request.header("referer"),

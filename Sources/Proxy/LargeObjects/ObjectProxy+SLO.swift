@@ -200,11 +200,21 @@ extension ObjectProxy {
         headers.replaceOrAdd(name: "Content-Type", value: "\(contentType);swift_bytes=\(total)")
         headers.remove(name: "x-detect-content-type")
         headers.replaceOrAdd(name: "ETag", value: manifestETag)
-        let sysmeta = [
-            (Self.sloETagHeader, sloETag), (Self.sloSizeHeader, String(total)), ("X-Static-Large-Object", "True"),
-            // The listing shows both ETags; `; slo_etag=` is split out into its own key there.
-            ("X-Object-Sysmeta-Container-Update-Override-Etag", "\(manifestETag); slo_etag=\(sloETag)"),
-        ]
+        // The listing shows both ETags; `; slo_etag=` is split out into its own key there. A
+        // stage before may add its own parameters (s3api's `; s3_etag=`) with an override of
+        // parameters only, and its system metadata.
+        var override = "\(manifestETag); slo_etag=\(sloETag)"
+        var sysmeta = [(Self.sloETagHeader, sloETag), (Self.sloSizeHeader, String(total)), ("X-Static-Large-Object", "True")]
+        let staged = context.scope?.objectSysmeta ?? []
+        context.scope?.objectSysmeta = []
+        for (name, value) in staged {
+            if name.lowercased() == "x-object-sysmeta-container-update-override-etag" {
+                override = "\(manifestETag)\(value); slo_etag=\(sloETag)"
+            } else {
+                sysmeta.append((name, value))
+            }
+        }
+        sysmeta.append(("X-Object-Sysmeta-Container-Update-Override-Etag", override))
         let body = ByteBuffer(string: json)
         var sent = false
         var stored = try await store(path, headers: headers, length: Int64(body.readableBytes), txid: txid, sysmeta: sysmeta) {

@@ -35,6 +35,10 @@ struct S3API: Middleware {
             return error.response(requestID: env.txid, resource: resource, method: request.method)
         } catch let error as HTTPError {
             return S3Error.fromSwift(error.status, bucket: nil, key: nil).response(requestID: env.txid, resource: resource, method: request.method)
+        } catch {
+            // Whatever else went wrong is ours: S3's InternalError, the cause in the log only.
+            env.logger.error("s3 \(request.method) \(resource) failed: \(error)")
+            return S3Error.fromSwift(500, bucket: nil, key: nil).response(requestID: env.txid, resource: resource, method: request.method)
         }
     }
 }

@@ -77,6 +77,11 @@ enum MiddlewareRegistry {
             throw PipelineConfig.ConfigError(description: "filter '\(early.name)' must come after tempauth in [pipeline:main]: "
                 + "it acts with the identity tempauth finds")
         }
+        if let gate = stages.firstIndex(where: { $0.entry == "gatekeeper" }),
+           let early = stages[..<gate].first(where: { beforeAuth.contains($0.entry) }) {
+            throw PipelineConfig.ConfigError(description: "filter '\(early.name)' must come after gatekeeper in [pipeline:main]: "
+                + "gatekeeper keeps clients' system headers out of what it stores and reads")
+        }
         if let auth = stages.firstIndex(where: { $0.entry == "tempauth" }),
            let late = stages[auth...].first(where: { beforeAuth.contains($0.entry) }) {
             throw PipelineConfig.ConfigError(description: "filter '\(late.name)' must come before tempauth in [pipeline:main]: "

@@ -39,8 +39,9 @@ final class RequestScope: Sendable {
         set { state.withLockedValue { $0.writer = newValue } }
     }
 
-    /// System metadata (`X-Object-Sysmeta-*`) a stage stores with the object of a plain PUT,
-    /// as Swift's middleware put it on the request (a client's own never gets past `gatekeeper`).
+    /// System metadata (`X-Object-Sysmeta-*`) a stage stores with the object of a PUT (plain or
+    /// a large object's manifest), as Swift's middleware put it on the request (a client's own
+    /// never gets past `gatekeeper`).
     var objectSysmeta: [(String, String)] {
         get { state.withLockedValue { $0.objectSysmeta } }
         set { state.withLockedValue { $0.objectSysmeta = newValue } }

@@ -29,8 +29,6 @@ struct S3Authenticator {
     struct Verified {
         let identity: Identity
         let payload: Payload
-        /// For SigV4 streaming bodies: what the chunk signatures chain from.
-        let sigV4: (auth: SigV4.Authorization, secret: String)?
     }
 
     /// - Parameter resourcePath: the path SigV2 signs (`/bucket/key`, also for virtual-hosted requests).
@@ -52,7 +50,7 @@ struct S3Authenticator {
             try S3SigV2.verify(signed, auth: v2, resourcePath: resourcePath, secret: key, now: context.clock.now())
         }
         switch result {
-        case .success: return Verified(identity: identity, payload: .unsigned, sigV4: nil)
+        case .success: return Verified(identity: identity, payload: .unsigned)
         case .failure(.mismatch):
             throw S3Error("SignatureDoesNotMatch", SigV4Error.mismatch.description, status: 403,
                           details: [("AWSAccessKeyId", v2.accessKey),
@@ -63,6 +61,18 @@ struct S3Authenticator {
     }
 
     private func verifyV4(_ signed: SignedRequest, _ auth: SigV4.Authorization, request: HTTPRequest, presigned: Bool) async throws -> Verified {
+        // A signature for another service (an EC2 call made with the same keys) is not one for S3.
+        guard auth.service == "s3" else {
+            throw S3Error(presigned ? "AuthorizationQueryParametersError" : "AuthorizationHeaderMalformed",
+                          "The authorization is malformed; incorrect service '\(auth.service)'. This endpoint belongs to 's3'.")
+        }
+        // Every x-amz-* header must be signed: an unsigned one (x-amz-copy-source added to a
+        // presigned PUT, say) would change what the signer allowed.
+        let notSigned = Set(request.headers.map { $0.name.lowercased() }.filter { $0.hasPrefix("x-amz-") && !auth.signedHeaders.contains($0) })
+        if !notSigned.isEmpty {
+            throw S3Error("AccessDenied", "There were headers present in the request which were not signed", status: 403,
+                          details: [("HeadersNotSigned", notSigned.sorted().joined(separator: ", "))])
+        }
         let (key, identity) = try await lookUp(auth.accessKey)
         guard let declared = auth.isPresigned ? "UNSIGNED-PAYLOAD" : request.header("x-amz-content-sha256") else {
             throw S3Error("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
@@ -72,7 +82,7 @@ struct S3Authenticator {
             try SigV4.verify(signed, auth: auth, secret: key, payloadHash: declared, encodePath: false, now: context.clock.now())
         }
         switch result {
-        case .success: return Verified(identity: identity, payload: payload, sigV4: (auth, key))
+        case .success: return Verified(identity: identity, payload: payload)
         case .failure(.mismatch):
             let canonical = SigV4.canonicalRequest(signed, auth: auth, payloadHash: declared, encodePath: false)
             throw S3Error("SignatureDoesNotMatch", SigV4Error.mismatch.description + " Check your key and signing method.", status: 403,

@@ -71,7 +71,7 @@ final class S3BodyCheck: Sendable {
     /// object PUT) never sees a bad body end.
     func wrap(_ body: RequestBody, length: Int64?) -> RequestBody {
         guard isNeeded else { return body }
-        let seen = NIOLockedValueBox<Int64>(0)
+        let seen = NIOLockedValueBox<(bytes: Int64, checked: Bool)>((0, false))
         return RequestBody(chunks: { [self] in
             if let chunk = try await body.next() {
                 state.withLockedValue { s in
@@ -81,11 +81,21 @@ final class S3BodyCheck: Sendable {
                         s.digest?.update(raw)
                     }
                 }
-                let total = seen.withLockedValue { $0 += Int64(chunk.readableBytes); return $0 }
-                if let length, total >= length, let failure = finish() { throw failure }
+                let due = seen.withLockedValue { s -> Bool in
+                    s.bytes += Int64(chunk.readableBytes)
+                    guard let length, s.bytes >= length, !s.checked else { return false }
+                    s.checked = true
+                    return true
+                }
+                if due, let failure = finish() { throw failure }
                 return chunk
             }
-            if length == nil, let failure = finish() { throw failure }
+            // The end (also of an empty body, which brought no chunk): checked if not yet.
+            let due = seen.withLockedValue { s -> Bool in
+                defer { s.checked = true }
+                return !s.checked
+            }
+            if due, let failure = finish() { throw failure }
             return nil
         })
     }

@@ -22,9 +22,11 @@ enum S3Buckets {
             let page = body.readableBytes == 0 ? [] : try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [[String: Any]] ?? []
             for c in page {
                 guard let name = c["name"] as? String else { continue }
+                marker = name
+                // Multipart uploads' parts, not a bucket (as Swift's s3api).
+                if name.hasSuffix("+segments") { continue }
                 let created = (c["last_modified"] as? String).map(S3XML.time(fromSwiftListing:)) ?? S3XML.iso8601(0)
                 buckets += "<Bucket>" + S3XML.e("Name", name) + S3XML.e("CreationDate", created) + "</Bucket>"
-                marker = name
             }
             if page.count < 10000 { break }
         }
@@ -41,8 +43,8 @@ enum S3Buckets {
         let body = try await call.request.body.collect(limit: 64 << 10)
         if body.readableBytes > 0 {
             let text = String(buffer: body)
-            if let tree = try? XMLTree.parse(Array(text.utf8)), let constraint = tree.child("LocationConstraint")?.text,
-               !constraint.isEmpty, constraint != call.settings.location {
+            guard let tree = try? XMLTree.parse(Array(text.utf8)), tree.name == "CreateBucketConfiguration" else { throw S3Error.malformedXML }
+            if let constraint = tree.child("LocationConstraint")?.text, !constraint.isEmpty, constraint != call.settings.location {
                 throw S3Error("InvalidLocationConstraint", "The specified location-constraint is not valid.",
                               details: [("LocationConstraint", constraint)])
             }
@@ -70,6 +72,8 @@ enum S3Buckets {
     static func delete(_ call: S3Call, _ bucket: String) async throws -> HTTPResponse {
         let r = try await call.swift("DELETE", bucket)
         guard r.status == 204 else { throw S3Error.fromSwift(r.status, bucket: bucket, key: nil) }
+        // Its multipart container goes too when nothing is left in it.
+        _ = try await call.swift("DELETE", S3Multipart.segments(bucket))
         return call.s3Response(204)
     }
 

@@ -23,12 +23,6 @@ struct S3Call: @unchecked Sendable {
     var account: String { identity.storageAccount }
     var method: String { request.method }
 
-    /// The bucket, checked to be one S3 accepts (`InvalidBucketName`).
-    func bucket() throws(S3Error) -> String {
-        guard let bucket = target.bucket else { throw S3Error("InvalidRequest", "A bucket is required.") }
-        return bucket
-    }
-
     /// `/v1/<account>[/<container>[/<object>]][?query]`, encoded.
     func swiftURI(_ container: String? = nil, _ object: String? = nil, query: [(String, String)] = []) -> String {
         var uri = "/v1/" + PercentCoding.encodePath(account, keepSlash: false)
@@ -110,8 +104,16 @@ struct S3Settings: Sendable {
         storageDomain = options["storage_domain"].flatMap { $0.isEmpty ? nil : $0 }
         location = options["location"] ?? location
         if let text = options["max_bucket_listing"] {
-            guard let n = Int(text), n > 0 else { throw PipelineConfig.ConfigError(description: "[filter:s3api] max_bucket_listing must be a positive integer") }
+            guard let n = Int(text), (1...10_000).contains(n) else {
+                throw PipelineConfig.ConfigError(description: "[filter:s3api] max_bucket_listing must be 1 to 10000 (a Swift listing's limit)")
+            }
             maxBucketListing = n
+        }
+        if let text = options["max_multi_delete_objects"] {
+            guard let n = Int(text), (1...10_000).contains(n) else {
+                throw PipelineConfig.ConfigError(description: "[filter:s3api] max_multi_delete_objects must be 1 to 10000")
+            }
+            maxMultiDeleteObjects = n
         }
     }
 }

@@ -46,14 +46,14 @@ enum S3DeleteObjects {
             var started = 0
             while started < min(8, all.count) {
                 let i = started
-                group.addTask { (i, try await call.swift("DELETE", bucket, all[i]).status) }
+                group.addTask { (i, try await S3Objects.remove(call, bucket, all[i])) }
                 started += 1
             }
             for try await (i, status) in group {
                 statuses[i] = status
                 if started < all.count {
                     let n = started
-                    group.addTask { (n, try await call.swift("DELETE", bucket, all[n]).status) }
+                    group.addTask { (n, try await S3Objects.remove(call, bucket, all[n])) }
                     started += 1
                 }
             }

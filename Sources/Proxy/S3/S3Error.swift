@@ -46,7 +46,9 @@ struct S3Error: Error, Sendable {
         case 401: return S3Error("AccessDenied", "Access Denied", status: 403)
         case 403: return .accessDenied
         case 404: return key.map(noSuchKey) ?? bucket.map(noSuchBucket) ?? S3Error("NoSuchKey", "Not found", status: 404)
-        case 409: return S3Error("BucketNotEmpty", "The bucket you tried to delete is not empty", status: 409, details: [("BucketName", bucket ?? "")])
+        case 409 where key == nil:
+            return S3Error("BucketNotEmpty", "The bucket you tried to delete is not empty", status: 409, details: [("BucketName", bucket ?? "")])
+        case 409: return S3Error("OperationAborted", "A conflicting conditional operation is currently in progress against this resource. Please try again.", status: 409)
         case 411: return S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.", status: 411)
         case 412: return S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", status: 412,
                                  details: [("Condition", "If-Match")])

@@ -58,7 +58,10 @@ enum S3ListObjects {
                     prefixes.append(sub)
                 } else if let name = item["name"] as? String {
                     let hash = (item["hash"] as? String) ?? ""
-                    entries.append(Entry(key: name, etag: "\"" + (hash.split(separator: ";").first.map(String.init) ?? hash) + "\"",
+                    // `etag; s3_etag=…`: a completed multipart upload lists S3's ETag.
+                    let (bare, params) = ContentTypeParams.headerParams(hash)
+                    let etag = params.first { $0.0 == "s3_etag" }?.1 ?? bare
+                    entries.append(Entry(key: name, etag: "\"" + etag + "\"",
                                          size: (item["bytes"] as? NSNumber)?.int64Value ?? 0,
                                          lastModified: S3XML.time(fromSwiftListing: (item["last_modified"] as? String) ?? "")))
                 }

@@ -6,7 +6,7 @@ enum S3Operations {
     static let notOffered: Set<String> = [
         "acl", "cors", "lifecycle", "logging", "notification", "policy", "replication", "requestPayment", "tagging", "torrent",
         "versioning", "website", "encryption", "object-lock", "retention", "legal-hold", "accelerate", "analytics", "inventory",
-        "metrics", "ownershipControls", "publicAccessBlock", "restore", "select", "attributes", "uploads", "uploadId",
+        "metrics", "ownershipControls", "publicAccessBlock", "restore", "select", "attributes",
     ]
 
     static func run(_ call: S3Call) async throws -> HTTPResponse {
@@ -21,6 +21,7 @@ enum S3Operations {
             switch call.method {
             case "GET":
                 if call.target.query["location"] != nil { return try await S3Buckets.location(call, bucket) }
+                if call.target.query["uploads"] != nil { return try await S3Multipart.listUploads(call, bucket) }
                 if call.target.query["versions"] != nil { return try await S3ListObjects.list(call, bucket, versions: true) }
                 return try await S3ListObjects.list(call, bucket, versions: false)
             case "PUT": return try await S3Buckets.create(call, bucket)
@@ -32,7 +33,19 @@ enum S3Operations {
             default: throw methodNotAllowed(call)
             }
         }
+        if let uploadID = call.target.query["uploadId"] {
+            switch call.method {
+            case "PUT": return try await S3Multipart.uploadPart(call, bucket, key, uploadID)
+            case "GET": return try await S3Multipart.listParts(call, bucket, key, uploadID)
+            case "DELETE": return try await S3Multipart.abort(call, bucket, key, uploadID)
+            case "POST": return try await S3Multipart.complete(call, bucket, key, uploadID)
+            default: throw methodNotAllowed(call)
+            }
+        }
         switch call.method {
+        case "POST":
+            guard call.target.query["uploads"] != nil else { throw methodNotAllowed(call) }
+            return try await S3Multipart.create(call, bucket, key)
         case "PUT":
             if call.request.header("x-amz-copy-source") != nil { return try await S3Objects.copy(call, bucket, key) }
             return try await S3Objects.put(call, bucket, key)

@@ -15,7 +15,9 @@ struct S3Target: Sendable {
         let host = (request.header("host") ?? "").split(separator: ":").first.map { $0.lowercased() } ?? ""
         var hostBucket: String?
         if let domain = storageDomain?.lowercased(), !domain.isEmpty, host.hasSuffix("." + domain) {
-            hostBucket = String(host.dropLast(domain.count + 1))
+            let name = String(host.dropLast(domain.count + 1))
+            guard !name.isEmpty else { throw S3Error("InvalidBucketName", "The specified bucket is not valid.", details: [("BucketName", "")]) }
+            hostBucket = name
         }
         let rawPath = request.path
         let path: String

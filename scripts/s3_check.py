@@ -85,8 +85,9 @@ def scenario(aio, args):
           "a wrong x-amz-checksum-crc32: BadDigest")
     check(error(s3.put_object, Bucket="alpha", Key="badmd5", Body=b"x",
                 ContentMD5=base64.b64encode(hashlib.md5(b"y").digest()).decode())[0] == "BadDigest", "a wrong Content-MD5: BadDigest")
-    check(error(s3.head_object, Bucket="alpha", Key="badsum")[1] == 404 and error(s3.head_object, Bucket="alpha", Key="badmd5")[1] == 404,
-          "nothing stored for either")
+    check(error(s3.put_object, Bucket="alpha", Key="badempty", Body=b"", ChecksumCRC32="AAAAAQ==")[0] == "BadDigest",
+          "an empty body with a wrong checksum: BadDigest")
+    check(all(error(s3.head_object, Bucket="alpha", Key=k)[1] == 404 for k in ["badsum", "badmd5", "badempty"]), "nothing stored for any")
 
     # --- listing ---
     for i in range(12):

@@ -48,7 +48,8 @@ import Testing
 
     /// A request signed with SigV4 as botocore signs S3 calls (header form).
     static func signed(_ method: String, _ uri: String, body: String = "", secret: String = "testing", at date: Date = Date(),
-                       payloadHash: String? = nil, headers extra: [(String, String)] = []) -> HTTPRequest {
+                       payloadHash: String? = nil, headers extra: [(String, String)] = [], unsigned: [(String, String)] = [],
+                       service: String = "s3") -> HTTPRequest {
         let amzDate = amzFormat.string(from: date)
         let hash = payloadHash ?? Digests.sha256Hex(Array(body.utf8))
         var pairs = [("Host", "127.0.0.1:8080"), ("X-Amz-Date", amzDate), ("X-Amz-Content-SHA256", hash)] + extra
@@ -56,7 +57,7 @@ import Testing
         let parts = uri.split(separator: "?", maxSplits: 1)
         let (path, query) = (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
         let request = SignedRequest(method: method, path: path, query: query, headers: pairs)
-        var auth = SigV4.Authorization(accessKey: "test:tester", date: String(amzDate.prefix(8)), region: "us-east-1", service: "s3",
+        var auth = SigV4.Authorization(accessKey: "test:tester", date: String(amzDate.prefix(8)), region: "us-east-1", service: service,
                                        signedHeaders: pairs.map { $0.0.lowercased() }, signature: "", amzDate: amzDate, expires: nil)
         let canonical = SigV4.canonicalRequest(request, auth: auth, payloadHash: hash, encodePath: false)
         auth.signature = SigV4.signature(secret: secret, auth: auth, stringToSign: SigV4.stringToSign(canonical, auth: auth))
@@ -64,6 +65,7 @@ import Testing
         headers.add(name: "Authorization", value: "AWS4-HMAC-SHA256 Credential=test:tester/\(auth.scope), "
                     + "SignedHeaders=\(auth.signedHeaders.joined(separator: ";")), Signature=\(auth.signature)")
         headers.add(name: "Content-Length", value: String(body.utf8.count))
+        for (name, value) in unsigned { headers.add(name: name, value: value) }
         return HTTPRequest(method: method, uri: uri, headers: headers, body: RequestBody(bytes: ByteBuffer(string: body)))
     }
 
@@ -133,6 +135,28 @@ import Testing
         #expect(swift.sysmeta.withLockedValue { $0.map { "\($0.0)=\($0.1)" } } == ["X-Object-Sysmeta-S3api-Checksum=CRC32:\(crc)"])
         let (bad, badBody) = try await Self.run(Self.signed("PUT", "/bkt/key", body: "original", headers: [("x-amz-checksum-crc32", "AAAAAA==")]), swift)
         #expect(bad.status == 400 && badBody.contains("<Code>BadDigest</Code>"))
+    }
+
+    @Test func unsignedAmzHeadersAndOtherServicesSignaturesAreRefused() async throws {
+        let swift = FakeSwift { _ in HTTPResponse(status: 201, headers: ["ETag": "abc"]) }
+        let (copy, copyBody) = try await Self.run(Self.signed("PUT", "/bkt/key", unsigned: [("x-amz-copy-source", "/other/secret")]), swift)
+        #expect(copy.status == 403 && copyBody.contains("<HeadersNotSigned>x-amz-copy-source</HeadersNotSigned>"), "\(copyBody)")
+        let (ec2, ec2Body) = try await Self.run(Self.signed("GET", "/", service: "ec2"), swift)
+        #expect(ec2.status == 400 && ec2Body.contains("<Code>AuthorizationHeaderMalformed</Code>"), "\(ec2Body)")
+        // SigV2's Expires: a number past 2038 (or not one) is refused, never converted.
+        for expires in ["1e19", "99999999999999999999", "4102444800"] {
+            let request = HTTPRequest(method: "GET", uri: "/bkt/key?AWSAccessKeyId=test%3Atester&Signature=x&Expires=\(expires)")
+            let (r, body) = try await Self.run(request, swift)
+            #expect(r.status == 403 && body.contains("<Code>AccessDenied</Code>"), "\(expires): \(body)")
+        }
+        #expect(swift.seen.withLockedValue { $0.isEmpty })
+    }
+
+    @Test func anEmptyBodyIsCheckedToo() async throws {
+        let swift = FakeSwift { _ in HTTPResponse(status: 201, headers: ["ETag": "d41d8cd98f00b204e9800998ecf8427e"]) }
+        let (r, body) = try await Self.run(Self.signed("PUT", "/bkt/empty", body: "", headers: [("x-amz-checksum-crc32", "AAAAAQ==")]), swift)
+        #expect(r.status == 400 && body.contains("<Code>BadDigest</Code>"), "\(body)")
+        #expect(swift.seen.withLockedValue { $0.first?.ended } == false)
     }
 
     @Test func bucketNamesAreCheckedAsS3ChecksThem() {

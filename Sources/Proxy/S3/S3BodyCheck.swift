@@ -100,6 +100,12 @@ final class S3BodyCheck: Sendable {
         })
     }
 
+    /// The checks of a body known to be empty, run before anything is sent: a writer may
+    /// commit an empty object without asking for its (absent) bytes.
+    func checkEmpty() throws(S3Error) {
+        if isNeeded, let failure = finish() { throw failure }
+    }
+
     private func finish() -> S3Error? {
         state.withLockedValue { s in
             if let sha256, let got = s.payload?.finalizeHexAndReset(), got != sha256 {

@@ -80,6 +80,7 @@ enum S3Multipart {
             headers.add(name: "ETag", value: Hex.encode(bytes))
         }
         let check = try S3BodyCheck(request: call.request, payload: call.payload.payload)
+        if call.request.contentLength == 0 { try check.checkEmpty() }
         let r = try await call.swift("PUT", segments(bucket), "\(key)/\(uploadID)/\(n)", headers: headers,
                                      body: check.wrap(call.request.body, length: call.request.contentLength))
         if let failure = check.failure { throw failure }

@@ -46,6 +46,7 @@ enum S3Objects {
         if let acl = call.request.header("x-amz-acl"), acl != "private" { throw S3Error.notImplemented("x-amz-acl: \(acl)") }
         var headers = try swiftHeaders(call.request)
         let check = try S3BodyCheck(request: call.request, payload: call.payload.payload)
+        if call.request.contentLength == 0 { try check.checkEmpty() }
         if let stored = check.sysmetaHeader { call.env.scope.objectSysmeta = [stored] }
         let r = try await call.swift("PUT", bucket, key, headers: headers, body: check.wrap(call.request.body, length: call.request.contentLength))
         if let failure = check.failure { throw failure }

@@ -17,23 +17,39 @@ public final class ArchiveCache {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
-    deinit { if lockFD >= 0 { close(lockFD) } }
+    deinit { unlock() }
+
+    /// Directories this process holds: POSIX record locks do not conflict within a process.
+    private static let held = HeldDirectories()
 
     /// Releases the lock (also released when the cache is dropped).
     public func unlock() {
         guard lockFD >= 0 else { return }
         close(lockFD)
         lockFD = -1
+        Self.held.release(directory)
     }
 
     /// Takes the cache's lock for this process (released by `unlock` or when the cache is dropped).
+    /// A POSIX record lock on `lockfile`, as duplicity's (fasteners' `lockf`) — not `flock`,
+    /// whose lock a forked child that never execs (libvirt forks helpers so) keeps holding
+    /// after we close our descriptor.
     public func lock() throws {
         guard lockFD < 0 else { return }
+        let busy = BackupError("Another instance is already running with this archive directory (\(directory))")
+        guard Self.held.claim(directory) else { throw busy }
         let fd = open("\(directory)/lockfile", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw BackupError("cannot open \(directory)/lockfile: \(String(cString: strerror(errno)))") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        guard fd >= 0 else {
+            Self.held.release(directory)
+            throw BackupError("cannot open \(directory)/lockfile: \(String(cString: strerror(errno)))")
+        }
+        var record = Glibc.flock()
+        record.l_type = Int16(F_WRLCK)
+        record.l_whence = Int16(SEEK_SET)
+        guard fcntl(fd, F_SETLK, &record) == 0 else {
             close(fd)
-            throw BackupError("Another instance is already running with this archive directory (\(directory))")
+            Self.held.release(directory)
+            throw busy
         }
         lockFD = fd
     }
@@ -109,4 +125,14 @@ public final class ArchiveCache {
         }
         guard rename(staged, "\(directory)/\(local)") == 0 else { throw BackupError("cannot write \(directory)/\(local)") }
     }
+}
+
+/// The archive directories this process has locked.
+// @unchecked Sendable: every access to `members` holds `lock`.
+private final class HeldDirectories: @unchecked Sendable {
+    private let lock = NSLock()
+    private var members = Set<String>()
+
+    func claim(_ directory: String) -> Bool { lock.withLock { members.insert(directory).inserted } }
+    func release(_ directory: String) { lock.withLock { _ = members.remove(directory) } }
 }

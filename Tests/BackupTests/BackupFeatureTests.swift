@@ -101,6 +101,22 @@ import NimbusClient
         try first.lock()
         let second = try ArchiveCache(directory: "\(d.path)/cache")
         #expect(throws: BackupError.self) { try second.lock() }
+        first.unlock()
+        try second.lock()
+    }
+
+    /// The lock is the POSIX record lock duplicity's own takes (fasteners' `lockf`): another
+    /// process's `lockf` is refused while we hold it, and gets it once we let go.
+    @Test func anotherProcessSeesTheLockAsDuplicityWould() async throws {
+        let d = try Dir()
+        let cache = try ArchiveCache(directory: "\(d.path)/cache")
+        try cache.lock()
+        let probe = "import fcntl, sys\nf = open(sys.argv[1], 'r+')\ntry:\n    fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n    print('got')\nexcept OSError:\n    print('busy')"
+        let held = try await ChildProcess.runAwaiting("/usr/bin/python3", ["-c", probe, "\(d.path)/cache/lockfile"])
+        #expect(String(decoding: held.stdout, as: UTF8.self).contains("busy"))
+        cache.unlock()
+        let free = try await ChildProcess.runAwaiting("/usr/bin/python3", ["-c", probe, "\(d.path)/cache/lockfile"])
+        #expect(String(decoding: free.stdout, as: UTF8.self).contains("got"))
     }
 
     @Test func verifyFindsChangedDataOnlyWhenAskedToCompareIt() async throws {

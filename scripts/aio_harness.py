@@ -1,5 +1,5 @@
 """Starts `nimbus aio` on a free loopback port in a temp dir, for the real-client checks."""
-import os, shutil, socket, ssl, subprocess, tempfile, time, urllib.request
+import os, shutil, socket, ssl, subprocess, sys, tempfile, time, urllib.request
 
 
 class AIO:
@@ -44,3 +44,20 @@ def check(cond, what):
     if not cond:
         raise Failure(what)
     print(f"ok   {what}")
+
+
+def run_checks(aio, body, passed):
+    """Runs `body()`, prints `passed` or the failure, stops the cloud (keeping its logs after a
+    failure) and answers the exit status."""
+    ok = False
+    try:
+        body()
+        print(passed)
+        ok = True
+        return 0
+    except Failure as e:
+        print(f"FAIL {e}", file=sys.stderr)
+        print(f"(logs kept in {aio.work})", file=sys.stderr)
+        return 1
+    finally:
+        aio.stop(keep=not ok)

@@ -4,7 +4,7 @@
 import argparse, os, random, subprocess, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from aio_harness import AIO, Failure, check  # noqa: E402
+from aio_harness import AIO, Failure, check, run_checks  # noqa: E402
 
 
 def main():
@@ -12,7 +12,6 @@ def main():
     ap.add_argument("--nimbus", required=True)
     args = ap.parse_args()
     aio = AIO(args.nimbus)
-    ok = False
     env = dict(os.environ,
                RCLONE_CONFIG_NIMBUS_TYPE="swift", RCLONE_CONFIG_NIMBUS_AUTH=aio.auth,
                RCLONE_CONFIG_NIMBUS_USER="test:tester", RCLONE_CONFIG_NIMBUS_KEY="testing",
@@ -30,7 +29,7 @@ def main():
     def count_remote():
         return len([l for l in rclone("lsf", "-R", "--files-only", "nimbus:backup")[0].splitlines() if l])
 
-    try:
+    def scenario():
         tree = os.path.join(aio.work, "tree")
         rnd = random.Random(7)
         for i in range(500):
@@ -57,15 +56,8 @@ def main():
 
         rclone("delete", "nimbus:backup")
         check(count_remote() == 0, "rclone delete leaves no objects")
-        print("rclone checks passed")
-        ok = True
-        return 0
-    except Failure as e:
-        print(f"FAIL {e}", file=sys.stderr)
-        print(f"(logs kept in {aio.work})", file=sys.stderr)
-        return 1
-    finally:
-        aio.stop(keep=not ok)
+
+    return run_checks(aio, scenario, "rclone checks passed")
 
 
 if __name__ == "__main__":

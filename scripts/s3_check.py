@@ -6,7 +6,7 @@ byte-identical with the same ETag."""
 import argparse, base64, hashlib, json, os, subprocess, sys, urllib.error, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from aio_harness import AIO, Failure, check  # noqa: E402
+from aio_harness import AIO, Failure, check, run_checks  # noqa: E402
 
 
 def main():
@@ -15,18 +15,7 @@ def main():
     ap.add_argument("--aws", required=True)
     args = ap.parse_args()
     aio = AIO(args.nimbus)
-    ok = False
-    try:
-        scenario(aio, args)
-        print("s3 checks passed")
-        ok = True
-        return 0
-    except Failure as e:
-        print(f"FAIL {e}", file=sys.stderr)
-        print(f"(logs kept in {aio.work})", file=sys.stderr)
-        return 1
-    finally:
-        aio.stop(keep=not ok)
+    return run_checks(aio, lambda: scenario(aio, args), "s3 checks passed")
 
 
 def scenario(aio, args):

@@ -136,11 +136,16 @@ public enum SigV4 {
 
     /// The hex HMAC-SHA256 of `stringToSign` under the key derived from `secret` and the scope.
     public static func signature(secret: String, auth: Authorization, stringToSign: String) -> String {
+        Hex.encode(Digests.hmac(.sha256, key: signingKey(secret: secret, auth: auth), message: Array(stringToSign.utf8)))
+    }
+
+    /// The key the scope derives from `secret`: HMACs of the date, region, service and `aws4_request`.
+    public static func signingKey(secret: String, auth: Authorization) -> [UInt8] {
         var key = Array(("AWS4" + secret).utf8)
         for part in [auth.date, auth.region, auth.service, "aws4_request"] {
             key = Digests.hmac(.sha256, key: key, message: Array(part.utf8))
         }
-        return Hex.encode(Digests.hmac(.sha256, key: key, message: Array(stringToSign.utf8)))
+        return key
     }
 
     /// Seconds since the epoch of `yyyymmddThhmmssZ`.

@@ -3,7 +3,10 @@ public struct XMLTreeNode: Sendable {
     public var name: String
     public var attributes: [String: String]
     public var children: [XMLTreeNode] = []
+    /// The text without leading and trailing whitespace.
     public var text = ""
+    /// The text as written (an S3 key may be all spaces).
+    public var rawText = ""
 
     public func child(_ name: String) -> XMLTreeNode? { children.first { $0.name == name } }
 }
@@ -145,6 +148,7 @@ public enum XMLTree {
                     guard end == node.name, peek() == UInt8(ascii: ">") else { throw fail("</\(end)> does not close <\(node.name)>") }
                     at += 1
                     node.text = text.trimmingSpace()
+                    node.rawText = text
                     return node
                 }
                 if starts(with: "<!--") {

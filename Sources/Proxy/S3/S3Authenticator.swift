@@ -29,6 +29,8 @@ struct S3Authenticator {
     struct Verified {
         let identity: Identity
         let payload: Payload
+        /// The chunk signature chain of a signed aws-chunked body.
+        var chain: SigV4ChunkChain? = nil
     }
 
     /// - Parameter resourcePath: the path SigV2 signs (`/bucket/key`, also for virtual-hosted requests).
@@ -82,7 +84,9 @@ struct S3Authenticator {
             try SigV4.verify(signed, auth: auth, secret: key, payloadHash: declared, encodePath: false, now: context.clock.now())
         }
         switch result {
-        case .success: return Verified(identity: identity, payload: payload)
+        case .success:
+            guard case .streaming(signed: true, _) = payload else { return Verified(identity: identity, payload: payload) }
+            return Verified(identity: identity, payload: payload, chain: SigV4ChunkChain(secret: key, auth: auth))
         case .failure(.mismatch):
             let canonical = SigV4.canonicalRequest(signed, auth: auth, payloadHash: declared, encodePath: false)
             throw S3Error("SignatureDoesNotMatch", SigV4Error.mismatch.description + " Check your key and signing method.", status: 403,

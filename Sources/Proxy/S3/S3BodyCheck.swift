@@ -12,7 +12,8 @@ final class S3BodyCheck: Sendable {
     /// A declared flexible checksum.
     struct Checksum: Sendable {
         let algorithm: String  // CRC32, CRC32C, CRC64NVME, SHA1, SHA256
-        let expected: String   // base64
+        /// Base64; nil when it comes in an aws-chunked body's trailer (`x-amz-trailer`).
+        let expected: String?
 
         var header: String { "x-amz-checksum-" + algorithm.lowercased() }
     }
@@ -30,6 +31,8 @@ final class S3BodyCheck: Sendable {
         var crc: CRC?
         var digest: MessageDigest?
         var failure: S3Error?
+        /// The checksum a trailer brought.
+        var trailerValue: String?
         init() {}
     }
 
@@ -40,12 +43,19 @@ final class S3BodyCheck: Sendable {
         for algorithm in Self.algorithms {
             if let value = request.header("x-amz-checksum-" + algorithm.lowercased()) { found.append(Checksum(algorithm: algorithm, expected: value)) }
         }
-        guard found.count <= 1 else { throw S3Error("InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.") }
-        if let c = found.first {
-            let width = ["CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32][c.algorithm] ?? 0
-            guard let bytes = Data(base64Encoded: c.expected), bytes.count == width else {
-                throw S3Error("InvalidRequest", "Value for \(c.header) header is invalid.")
+        if let trailer = request.header("x-amz-trailer") {
+            let name = trailer.trimmingCharacters(in: .whitespaces).lowercased()
+            guard name.hasPrefix("x-amz-checksum-"), let algorithm = Self.algorithms.first(where: { "x-amz-checksum-" + $0.lowercased() == name }) else {
+                throw S3Error("InvalidRequest", "The value specified in the x-amz-trailer header is not supported: \(trailer).")
             }
+            guard case .streaming(_, trailer: true) = payload else {
+                throw S3Error("InvalidRequest", "x-amz-trailer needs x-amz-content-sha256: STREAMING-…-TRAILER.")
+            }
+            found.append(Checksum(algorithm: algorithm, expected: nil))
+        }
+        guard found.count <= 1 else { throw S3Error("InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.") }
+        if let c = found.first, let expected = c.expected, !Self.isWellFormed(expected, algorithm: c.algorithm) {
+            throw S3Error("InvalidRequest", "Value for \(c.header) header is invalid.")
         }
         checksum = found.first
         let box = StateBox()
@@ -63,8 +73,30 @@ final class S3BodyCheck: Sendable {
 
     var isNeeded: Bool { sha256 != nil || checksum != nil }
 
+    static func isWellFormed(_ base64: String, algorithm: String) -> Bool {
+        let width = ["CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32][algorithm] ?? 0
+        return Data(base64Encoded: base64)?.count == width
+    }
+
+    /// The checksum an aws-chunked body's trailer brought, before the body's last byte is handed on.
+    func receiveTrailer(_ value: String?) {
+        state.withLockedValue { $0.trailerValue = value }
+    }
+
+    /// The checksum header to answer with: the declared one, or the trailer's once verified.
+    var checksumHeader: (String, String)? {
+        guard let checksum else { return nil }
+        guard let value = checksum.expected ?? state.withLockedValue({ $0.failure == nil ? $0.trailerValue : nil }) else { return nil }
+        return (checksum.header, value)
+    }
+
     /// Why the body failed, once it has.
     var failure: S3Error? { state.withLockedValue { $0.failure } }
+
+    /// Records a failure found outside (the aws-chunked decoding), so `failure` tells it.
+    func fail(_ error: S3Error) {
+        state.withLockedValue { s in if s.failure == nil { s.failure = error } }
+    }
 
     /// `body`, checked as it streams. With its `length` known, the check runs as the last
     /// byte arrives, before that chunk is handed on: a reader that stops at the length (the
@@ -112,10 +144,14 @@ final class S3BodyCheck: Sendable {
                 s.failure = S3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.",
                                     details: [("ClientComputedContentSHA256", sha256), ("S3ComputedContentSHA256", got)])
             } else if let checksum {
+                guard let expected = checksum.expected ?? s.trailerValue, Self.isWellFormed(expected, algorithm: checksum.algorithm) else {
+                    s.failure = S3Error("InvalidRequest", "Value for \(checksum.header) trailing header is invalid.")
+                    return s.failure
+                }
                 let bytes: [UInt8]
                 if let crc = s.crc { bytes = crc.bytes } else if let hex = s.digest?.finalizeHexAndReset() { bytes = Hex.decode(hex) ?? [] } else { bytes = [] }
                 let got = Data(bytes).base64EncodedString()
-                if got != checksum.expected {
+                if got != expected {
                     s.failure = S3Error("BadDigest", "The \(checksum.algorithm) you specified did not match the calculated checksum.")
                 }
             }
@@ -124,7 +160,10 @@ final class S3BodyCheck: Sendable {
     }
 
     /// The checksum as stored with the object (system metadata, never shown to Swift clients).
+    /// A trailer's comes after the object's metadata went to the object servers: it is verified,
+    /// not kept.
     var sysmetaHeader: (String, String)? {
-        checksum.map { ("X-Object-Sysmeta-S3api-Checksum", "\($0.algorithm):\($0.expected)") }
+        guard let checksum, let expected = checksum.expected else { return nil }
+        return ("X-Object-Sysmeta-S3api-Checksum", "\(checksum.algorithm):\(expected)")
     }
 }

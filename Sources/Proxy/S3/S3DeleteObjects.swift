@@ -9,13 +9,12 @@ import NimbusCore
 /// come with `Content-MD5` or an `x-amz-checksum-*`, as S3 requires, and match it.
 enum S3DeleteObjects {
     static func run(_ call: S3Call, _ bucket: String) async throws -> HTTPResponse {
-        let check = try S3BodyCheck(request: call.request, payload: call.payload.payload)
-        guard call.request.header("content-md5") != nil || check.checksum != nil else {
+        let upload = try S3Upload(call)
+        guard call.request.header("content-md5") != nil || upload.check.checksum != nil else {
             throw S3Error("InvalidRequest", "Missing required header for this request: Content-MD5")
         }
-        let body: ByteBuffer
-        do { body = try await check.wrap(call.request.body, length: call.request.contentLength).collect(limit: 2 << 20) } catch let error as S3Error { throw error }
-        if let failure = check.failure { throw failure }
+        let body = try await upload.body.collect(limit: 2 << 20)
+        if let failure = upload.failure { throw failure }
         let bytes = Array(body.readableBytesView)
         if let md5 = call.request.header("content-md5") {
             guard let expected = Data(base64Encoded: md5), expected.count == 16 else {
@@ -31,7 +30,7 @@ enum S3DeleteObjects {
         guard !objects.isEmpty, objects.count <= call.settings.maxMultiDeleteObjects else { throw S3Error.malformedXML }
         var keys: [String] = []
         for o in objects {
-            guard let key = o.child("Key")?.text, !key.isEmpty else { throw S3Error.malformedXML }
+            guard let key = o.child("Key")?.rawText, !key.isEmpty else { throw S3Error.malformedXML }
             if let version = o.child("VersionId")?.text, version != "null", !version.isEmpty {
                 throw S3Error.notImplemented("deleting object versions")
             }

@@ -68,27 +68,21 @@ enum S3Multipart {
     /// `PUT /bucket/key?partNumber=N&uploadId=ID`.
     static func uploadPart(_ call: S3Call, _ bucket: String, _ key: String, _ uploadID: String) async throws -> HTTPResponse {
         let n = try partNumber(call.target.query["partNumber"])
-        if case .streaming = call.payload.payload { throw S3Error.notImplemented("aws-chunked uploads (x-amz-content-sha256: STREAMING-…)") }
         if call.request.header("x-amz-copy-source") != nil { throw S3Error.notImplemented("UploadPartCopy") }
         _ = try await marker(call, bucket, key, uploadID)
-        var headers = HTTPHeaders()
-        for name in ["content-length", "transfer-encoding"] { if let v = call.request.header(name) { headers.add(name: name, value: v) } }
+        let upload = try S3Upload(call)
+        var headers = upload.framing
         if let md5 = call.request.header("content-md5") {
             guard let bytes = Data(base64Encoded: md5), bytes.count == 16 else {
                 throw S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.", details: [("Content-MD5", md5)])
             }
             headers.add(name: "ETag", value: Hex.encode(bytes))
         }
-        let check = try S3BodyCheck(request: call.request, payload: call.payload.payload)
-        if call.request.contentLength == 0 { try check.checkEmpty() }
-        let r = try await call.swift("PUT", segments(bucket), "\(key)/\(uploadID)/\(n)", headers: headers,
-                                     body: check.wrap(call.request.body, length: call.request.contentLength))
-        if let failure = check.failure { throw failure }
+        let body = try await upload.prepared()
+        let r = try await call.swift("PUT", segments(bucket), "\(key)/\(uploadID)/\(n)", headers: headers, body: body)
+        if let failure = upload.failure { throw failure }
         guard r.status == 201 else { throw S3Error.fromSwift(r.status, bucket: bucket, key: key) }
-        var out = HTTPHeaders()
-        if let etag = r.headers.first(name: "etag") { out.add(name: "ETag", value: S3Objects.quoted(etag)) }
-        if let c = check.checksum { out.add(name: c.header, value: c.expected) }
-        return call.s3Response(200, headers: out)
+        return call.s3Response(200, headers: upload.responseHeaders(etag: r.headers.first(name: "etag")))
     }
 
     struct Part {
@@ -159,7 +153,9 @@ enum S3Multipart {
     /// then stored as a static large object of those parts; the marker goes last.
     static func complete(_ call: S3Call, _ bucket: String, _ key: String, _ uploadID: String) async throws -> HTTPResponse {
         let markerAnswer = try await marker(call, bucket, key, uploadID)
-        let body = try await call.request.body.collect(limit: 4 << 20)
+        let upload = try S3Upload(call)  // the signed SHA-256 or checksum of the part list, checked
+        let body = try await upload.body.collect(limit: 4 << 20)
+        if let failure = upload.failure { throw failure }
         guard let tree = try? XMLTree.parse(Array(body.readableBytesView)), tree.name == "CompleteMultipartUpload" else { throw S3Error.malformedXML }
         var asked: [(Int, String)] = []
         for part in tree.children where part.name == "Part" {

@@ -7,15 +7,26 @@ import argparse, base64, hashlib, json, os, subprocess, sys, urllib.error, urlli
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from aio_harness import AIO, Failure, check, run_checks  # noqa: E402
+from s3_chunked import https_scenario, signed_chunked_checks  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nimbus", required=True)
     ap.add_argument("--aws", required=True)
+    ap.add_argument("--ca-script", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "make-test-ca"))
     args = ap.parse_args()
     aio = AIO(args.nimbus)
-    return run_checks(aio, lambda: scenario(aio, args), "s3 checks passed")
+    if run_checks(aio, lambda: scenario(aio, args), "s3 checks passed (HTTP)") != 0:
+        return 1
+    certs = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"nimbus-s3-ca-{os.getpid()}")
+    subprocess.run([args.ca_script, certs], check=True)
+    ca, cert, key = (os.path.join(certs, n) for n in ("ca.pem", "server.pem", "server.key"))
+    tls = AIO(args.nimbus, tls=(cert, key, ca))
+    try:
+        return run_checks(tls, lambda: https_scenario(tls, args, ca), "s3 checks passed (HTTPS, aws-chunked)")
+    finally:
+        subprocess.run(["rm", "-rf", certs])
 
 
 def scenario(aio, args):
@@ -108,6 +119,8 @@ def scenario(aio, args):
     check(h["Metadata"] == {"shape": "round"} and h["ContentType"] == "text/plain", "REPLACE directive replaces it")
     check(error(s3.copy_object, Bucket="alpha", Key="c2", CopySource={"Bucket": "alpha", "Key": "dir/one.bin"},
                 CopySourceIfMatch='"0000"')[1] == 412, "a copy condition that fails: 412")
+
+    signed_chunked_checks(s3, aio.port)
 
     # --- presigned ---
     url = s3.generate_presigned_url("get_object", Params={"Bucket": "alpha", "Key": "dir/one.bin"}, ExpiresIn=300)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The S3 API of `nimbus aio` with real clients: boto3 (each operation offered, checksums on and
-off, the errors AWS clients expect), awscli `s3` and `s3api`, presigned URLs fetched with urllib,
+off, the errors AWS clients expect), awscli `s3` and `s3api`, s3cmd, presigned URLs fetched with urllib,
 and objects written through S3 read back through the Swift API (and the other way round),
 byte-identical with the same ETag."""
 import argparse, base64, hashlib, json, os, subprocess, sys, urllib.error, urllib.request
@@ -259,6 +259,38 @@ def scenario(aio, args):
     aws("s3api", "abort-multipart-upload", "--bucket", "cli", "--key", "aborted", "--upload-id", up)
     aws("s3", "rm", "--recursive", "s3://cli")
     aws("s3", "rb", "s3://cli")
+    s3cmd_checks(aio, big_file)
+
+
+def s3cmd_checks(aio, big_file):
+    """s3cmd (Debian's) with SigV4, path-style: mb, put (a small file, and 100 MiB, which it
+    sends as a multipart upload of 15 MiB parts), ls, get, del, rb."""
+    config = os.path.join(aio.work, "s3cfg")
+    with open(config, "w") as f:
+        f.write(f"[default]\naccess_key = test:tester\nsecret_key = testing\nhost_base = 127.0.0.1:{aio.port}\n"
+                f"host_bucket = 127.0.0.1:{aio.port}\nuse_https = False\nsignature_v2 = False\nbucket_location = us-east-1\n")
+
+    def s3cmd(*a):
+        r = subprocess.run(["s3cmd", "-c", config, *a], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Failure(f"s3cmd {' '.join(a)} failed ({r.returncode}): {(r.stdout + r.stderr).strip()[-600:]}")
+        return r.stdout
+    small = os.path.join(aio.work, "s3cmd-small.txt")
+    with open(small, "wb") as f:
+        f.write(os.urandom(5000))
+    s3cmd("mb", "s3://s3cmd")
+    s3cmd("put", small, "s3://s3cmd/small.txt")
+    s3cmd("put", big_file, "s3://s3cmd/big.bin")
+    listing = s3cmd("ls", "s3://s3cmd")
+    check("s3://s3cmd/small.txt" in listing and "s3://s3cmd/big.bin" in listing, "s3cmd mb, put (5 KB and 100 MiB multipart), ls")
+    sha = lambda p: hashlib.sha256(open(p, "rb").read()).hexdigest()
+    for name, local in [("small.txt", small), ("big.bin", big_file)]:
+        back = os.path.join(aio.work, "s3cmd-back-" + name)
+        s3cmd("get", f"s3://s3cmd/{name}", back)
+        check(sha(back) == sha(local), f"s3cmd get {name}: the same sha256")
+    s3cmd("del", "s3://s3cmd/small.txt", "s3://s3cmd/big.bin")
+    s3cmd("rb", "s3://s3cmd")
+    check("s3://s3cmd" not in s3cmd("ls"), "s3cmd del and rb")
 
 
 if __name__ == "__main__":

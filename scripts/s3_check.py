@@ -46,7 +46,11 @@ def scenario(aio, args):
 
     # --- buckets ---
     s3.create_bucket(Bucket="alpha")
-    check(error(s3.create_bucket, Bucket="alpha") == ("BucketAlreadyOwnedByYou", 409), "creating a bucket twice: BucketAlreadyOwnedByYou")
+    s3.create_bucket(Bucket="alpha")
+    check("alpha" in [b["Name"] for b in s3.list_buckets()["Buckets"]], "creating your own bucket again succeeds (as AWS us-east-1)")
+    alt = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test2:tester2", aws_secret_access_key="testing2",
+                       region_name="us-east-1", config=cfg)
+    check(error(alt.create_bucket, Bucket="alpha") == ("BucketAlreadyExists", 409), "another account cannot take the name: BucketAlreadyExists")
     check(error(s3.create_bucket, Bucket="Bad_Name") == ("InvalidBucketName", 400), "a bad bucket name: InvalidBucketName")
     check("alpha" in [b["Name"] for b in s3.list_buckets()["Buckets"]], "list-buckets shows the bucket")
     s3.head_bucket(Bucket="alpha")
@@ -121,6 +125,7 @@ def scenario(aio, args):
                 CopySourceIfMatch='"0000"')[1] == 412, "a copy condition that fails: 412")
 
     signed_chunked_checks(s3, aio.port)
+    acl_checks(s3, alt, endpoint, error)
 
     # --- presigned ---
     url = s3.generate_presigned_url("get_object", Params={"Bucket": "alpha", "Key": "dir/one.bin"}, ExpiresIn=300)
@@ -260,6 +265,50 @@ def scenario(aio, args):
     aws("s3", "rm", "--recursive", "s3://cli")
     aws("s3", "rb", "s3://cli")
     s3cmd_checks(aio, big_file)
+
+
+def acl_checks(s3, alt, endpoint, error):
+    """Canned ACLs: what another account (boto3 as test2:tester2) and anonymous requests
+    (urllib, no signature) may do in test:tester's buckets; GetBucketAcl/GetObjectAcl grants."""
+    def anonymous(method, path, data=None):
+        try:
+            r = urllib.request.urlopen(urllib.request.Request(endpoint + path, data=data, method=method))
+            return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+    s3.create_bucket(Bucket="shared", ACL="public-read")
+    s3.put_object(Bucket="shared", Key="open", Body=b"for everyone", ACL="public-read")
+    s3.put_object(Bucket="shared", Key="closed", Body=b"mine")
+    grants = s3.get_bucket_acl(Bucket="shared")["Grants"]
+    check(sorted((g["Grantee"].get("URI", g["Grantee"].get("ID")), g["Permission"]) for g in grants)
+          == [("AUTH_test", "FULL_CONTROL"), ("http://acs.amazonaws.com/groups/global/AllUsers", "READ")], "GetBucketAcl of a public-read bucket")
+    check(anonymous("GET", "/shared/open") == (200, b"for everyone"), "anonymous GET of a public-read object")
+    status, body = anonymous("GET", "/shared/closed")
+    check(status == 403 and b"<Code>AccessDenied</Code>" in body, "anonymous GET of a private object: AccessDenied")
+    status, body = anonymous("GET", "/shared?list-type=2")
+    check(status == 200 and b"<Key>open</Key>" in body and b"<Key>closed</Key>" in body, "anonymous listing of a public-read bucket")
+    status, body = anonymous("PUT", "/shared/intruder", data=b"x")
+    check(status == 403 and b"AccessDenied" in body, "anonymous PUT into a public-read bucket: AccessDenied")
+    check(alt.get_object(Bucket="shared", Key="open")["Body"].read() == b"for everyone", "another account reads a public-read object")
+    check(error(alt.get_object, Bucket="shared", Key="closed") == ("AccessDenied", 403), "another account cannot read a private object")
+    check(error(alt.get_bucket_acl, Bucket="shared") == ("AccessDenied", 403), "another account cannot read the bucket's ACL")
+    s3.put_bucket_acl(Bucket="shared", ACL="private")
+    status, _ = anonymous("GET", "/shared?list-type=2")
+    check(status == 403 and error(alt.list_objects_v2, Bucket="shared") == ("AccessDenied", 403), "PutBucketAcl private: no more listing by others")
+    s3.put_bucket_acl(Bucket="shared", ACL="public-read-write")
+    alt.put_object(Bucket="shared", Key="from-alt", Body=b"alt was here")
+    check(s3.get_object(Bucket="shared", Key="from-alt")["Body"].read() == b"alt was here", "another account writes into a public-read-write bucket")
+    s3.put_object_acl(Bucket="shared", Key="closed", ACL="authenticated-read")
+    check(s3.get_object_acl(Bucket="shared", Key="closed")["Grants"][0]["Grantee"]["URI"].endswith("AuthenticatedUsers")
+          and alt.get_object(Bucket="shared", Key="closed")["Body"].read() == b"mine"
+          and anonymous("GET", "/shared/closed")[0] == 403, "authenticated-read: other accounts read, anonymous requests do not")
+    check(error(s3.put_bucket_acl, Bucket="shared", ACL="public-ready") == ("InvalidArgument", 400), "an unknown canned ACL: InvalidArgument")
+    for key in ["open", "closed", "from-alt"]:
+        s3.delete_object(Bucket="shared", Key=key)
+    s3.delete_bucket(Bucket="shared")
+    alt.create_bucket(Bucket="shared")
+    check([b["Name"] for b in alt.list_buckets()["Buckets"]] == ["shared"], "a deleted bucket's name is free for another account")
+    alt.delete_bucket(Bucket="shared")
 
 
 def s3cmd_checks(aio, big_file):

@@ -80,7 +80,9 @@ public enum S3SigV2 {
             guard now <= Double(expires) else { throw .expired("Request has expired") }
         } else {
             let text = request.header("x-amz-date") ?? request.header("date")
-            guard let text, let at = HTTPDateParsing.seconds(text) else { throw .incomplete("AWS authentication requires a valid Date or x-amz-date header") }
+            guard let text, let at = HTTPDateParsing.seconds(text), at >= 0 else {
+                throw .incomplete("AWS authentication requires a valid Date or x-amz-date header")
+            }
             guard abs(now - at) <= SigV4.allowedSkew else { throw .expired("The difference between the request time and the current time is too large.") }
         }
         let expected = SigV2.signature(secret: secret, algorithm: .sha1, stringToSign: stringToSign(request, resourcePath: resourcePath, expires: auth.expires))

@@ -40,6 +40,8 @@ public enum SigV4 {
         guard let credential = q("X-Amz-Credential"), let signed = q("X-Amz-SignedHeaders"), let date = q("X-Amz-Date") else {
             throw .incomplete("X-Amz-Credential, X-Amz-SignedHeaders and X-Amz-Date are required")
         }
+        // A URL signed to expire before it was signed has expired (what AWS answers), not a malformed one.
+        if let expires = q("X-Amz-Expires").flatMap({ Int($0) }), expires <= 0 { throw .expired("Request has expired") }
         guard let expires = q("X-Amz-Expires").flatMap({ Int($0) }), (1...604_800).contains(expires) else {
             throw .incomplete("X-Amz-Expires must be between 1 and 604800 seconds")
         }

@@ -32,15 +32,19 @@ struct ContainerProxy {
             }
             try await AccountProxy(context: context, access: access).ensureAccount(account, txid: request.transactionID)
             let (clientHeaders, sysmeta) = try VersionHistory.containerWrite(request.headers)
+            let staged = context.scope?.containerSysmeta ?? []
+            context.scope?.containerSysmeta = []
             let status = try await write(clientHeaders, txid: request.transactionID, method: "PUT", account: account,
-                                         container: container, partition: part, sysmeta: sysmeta)
+                                         container: container, partition: part, sysmeta: sysmeta + staged)
             context.invalidateContainer(account: account, container: container)
             return HTTPResponse(status: status)
         case "POST":
             try context.constraints.checkMetadata(request.headers.pairs, kind: "container")
             let (clientHeaders, sysmeta) = try VersionHistory.containerWrite(request.headers)
+            let staged = context.scope?.containerSysmeta ?? []
+            context.scope?.containerSysmeta = []
             let status = try await write(clientHeaders, txid: request.transactionID, method: "POST", account: account,
-                                         container: container, partition: part, sysmeta: sysmeta)
+                                         container: container, partition: part, sysmeta: sysmeta + staged)
             context.invalidateContainer(account: account, container: container)
             return status == 404 ? .error(404) : HTTPResponse(status: status)
         case "DELETE":

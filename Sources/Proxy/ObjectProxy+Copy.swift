@@ -96,10 +96,15 @@ extension ObjectProxy {
         let length = head.headers.first(name: "content-length").flatMap { Int64($0) }
         // System metadata travels with the bytes (a symlink stays a symlink); listing overrides
         // only when the bytes are the whole object.
+        // A stage's own system metadata for this write (s3api's ACL) wins over the source's.
+        let staged = context.scope?.objectSysmeta ?? []
+        context.scope?.objectSysmeta = []
+        let stagedNames = Set(staged.map { $0.0.lowercased() })
         let sysmeta = head.headers.filter { name, _ in
             let l = name.lowercased()
             return l.hasPrefix("x-object-sysmeta-") && !(status != 200 && l.hasPrefix("x-object-sysmeta-container-update-override-"))
-        }.map { ($0.name, $0.value) }
+                && !stagedNames.contains(l)
+        }.map { ($0.name, $0.value) } + staged
 
         var response: HTTPResponse
         do {

@@ -23,6 +23,8 @@ import Testing
 
         var next: Next {
             Next { request, env in
+                // The bucket registry knows none of these buckets (containers made through Swift).
+                if request.head.uri.hasPrefix("/v1/AUTH_.s3api/") { return HTTPResponse(status: 404) }
                 self.sysmeta.withLockedValue { $0 = env.scope.objectSysmeta }
                 var body = ""
                 var ended = false

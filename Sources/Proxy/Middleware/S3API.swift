@@ -13,22 +13,58 @@ struct S3API: Middleware {
         settings = try S3Settings(options: options)
     }
 
+    /// An unsigned request for a bucket (`/bucket[/key]`, or `bucket.<storage_domain>`): S3's
+    /// anonymous access, which the bucket's (or object's) ACL may allow. Swift's own paths
+    /// (`/v1/…`, `/auth…`, `/info`, `/healthcheck`, …) and requests with a Swift token are not.
+    func isAnonymousS3(_ request: HTTPRequest) -> Bool {
+        guard request.header("authorization") == nil, request.header("x-auth-token") == nil, request.header("x-storage-token") == nil
+        else { return false }
+        if let domain = settings.storageDomain?.lowercased(), !domain.isEmpty,
+           let host = request.header("host")?.split(separator: ":").first?.lowercased(), host.hasSuffix("." + domain) {
+            return true
+        }
+        let first = request.path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: true).first.map(String.init) ?? ""
+        return S3Target.isValidBucketName(first) && !Self.swiftPaths.contains(first)
+    }
+
+    /// First path segments the proxy serves as Swift (never taken for a bucket).
+    static let swiftPaths: Set<String> = ["v1", "v1.0", "auth", "info", "healthcheck", "metrics", "crossdomain.xml", "recon", "services"]
+
     var info: [String: Any] {
         ["s3api": ["max_bucket_listing": settings.maxBucketListing, "max_multi_delete_objects": settings.maxMultiDeleteObjects,
                    "location": settings.location, "storage_domain": settings.storageDomain ?? "", "s3_acl": false]]
     }
 
     func handle(_ request: HTTPRequest, _ env: RequestEnvironment, next: Next) async throws -> HTTPResponse {
-        guard S3Authenticator.isS3(request) else { return try await next(request, env) }
+        let signed = S3Authenticator.isS3(request)
+        guard signed || isAnonymousS3(request) else { return try await next(request, env) }
         var resource = request.path
         do {
             let target = try S3Target(request, storageDomain: settings.storageDomain)
             resource = target.resource
-            let verified = try await S3Authenticator(context: env.context).verify(request, resourcePath: target.resourcePath)
-            env.identity = verified.identity
+            let verified: S3Authenticator.Verified?
+            if signed {
+                verified = try await S3Authenticator(context: env.context).verify(request, resourcePath: target.resourcePath)
+            } else {
+                verified = nil
+            }
+            env.identity = verified?.identity
             env.authorizes = true
-            let call = S3Call(request: request, env: env, next: next, target: target, identity: verified.identity, settings: settings,
-                              payload: verified)
+            var call = S3Call(request: request, env: env, next: next, target: target, identity: verified?.identity, settings: settings,
+                              payload: verified ?? S3Authenticator.Verified(identity: nil, payload: .unsigned),
+                              account: verified?.identity?.storageAccount ?? "")
+            // The bucket's account: its registered owner's, else (a container made through
+            // the Swift API) the signer's own. Anonymous requests reach registered buckets only.
+            guard let bucket = target.bucket else {
+                guard verified != nil else { throw S3Error.accessDenied }
+                return try await S3Operations.run(call)
+            }
+            if let owner = try await S3BucketRegistry(call: call).owner(of: bucket) {
+                call.account = owner
+            } else if verified == nil {
+                throw call.method == "PUT" && target.key == nil ? S3Error.accessDenied : S3Error.noSuchBucket(bucket)
+            }
+            if !(call.method == "PUT" && target.key == nil && target.query.isEmpty) { try await S3Access.authorize(&call) }
             return try await S3Operations.run(call)
         } catch let error as S3Error {
             env.logger.info("s3 \(request.method) \(resource) refused: \(error.code) \(error.message)")

@@ -12,6 +12,7 @@ final class RequestScope: Sendable {
         var writer: ObjectWriter = .plain
         var symloopMax: Int?
         var objectSysmeta: [(String, String)] = []
+        var containerSysmeta: [(String, String)] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -45,6 +46,13 @@ final class RequestScope: Sendable {
     var objectSysmeta: [(String, String)] {
         get { state.withLockedValue { $0.objectSysmeta } }
         set { state.withLockedValue { $0.objectSysmeta = newValue } }
+    }
+
+    /// System metadata (`X-Container-Sysmeta-*`) a stage stores with the container of the next
+    /// container PUT or POST (s3api's bucket ACL), consumed by it.
+    var containerSysmeta: [(String, String)] {
+        get { state.withLockedValue { $0.containerSysmeta } }
+        set { state.withLockedValue { $0.containerSysmeta = newValue } }
     }
 
     /// A container looked up during this request; with `fresh`, only one read from the backend.

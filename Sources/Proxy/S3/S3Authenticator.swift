@@ -27,7 +27,8 @@ struct S3Authenticator {
     }
 
     struct Verified {
-        let identity: Identity
+        /// Nil for an anonymous request (no signature).
+        let identity: Identity?
         let payload: Payload
         /// The chunk signature chain of a signed aws-chunked body.
         var chain: SigV4ChunkChain? = nil
@@ -53,6 +54,9 @@ struct S3Authenticator {
         }
         switch result {
         case .success: return Verified(identity: identity, payload: .unsigned)
+        case .failure(.incomplete(let why)) where !presigned:
+            // A SigV2 header signature without a usable Date: AWS answers AccessDenied.
+            throw S3Error("AccessDenied", why, status: 403)
         case .failure(.mismatch):
             throw S3Error("SignatureDoesNotMatch", SigV4Error.mismatch.description, status: 403,
                           details: [("AWSAccessKeyId", v2.accessKey),

@@ -55,7 +55,8 @@ final class S3BodyCheck: Sendable {
         }
         guard found.count <= 1 else { throw S3Error("InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.") }
         if let c = found.first, let expected = c.expected, !Self.isWellFormed(expected, algorithm: c.algorithm) {
-            throw S3Error("InvalidRequest", "Value for \(c.header) header is invalid.")
+            // s3-tests and clients expect BadDigest for a value that cannot be the algorithm's.
+            throw S3Error("BadDigest", "The \(c.algorithm) you specified did not match the calculated checksum (it is not a \(c.algorithm) value).")
         }
         checksum = found.first
         let box = StateBox()

@@ -11,12 +11,32 @@ enum S3Buckets {
         S3XML.e("ID", call.account) + S3XML.e("DisplayName", call.account)
     }
 
+    /// ListBuckets: every bucket, or with `max-buckets` a page of them (`continuation-token`
+    /// is the last name of the page before, base64; `prefix` narrows them).
     static func list(_ call: S3Call) async throws -> HTTPResponse {
-        var buckets = ""
+        let q = call.target.query
+        var limit = Int.max
+        if let text = q["max-buckets"] {
+            guard let n = Int(text), (1...10_000).contains(n) else {
+                throw S3Error.invalidArgument("Argument max-buckets must be an integer between 1 and 10000", name: "max-buckets", value: text)
+            }
+            limit = n
+        }
         var marker = ""
-        // Every container, a page at a time (S3's ListBuckets is not paginated for most clients).
-        while true {
-            let r = try await call.swift("GET", query: [("format", "json"), ("marker", marker), ("limit", "10000")])
+        if let token = q["continuation-token"] {
+            guard let data = Data(base64Encoded: token), let decoded = String(data: data, encoding: .utf8) else {
+                throw S3Error.invalidArgument("The continuation token provided is incorrect", name: "continuation-token", value: token)
+            }
+            marker = decoded
+        }
+        let prefix = q["prefix"] ?? ""
+        var buckets: [(name: String, created: String)] = []
+        var truncated = false
+        // Every container, a page at a time; one more than asked tells whether there are more.
+        scan: while true {
+            var query = [("format", "json"), ("marker", marker), ("limit", "10000")]
+            if !prefix.isEmpty { query.append(("prefix", prefix)) }
+            let r = try await call.swift("GET", query: query)
             guard r.status == 200 || r.status == 204 else { throw S3Error.fromSwift(r.status, bucket: nil, key: nil) }
             let body = try await S3Call.collect(r)
             let page = body.readableBytes == 0 ? [] : try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [[String: Any]] ?? []
@@ -25,20 +45,30 @@ enum S3Buckets {
                 marker = name
                 // Multipart uploads' parts, not a bucket (as Swift's s3api).
                 if name.hasSuffix("+segments") { continue }
-                let created = (c["last_modified"] as? String).map(S3XML.time(fromSwiftListing:)) ?? S3XML.iso8601(0)
-                buckets += "<Bucket>" + S3XML.e("Name", name) + S3XML.e("CreationDate", created) + "</Bucket>"
+                if buckets.count == limit {
+                    truncated = true
+                    break scan
+                }
+                buckets.append((name, (c["last_modified"] as? String).map(S3XML.time(fromSwiftListing:)) ?? S3XML.iso8601(0)))
             }
             if page.count < 10000 { break }
         }
-        let xml = S3XML.document("ListAllMyBucketsResult", "<Owner>\(owner(call))</Owner><Buckets>\(buckets)</Buckets>")
-        return S3XML.response(xml, requestID: call.requestID)
+        var xml = "<Owner>\(owner(call))</Owner><Buckets>"
+        for b in buckets { xml += "<Bucket>" + S3XML.e("Name", b.name) + S3XML.e("CreationDate", b.created) + "</Bucket>" }
+        xml += "</Buckets>"
+        if truncated, let last = buckets.last { xml += S3XML.e("ContinuationToken", Data(last.name.utf8).base64EncodedString()) }
+        if !prefix.isEmpty { xml += S3XML.e("Prefix", prefix) }
+        return S3XML.response(S3XML.document("ListAllMyBucketsResult", xml), requestID: call.requestID)
     }
 
+    /// CreateBucket: the name claimed in the registry for the signer's account (another
+    /// account's: `BucketAlreadyExists`), then the container, with its canned ACL.
     static func create(_ call: S3Call, _ bucket: String) async throws -> HTTPResponse {
+        guard let identity = call.identity else { throw S3Error.accessDenied }
         guard S3Target.isValidBucketName(bucket) else {
             throw S3Error("InvalidBucketName", "The specified bucket is not valid.", details: [("BucketName", bucket)])
         }
-        if let acl = call.request.header("x-amz-acl"), acl != "private" { throw S3Error.notImplemented("x-amz-acl: \(acl)") }
+        let acl = try S3ACL.requested(call.request)
         // A LocationConstraint body, if any, names a region: it must be ours (or empty).
         let body = try await call.request.body.collect(limit: 64 << 10)
         if body.readableBytes > 0 {
@@ -49,13 +79,32 @@ enum S3Buckets {
                               details: [("LocationConstraint", constraint)])
             }
         }
-        let head = try await call.swift("HEAD", bucket)
-        if head.status == 204 || head.status == 200 {
-            throw S3Error("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.",
+        let mine = identity.storageAccount
+        let registry = S3BucketRegistry(call: call)
+        if let holder = try await registry.claim(bucket, for: mine), holder != mine {
+            throw S3Error("BucketAlreadyExists", "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
                           status: 409, details: [("BucketName", bucket)])
         }
-        let r = try await call.swift("PUT", bucket)
-        guard r.status == 201 || r.status == 202 else { throw S3Error.fromSwift(r.status, bucket: bucket, key: nil) }
+        let head = try await call.swift("HEAD", bucket, account: mine)
+        if head.status == 204 || head.status == 200 {
+            // us-east-1 answers a second CreateBucket of your own bucket with success, other regions refuse it.
+            guard call.settings.location == "us-east-1" else {
+                throw S3Error("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.",
+                              status: 409, details: [("BucketName", bucket)])
+            }
+            return created(call, bucket)
+        }
+        call.env.scope.containerSysmeta = acl.map { [(S3ACL.bucketSysmeta, $0)] } ?? []
+        defer { call.env.scope.containerSysmeta = [] }
+        let r = try await call.swift("PUT", bucket, account: mine)
+        guard r.status == 201 || r.status == 202 else {
+            try? await registry.release(bucket, owner: mine)
+            throw S3Error.fromSwift(r.status, bucket: bucket, key: nil)
+        }
+        return created(call, bucket)
+    }
+
+    private static func created(_ call: S3Call, _ bucket: String) -> HTTPResponse {
         var headers = HTTPHeaders()
         headers.add(name: "Location", value: "/" + bucket)
         return call.s3Response(200, headers: headers)
@@ -72,8 +121,9 @@ enum S3Buckets {
     static func delete(_ call: S3Call, _ bucket: String) async throws -> HTTPResponse {
         let r = try await call.swift("DELETE", bucket)
         guard r.status == 204 else { throw S3Error.fromSwift(r.status, bucket: bucket, key: nil) }
-        // Its multipart container goes too when nothing is left in it.
+        // Its multipart container goes too when nothing is left in it, and the name is free again.
         _ = try await call.swift("DELETE", S3Multipart.segments(bucket))
+        try await S3BucketRegistry(call: call).release(bucket, owner: call.account)
         return call.s3Response(204)
     }
 

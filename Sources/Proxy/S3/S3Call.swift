@@ -14,18 +14,26 @@ struct S3Call: @unchecked Sendable {
     let env: RequestEnvironment
     let next: Next
     let target: S3Target
-    let identity: Identity
+    /// Who signed the request; nil for an anonymous one.
+    let identity: Identity?
     let settings: S3Settings
     /// How the signature covers the body.
     let payload: S3Authenticator.Verified
+    /// The account the call's bucket is in: the registered owner's, else the signer's.
+    var account: String
+    /// Set when an ACL lets another account (or anyone) do what this call asks: its Swift
+    /// requests are then made as the bucket's owner (`S3Access`).
+    var actingAs: Identity? = nil
 
     var requestID: String { env.txid }
-    var account: String { identity.storageAccount }
     var method: String { request.method }
 
+    /// Whether the signer owns the account the bucket is in (may read and set its ACLs).
+    var isOwner: Bool { identity.map { $0.groups.contains(account) || $0.isResellerAdmin } ?? false }
+
     /// `/v1/<account>[/<container>[/<object>]][?query]`, encoded.
-    func swiftURI(_ container: String? = nil, _ object: String? = nil, query: [(String, String)] = []) -> String {
-        var uri = "/v1/" + PercentCoding.encodePath(account, keepSlash: false)
+    func swiftURI(_ container: String? = nil, _ object: String? = nil, query: [(String, String)] = [], account: String? = nil) -> String {
+        var uri = "/v1/" + PercentCoding.encodePath(account ?? self.account, keepSlash: false)
         if let container { uri += "/" + PercentCoding.encodePath(container, keepSlash: false) }
         if let object { uri += "/" + PercentCoding.encodePath(object) }
         if !query.isEmpty {
@@ -34,16 +42,20 @@ struct S3Call: @unchecked Sendable {
         return uri
     }
 
-    /// A Swift request through the stages after `s3api`, as the signer.
+    /// A Swift request through the stages after `s3api`, as the signer — or as `identity`
+    /// (the registry's own, or the bucket owner's where an object's ACL grants what the
+    /// bucket's does not), in `account` when given.
     func swift(_ method: String, _ container: String? = nil, _ object: String? = nil, query: [(String, String)] = [],
-               headers: HTTPHeaders = HTTPHeaders(), body: RequestBody = RequestBody()) async throws -> HTTPResponse {
+               headers: HTTPHeaders = HTTPHeaders(), body: RequestBody = RequestBody(),
+               as identity: Identity? = nil, account: String? = nil) async throws -> HTTPResponse {
         var h = headers
         if let host = request.header("host") { h.replaceOrAdd(name: "Host", value: host) }
         if method == "PUT" || method == "POST", !h.contains(name: "content-length"), !h.contains(name: "transfer-encoding") {
             h.add(name: "Content-Length", value: "0")
         }
-        let sub = request.with(method: method, uri: swiftURI(container, object, query: query), headers: h, body: body)
+        let sub = request.with(method: method, uri: swiftURI(container, object, query: query, account: account), headers: h, body: body)
         let subEnv = env.rewritten(for: sub)
+        if let identity = identity ?? actingAs { subEnv.identity = identity }
         do {
             return try await next(sub, subEnv)
         } catch let error as HTTPError {
@@ -99,6 +111,8 @@ struct S3Settings: Sendable {
     var location = "us-east-1"
     var maxBucketListing = 1000
     var maxMultiDeleteObjects = 1000
+    /// Bucket owners recently read from the registry (shared by every call of this stage).
+    let bucketCache = S3BucketCache()
 
     init(options: [String: String]) throws {
         storageDomain = options["storage_domain"].flatMap { $0.isEmpty ? nil : $0 }

@@ -74,7 +74,9 @@ enum S3ListObjects {
 
         func enc(_ s: String) -> String { urlEncoded ? PercentCoding.encodePath(s) : s }
         let owner = "<Owner>\(S3Buckets.owner(call))</Owner>"
-        var xml = S3XML.e("Name", bucket) + S3XML.e("Prefix", enc(prefix))
+        // ListObjects (v1) gives its Prefix as asked, even with encoding-type=url (what AWS does
+        // and botocore expects: it decodes v2's and ListObjectVersions' Prefix only).
+        var xml = S3XML.e("Name", bucket) + S3XML.e("Prefix", v2 || versions ? enc(prefix) : prefix)
         if versions {
             xml += S3XML.e("KeyMarker", enc(marker)) + S3XML.e("VersionIdMarker", "")
         } else if v2 {

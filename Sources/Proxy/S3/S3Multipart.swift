@@ -18,7 +18,7 @@ enum S3Multipart {
     static func create(_ call: S3Call, _ bucket: String, _ key: String) async throws -> HTTPResponse {
         let head = try await call.swift("HEAD", bucket)
         guard head.status == 204 || head.status == 200 else { throw S3Error.fromSwift(head.status, bucket: bucket, key: nil) }
-        if let acl = call.request.header("x-amz-acl"), acl != "private" { throw S3Error.notImplemented("x-amz-acl: \(acl)") }
+        let acl = try S3ACL.requested(call.request)
         let made = try await call.swift("PUT", segments(bucket))
         guard made.status == 201 || made.status == 202 else { throw S3Error.fromSwift(made.status, bucket: bucket, key: nil) }
         let uploadID = Data(Digests.randomBytes(18)).base64EncodedString()
@@ -34,7 +34,10 @@ enum S3Multipart {
             }
             headers.add(name: "X-Object-Meta-S3api-Checksum-Algorithm", value: algorithm.uppercased())
         }
+        // The ACL the object will get waits on the marker.
+        call.env.scope.objectSysmeta = acl.map { [(S3ACL.objectSysmeta, $0)] } ?? []
         let marker = try await call.swift("PUT", segments(bucket), "\(key)/\(uploadID)", headers: headers)
+        call.env.scope.objectSysmeta = []
         guard marker.status == 201 else { throw S3Error.fromSwift(marker.status, bucket: bucket, key: key) }
         let xml = S3XML.document("InitiateMultipartUploadResult", S3XML.e("Bucket", bucket) + S3XML.e("Key", key) + S3XML.e("UploadId", uploadID))
         return S3XML.response(xml, requestID: call.requestID)
@@ -68,8 +71,8 @@ enum S3Multipart {
     /// `PUT /bucket/key?partNumber=N&uploadId=ID`.
     static func uploadPart(_ call: S3Call, _ bucket: String, _ key: String, _ uploadID: String) async throws -> HTTPResponse {
         let n = try partNumber(call.target.query["partNumber"])
-        if call.request.header("x-amz-copy-source") != nil { throw S3Error.notImplemented("UploadPartCopy") }
         _ = try await marker(call, bucket, key, uploadID)
+        if call.request.header("x-amz-copy-source") != nil { return try await uploadPartCopy(call, bucket, key, uploadID, n) }
         let upload = try S3Upload(call)
         var headers = upload.framing
         if let md5 = call.request.header("content-md5") {
@@ -83,6 +86,49 @@ enum S3Multipart {
         if let failure = upload.failure { throw failure }
         guard r.status == 201 else { throw S3Error.fromSwift(r.status, bucket: bucket, key: key) }
         return call.s3Response(200, headers: upload.responseHeaders(etag: r.headers.first(name: "etag")))
+    }
+
+    /// UploadPartCopy: `x-amz-copy-source` (and `x-amz-copy-source-range: bytes=first-last`)
+    /// becomes the part, copied by the proxy (`X-Copy-From` with `Range`) without passing
+    /// through here.
+    static func uploadPartCopy(_ call: S3Call, _ bucket: String, _ key: String, _ uploadID: String, _ n: Int) async throws -> HTTPResponse {
+        let (fromBucket, fromKey) = try S3Objects.copySource(call)
+        var headers = HTTPHeaders()
+        if let text = call.request.header("x-amz-copy-source-range") {
+            guard let (first, last) = copyRange(text) else {
+                throw S3Error.invalidArgument("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+                                              name: "x-amz-copy-source-range", value: text)
+            }
+            let head = try await call.swift("HEAD", fromBucket, fromKey)
+            guard (200..<300).contains(head.status) else { throw try await S3Objects.refusal(call, head.status, fromBucket, fromKey) }
+            let length = head.headers.first(name: "content-length").flatMap { Int64($0) } ?? 0
+            guard last < length else {
+                throw S3Error("InvalidRange", "The requested range is not satisfiable", status: 416,
+                              details: [("RangeRequested", text), ("ActualObjectSize", String(length))])
+            }
+            headers.add(name: "Range", value: "bytes=\(first)-\(last)")
+        }
+        try await S3Objects.checkCopySourceConditions(call, fromBucket, fromKey)
+        headers.add(name: "X-Copy-From", value: "/" + PercentCoding.encodePath(fromBucket, keepSlash: false) + "/" + PercentCoding.encodePath(fromKey))
+        headers.add(name: "X-Fresh-Metadata", value: "true")
+        let r = try await call.swift("PUT", segments(bucket), "\(key)/\(uploadID)/\(n)", headers: headers)
+        guard r.status == 201 else {
+            if r.status == 404 { throw S3Error.noSuchKey(fromKey) }
+            throw S3Error.fromSwift(r.status == 304 ? 412 : r.status, bucket: bucket, key: key)
+        }
+        let etag = S3Objects.quoted(r.headers.first(name: "etag") ?? "")
+        let modified = r.headers.first(name: "last-modified").flatMap(S3XML.time(fromHTTPDate:)) ?? S3XML.iso8601(Date().timeIntervalSince1970)
+        let xml = S3XML.document("CopyPartResult", S3XML.e("LastModified", modified) + S3XML.e("ETag", etag))
+        return S3XML.response(xml, requestID: call.requestID)
+    }
+
+    /// `bytes=first-last`, digits only, first ≤ last (what UploadPartCopy accepts).
+    static func copyRange(_ text: String) -> (Int64, Int64)? {
+        guard text.hasPrefix("bytes=") else { return nil }
+        let parts = text.dropFirst("bytes=".count).split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 18 && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }),
+              let first = Int64(parts[0]), let last = Int64(parts[1]), first <= last else { return nil }
+        return (first, last)
     }
 
     struct Part {
@@ -152,7 +198,16 @@ enum S3Multipart {
     /// `POST /bucket/key?uploadId=ID` with the parts to join: checked (order, ETags, sizes),
     /// then stored as a static large object of those parts; the marker goes last.
     static func complete(_ call: S3Call, _ bucket: String, _ key: String, _ uploadID: String) async throws -> HTTPResponse {
-        let markerAnswer = try await marker(call, bucket, key, uploadID)
+        let markerAnswer: HTTPResponse
+        do {
+            markerAnswer = try await marker(call, bucket, key, uploadID)
+        } catch let error as S3Error where error.code == "NoSuchUpload" {
+            // Completing again (a client retrying a lost answer) answers as the first time did.
+            let head = try await call.swift("HEAD", bucket, key)
+            guard head.status == 200, head.headers.first(name: "x-object-sysmeta-s3api-upload-id") == uploadID,
+                  let etag = head.headers.first(name: "x-object-sysmeta-s3api-etag") else { throw error }
+            return completed(call, bucket, key, etag: etag)
+        }
         let upload = try S3Upload(call)  // the signed SHA-256 or checksum of the part list, checked
         let body = try await upload.body.collect(limit: 4 << 20)
         if let failure = upload.failure { throw failure }
@@ -191,9 +246,11 @@ enum S3Multipart {
                 headers.add(name: name, value: value)
             }
         }
+        try await S3Objects.checkWriteConditions(call, bucket, key, headers: &headers, starByServers: false)
         let json = try JSONSerialization.data(withJSONObject: manifest)
         headers.add(name: "Content-Length", value: String(json.count))
-        call.env.scope.objectSysmeta = [("X-Object-Sysmeta-S3api-Etag", s3ETag),
+        let acl = markerAnswer.headers.first(name: S3ACL.objectSysmeta).map { [(S3ACL.objectSysmeta, $0)] } ?? []
+        call.env.scope.objectSysmeta = acl + [("X-Object-Sysmeta-S3api-Etag", s3ETag), ("X-Object-Sysmeta-S3api-Upload-Id", uploadID),
                                         ("X-Object-Sysmeta-Container-Update-Override-Etag", "; s3_etag=\(s3ETag)")]
         let r = try await call.swift("PUT", bucket, key, query: [("multipart-manifest", "put")], headers: headers,
                                      body: RequestBody(bytes: ByteBuffer(bytes: json)))
@@ -203,8 +260,12 @@ enum S3Multipart {
             throw S3Error.fromSwift(r.status, bucket: bucket, key: key)
         }
         _ = try await call.swift("DELETE", segments(bucket), "\(key)/\(uploadID)")
+        return completed(call, bucket, key, etag: s3ETag)
+    }
+
+    static func completed(_ call: S3Call, _ bucket: String, _ key: String, etag: String) -> HTTPResponse {
         let location = "/" + PercentCoding.encodePath(bucket, keepSlash: false) + "/" + PercentCoding.encodePath(key)
-        let xml = S3XML.e("Location", location) + S3XML.e("Bucket", bucket) + S3XML.e("Key", key) + S3XML.e("ETag", "\"\(s3ETag)\"")
+        let xml = S3XML.e("Location", location) + S3XML.e("Bucket", bucket) + S3XML.e("Key", key) + S3XML.e("ETag", "\"\(etag)\"")
         return S3XML.response(S3XML.document("CompleteMultipartUploadResult", xml), requestID: call.requestID)
     }
 

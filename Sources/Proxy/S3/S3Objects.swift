@@ -48,13 +48,14 @@ enum S3Objects {
     }
 
     static func put(_ call: S3Call, _ bucket: String, _ key: String) async throws -> HTTPResponse {
-        if let acl = call.request.header("x-amz-acl"), acl != "private" { throw S3Error.notImplemented("x-amz-acl: \(acl)") }
+        let acl = try S3ACL.requested(call.request)
         var headers = try swiftHeaders(call.request)
+        try await checkWriteConditions(call, bucket, key, headers: &headers)
         let upload = try S3Upload(call)
         for name in ["content-length", "transfer-encoding"] { headers.remove(name: name) }
         headers.add(contentsOf: upload.framing)
         let body = try await upload.prepared()
-        if let stored = upload.check.sysmetaHeader { call.env.scope.objectSysmeta = [stored] }
+        call.env.scope.objectSysmeta = [upload.check.sysmetaHeader, acl.map { (S3ACL.objectSysmeta, $0) }].compactMap { $0 }
         let r = try await call.swift("PUT", bucket, key, headers: headers, body: body)
         if let failure = upload.failure { throw failure }
         guard r.status == 201 else { throw try await refusal(call, r.status, bucket, key) }
@@ -66,7 +67,18 @@ enum S3Objects {
         for name in ["range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"] {
             if let v = call.request.header(name) { headers.add(name: name, value: v) }
         }
-        if call.target.query["partNumber"] != nil { throw S3Error.notImplemented("partNumber") }
+        var partsCount: Int?
+        if let text = call.target.query["partNumber"] {
+            let part = try S3Multipart.partNumber(text)
+            guard call.request.header("range") == nil else {
+                throw S3Error("InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
+            }
+            let found = try await S3PartRange.find(call, bucket, key, part: part)
+            if let range = found.range {
+                headers.replaceOrAdd(name: "Range", value: range)
+                partsCount = found.count
+            }
+        }
         // Conditions compare with S3's ETag where a completed multipart upload keeps it.
         headers.add(name: "X-Backend-Etag-Is-At", value: "X-Object-Sysmeta-S3api-Etag")
         let r = try await call.swift(call.method, bucket, key, headers: headers)
@@ -84,6 +96,7 @@ enum S3Objects {
                 out.add(name: "x-amz-meta-" + name.dropFirst("x-object-meta-".count).lowercased(), value: value)
             }
         }
+        if let partsCount { out.add(name: "x-amz-mp-parts-count", value: String(partsCount)) }
         // The whole object's checksum, so not for a range (as S3: a client would check the part against it).
         if r.status == 200, call.request.header("x-amz-checksum-mode")?.uppercased() == "ENABLED", let stored = r.headers.first(name: "x-object-sysmeta-s3api-checksum"),
            let colon = stored.firstIndex(of: ":") {
@@ -132,20 +145,7 @@ enum S3Objects {
     /// CopyObject: `x-amz-copy-source: /bucket/key` (or `bucket/key`), metadata copied or
     /// replaced (`x-amz-metadata-directive`), the `x-amz-copy-source-if-*` conditions.
     static func copy(_ call: S3Call, _ bucket: String, _ key: String) async throws -> HTTPResponse {
-        guard let source = call.request.header("x-amz-copy-source") else { throw S3Error.malformedXML }
-        var text = source.hasPrefix("/") ? String(source.dropFirst()) : source
-        if let q = text.range(of: "?versionId=") {
-            let version = text[q.upperBound...]
-            guard version == "null" else { throw S3Error.notImplemented("copying a version other than null") }
-            text = String(text[..<q.lowerBound])
-        }
-        let decoded: String
-        do { decoded = try PercentCoding.decodeUTF8(text) } catch { throw S3Error("InvalidArgument", "Invalid copy source encoding.") }
-        let parts = decoded.split(separator: "/", maxSplits: 1)
-        guard parts.count == 2, !parts[1].isEmpty else {
-            throw S3Error.invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey", name: "x-amz-copy-source", value: source)
-        }
-        let (fromBucket, fromKey) = (String(parts[0]), String(parts[1]))
+        let (fromBucket, fromKey) = try copySource(call)
         let directive = call.request.header("x-amz-metadata-directive") ?? "COPY"
         guard directive == "COPY" || directive == "REPLACE" else {
             throw S3Error.invalidArgument("Unknown metadata directive.", name: "x-amz-metadata-directive", value: directive)
@@ -158,18 +158,10 @@ enum S3Objects {
         headers.remove(name: "etag")
         headers.add(name: "X-Copy-From", value: "/" + PercentCoding.encodePath(fromBucket, keepSlash: false) + "/" + PercentCoding.encodePath(fromKey))
         if directive == "REPLACE" { headers.add(name: "X-Fresh-Metadata", value: "true") }
-        // The copy conditions are the source's: checked with a HEAD of it first, as s3api does.
-        var conditions = HTTPHeaders()
-        for (s3, swift) in [("x-amz-copy-source-if-match", "If-Match"), ("x-amz-copy-source-if-none-match", "If-None-Match"),
-                            ("x-amz-copy-source-if-modified-since", "If-Modified-Since"),
-                            ("x-amz-copy-source-if-unmodified-since", "If-Unmodified-Since")] {
-            if let v = call.request.header(s3) { conditions.add(name: swift, value: v) }
-        }
-        if !conditions.isEmpty {
-            let head = try await call.swift("HEAD", fromBucket, fromKey, headers: conditions)
-            if head.status == 304 || head.status == 412 { throw S3Error.fromSwift(412, bucket: bucket, key: key) }
-            guard (200..<300).contains(head.status) else { throw try await refusal(call, head.status, fromBucket, fromKey) }
-        }
+        try await checkCopySourceConditions(call, fromBucket, fromKey)
+        // A copy's ACL is the request's (private by default), not the source's.
+        call.env.scope.objectSysmeta = [(S3ACL.objectSysmeta, try S3ACL.requested(call.request) ?? "private")]
+        defer { call.env.scope.objectSysmeta = [] }
         let r = try await call.swift("PUT", bucket, key, headers: headers)
         guard r.status == 201 else {
             if r.status == 404 {
@@ -184,6 +176,70 @@ enum S3Objects {
         let modified = r.headers.first(name: "last-modified").flatMap(S3XML.time(fromHTTPDate:)) ?? S3XML.iso8601(Date().timeIntervalSince1970)
         let xml = S3XML.document("CopyObjectResult", S3XML.e("LastModified", modified) + S3XML.e("ETag", etag))
         return S3XML.response(xml, requestID: call.requestID)
+    }
+
+    /// Conditional writes (`If-Match`, `If-None-Match` on PutObject and CompleteMultipartUpload):
+    /// `If-None-Match: *` goes to the object servers, which refuse atomically; an ETag is
+    /// compared with the current object first (`PreconditionFailed`; `NoSuchKey` for If-Match
+    /// of a missing object, as S3).
+    /// - Parameter starByServers: false where the write is no plain object PUT (a large
+    ///   object's manifest): `If-None-Match: *` is then checked here too.
+    static func checkWriteConditions(_ call: S3Call, _ bucket: String, _ key: String, headers: inout HTTPHeaders,
+                                     starByServers: Bool = true) async throws {
+        let ifMatch = call.request.header("if-match")
+        let ifNoneMatch = call.request.header("if-none-match")
+        if ifNoneMatch == "*", starByServers { headers.replaceOrAdd(name: "If-None-Match", value: "*") }
+        guard ifMatch != nil || (ifNoneMatch != nil && (ifNoneMatch != "*" || !starByServers)) else { return }
+        let head = try await call.swift("HEAD", bucket, key)
+        guard head.status == 200 || head.status == 404 else { throw try await refusal(call, head.status, bucket, key) }
+        let current = head.status == 200 ? (head.headers.first(name: "x-object-sysmeta-s3api-etag") ?? head.headers.first(name: "etag") ?? "") : nil
+        func matches(_ list: String) -> Bool {
+            guard let current else { return false }
+            return list.split(separator: ",").contains { tag in
+                let t = tag.trimmingCharacters(in: .whitespaces)
+                return t == "*" || t.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) == current.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            }
+        }
+        if let ifMatch {
+            guard current != nil else { throw S3Error.noSuchKey(key) }
+            guard matches(ifMatch) else { throw S3Error.fromSwift(412, bucket: bucket, key: key) }
+        }
+        if let ifNoneMatch, ifNoneMatch != "*", matches(ifNoneMatch) { throw S3Error.fromSwift(412, bucket: bucket, key: key) }
+    }
+
+    /// The bucket and key of `x-amz-copy-source` (`/bucket/key` or `bucket/key`, percent-encoded,
+    /// `?versionId=null` allowed).
+    static func copySource(_ call: S3Call) throws(S3Error) -> (String, String) {
+        guard let source = call.request.header("x-amz-copy-source") else { throw S3Error.malformedXML }
+        var text = source.hasPrefix("/") ? String(source.dropFirst()) : source
+        if let q = text.range(of: "?versionId=") {
+            let version = text[q.upperBound...]
+            guard version == "null" else { throw S3Error.notImplemented("copying a version other than null") }
+            text = String(text[..<q.lowerBound])
+        }
+        let decoded: String
+        do { decoded = try PercentCoding.decodeUTF8(text) } catch { throw S3Error("InvalidArgument", "Invalid copy source encoding.") }
+        let parts = decoded.split(separator: "/", maxSplits: 1)
+        guard parts.count == 2, !parts[1].isEmpty else {
+            throw S3Error.invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey", name: "x-amz-copy-source", value: source)
+        }
+        return (String(parts[0]), String(parts[1]))
+    }
+
+    /// The copy conditions (`x-amz-copy-source-if-*`) are the source's: checked with a HEAD of
+    /// it first, as s3api does (`PreconditionFailed` when one fails).
+    static func checkCopySourceConditions(_ call: S3Call, _ fromBucket: String, _ fromKey: String) async throws {
+        var conditions = HTTPHeaders()
+        for (s3, swift) in [("x-amz-copy-source-if-match", "If-Match"), ("x-amz-copy-source-if-none-match", "If-None-Match"),
+                            ("x-amz-copy-source-if-modified-since", "If-Modified-Since"),
+                            ("x-amz-copy-source-if-unmodified-since", "If-Unmodified-Since")] {
+            if let v = call.request.header(s3) { conditions.add(name: swift, value: v) }
+        }
+        guard !conditions.isEmpty else { return }
+        conditions.add(name: "X-Backend-Etag-Is-At", value: "X-Object-Sysmeta-S3api-Etag")
+        let head = try await call.swift("HEAD", fromBucket, fromKey, headers: conditions)
+        if head.status == 304 || head.status == 412 { throw S3Error.fromSwift(412, bucket: fromBucket, key: fromKey) }
+        guard (200..<300).contains(head.status) else { throw try await refusal(call, head.status, fromBucket, fromKey) }
     }
 
     /// A refused object request: a missing object or a missing bucket, told apart as S3 does.

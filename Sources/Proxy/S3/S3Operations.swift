@@ -4,7 +4,7 @@ import HTTPServerKit
 enum S3Operations {
     /// Sub-resources this S3 API does not offer: `NotImplemented`, never a wrong answer.
     static let notOffered: Set<String> = [
-        "acl", "cors", "lifecycle", "logging", "notification", "policy", "replication", "requestPayment", "tagging", "torrent",
+        "cors", "lifecycle", "logging", "notification", "policy", "replication", "requestPayment", "tagging", "torrent",
         "versioning", "website", "encryption", "object-lock", "retention", "legal-hold", "accelerate", "analytics", "inventory",
         "metrics", "ownershipControls", "publicAccessBlock", "restore", "select", "attributes",
     ]
@@ -16,6 +16,10 @@ enum S3Operations {
         guard let bucket = call.target.bucket else {
             guard call.method == "GET" else { throw methodNotAllowed(call) }
             return try await S3Buckets.list(call)
+        }
+        if call.target.query["acl"] != nil {
+            guard let key = call.target.key else { return try await S3ACL.bucket(call, bucket) }
+            return try await S3ACL.object(call, bucket, key)
         }
         guard let key = call.target.key else {
             switch call.method {

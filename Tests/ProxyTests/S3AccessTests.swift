@@ -1,0 +1,86 @@
+import HTTPServerKit
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import Testing
+@testable import Proxy
+
+/// Canned ACLs without sockets: anonymous requests reach only what a bucket's or object's ACL
+/// grants, and are then made as the bucket's owner; ACL documents parse only as canned shapes.
+@Suite struct S3AccessTests {
+    /// A Swift stand-in where `bkt` is registered to AUTH_test with `bucketACL`, and `bkt/key`
+    /// exists with `objectACL`; it records the requests (and as whom) that reach it.
+    final class Store: Sendable {
+        let seen = NIOLockedValueBox<[(method: String, uri: String, as: String?)]>([])
+        let bucketACL: String?
+        let objectACL: String?
+
+        init(bucketACL: String?, objectACL: String?) {
+            self.bucketACL = bucketACL
+            self.objectACL = objectACL
+        }
+
+        var next: Next {
+            Next { request, env in
+                let uri = request.head.uri
+                self.seen.withLockedValue { $0.append((request.method, uri, env.identity?.storageAccount)) }
+                if uri == "/v1/AUTH_.s3api/buckets/bkt" { return HTTPResponse(status: 200, headers: [S3BucketRegistry.ownerHeader: "AUTH_test"]) }
+                if uri == "/v1/AUTH_test/bkt" {
+                    return HTTPResponse(status: 204, headers: HTTPHeaders(self.bucketACL.map { [(S3ACL.bucketSysmeta, $0)] } ?? []))
+                }
+                if uri == "/v1/AUTH_test/bkt/key" {
+                    var h = HTTPHeaders([("ETag", "abc"), ("Content-Length", "3")])
+                    if let acl = self.objectACL { h.add(name: S3ACL.objectSysmeta, value: acl) }
+                    return HTTPResponse(status: 200, headers: h, body: request.method == "GET" ? .bytes(ByteBuffer(string: "abc")) : .empty)
+                }
+                return HTTPResponse(status: 404)
+            }
+        }
+    }
+
+    static func anonymous(_ method: String, _ uri: String, _ store: Store) async throws -> (HTTPResponse, String) {
+        let request = HTTPRequest(method: method, uri: uri, headers: ["Host": "127.0.0.1:8080"])
+        let env = RequestEnvironment(request: request, context: PipelineTests.context())
+        let response = try await S3API(options: [:]).handle(request, env, next: store.next)
+        return (response, try await PipelineTests.body(response))
+    }
+
+    @Test func anAnonymousReadOfAPublicReadObjectIsMadeAsTheOwner() async throws {
+        let store = Store(bucketACL: nil, objectACL: "public-read")
+        let (r, body) = try await Self.anonymous("GET", "/bkt/key", store)
+        #expect(r.status == 200 && body == "abc", "\(body)")
+        let get = try #require(store.seen.withLockedValue { $0.last })
+        #expect(get.method == "GET" && get.uri == "/v1/AUTH_test/bkt/key" && get.as == "AUTH_test")
+    }
+
+    @Test func aPrivateObjectOrAnUnlistableBucketIsRefusedBeforeAnyRead() async throws {
+        let store = Store(bucketACL: "private", objectACL: nil)
+        let (r, body) = try await Self.anonymous("GET", "/bkt/key", store)
+        #expect(r.status == 403 && body.contains("<Code>AccessDenied</Code>"))
+        let (list, _) = try await Self.anonymous("GET", "/bkt?list-type=2", store)
+        #expect(list.status == 403)
+        let (put, _) = try await Self.anonymous("PUT", "/bkt/other", store)
+        #expect(put.status == 403)
+        #expect(store.seen.withLockedValue { $0.allSatisfy { $0.method == "HEAD" } }, "nothing but the ACL lookups reached Swift")
+        let (missing, missingBody) = try await Self.anonymous("GET", "/nobucket/key", store)
+        #expect(missing.status == 404 && missingBody.contains("<Code>NoSuchBucket</Code>"))
+    }
+
+    @Test func aPublicReadWriteBucketTakesAnonymousWrites() async throws {
+        let store = Store(bucketACL: "public-read-write", objectACL: nil)
+        let (r, _) = try await Self.anonymous("DELETE", "/bkt/key", store)
+        #expect(r.status == 204)
+        #expect(store.seen.withLockedValue { $0.contains { $0.method == "DELETE" && $0.as == "AUTH_test" } })
+        let (acl, _) = try await Self.anonymous("GET", "/bkt?acl", store)
+        #expect(acl.status == 403, "ACLs stay the owner's")
+    }
+
+    @Test func policiesParseOnlyAsCannedShapes() throws {
+        let readable = Array(S3ACL.policy("public-read", owner: "AUTH_test").utf8)
+        #expect(try S3ACL.canned(fromPolicy: readable, owner: "AUTH_test") == "public-read")
+        let writable = Array(S3ACL.policy("public-read-write", owner: "AUTH_test").utf8)
+        #expect(try S3ACL.canned(fromPolicy: writable, owner: "AUTH_test") == "public-read-write")
+        #expect(throws: S3Error.self) { try S3ACL.canned(fromPolicy: readable, owner: "AUTH_other") }
+        #expect(throws: S3Error.self) { try S3ACL.canned(fromPolicy: Array("<AccessControlPolicy>".utf8), owner: "AUTH_test") }
+    }
+}

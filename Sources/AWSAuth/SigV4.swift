@@ -42,6 +42,9 @@ public enum SigV4 {
         }
         // A URL signed to expire before it was signed has expired (what AWS answers), not a malformed one.
         if let expires = q("X-Amz-Expires").flatMap({ Int($0) }), expires <= 0 { throw .expired("Request has expired") }
+        if let expires = q("X-Amz-Expires").flatMap({ Int($0) }), expires > 604_800 {
+            throw .expired("X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds")
+        }
         guard let expires = q("X-Amz-Expires").flatMap({ Int($0) }), (1...604_800).contains(expires) else {
             throw .incomplete("X-Amz-Expires must be between 1 and 604800 seconds")
         }

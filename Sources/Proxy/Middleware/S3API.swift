@@ -40,6 +40,13 @@ struct S3API: Middleware {
         guard signed || isAnonymousS3(request) else { return try await next(request, env) }
         var resource = request.path
         do {
+            // A CORS preflight: no bucket here has a CORS configuration (S3's answers).
+            if request.method == "OPTIONS" {
+                guard request.header("origin") != nil, request.header("access-control-request-method") != nil else {
+                    throw S3Error("BadRequest", "Insufficient information. Origin request header needed.")
+                }
+                throw S3Error("AccessForbidden", "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.", status: 403)
+            }
             let target = try S3Target(request, storageDomain: settings.storageDomain)
             resource = target.resource
             let verified: S3Authenticator.Verified?
@@ -63,6 +70,9 @@ struct S3API: Middleware {
                 call.account = owner
             } else if verified == nil {
                 throw call.method == "PUT" && target.key == nil ? S3Error.accessDenied : S3Error.noSuchBucket(bucket)
+            }
+            for header in ["x-amz-expected-bucket-owner"] {
+                if let expected = request.header(header), expected != call.account { throw S3Error.accessDenied }
             }
             if !(call.method == "PUT" && target.key == nil && target.query.isEmpty) { try await S3Access.authorize(&call) }
             return try await S3Operations.run(call)

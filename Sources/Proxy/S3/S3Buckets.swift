@@ -92,6 +92,11 @@ enum S3Buckets {
                 throw S3Error("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.",
                               status: 409, details: [("BucketName", bucket)])
             }
+            // …unless it would change the bucket's ACL.
+            guard (acl ?? "private") == (head.headers.first(name: S3ACL.bucketSysmeta) ?? "private") else {
+                throw S3Error("BucketAlreadyExists", "The requested bucket name is not available: it exists with another ACL.",
+                              status: 409, details: [("BucketName", bucket)])
+            }
             return created(call, bucket)
         }
         call.env.scope.containerSysmeta = acl.map { [(S3ACL.bucketSysmeta, $0)] } ?? []

@@ -204,7 +204,7 @@ enum S3Objects {
             guard current != nil else { throw S3Error.noSuchKey(key) }
             guard matches(ifMatch) else { throw S3Error.fromSwift(412, bucket: bucket, key: key) }
         }
-        if let ifNoneMatch, ifNoneMatch != "*", matches(ifNoneMatch) { throw S3Error.fromSwift(412, bucket: bucket, key: key) }
+        if let ifNoneMatch, ifNoneMatch != "*" || !starByServers, matches(ifNoneMatch) { throw S3Error.fromSwift(412, bucket: bucket, key: key) }
     }
 
     /// The bucket and key of `x-amz-copy-source` (`/bucket/key` or `bucket/key`, percent-encoded,

@@ -24,10 +24,36 @@ enum S3XML {
 
     /// A Swift listing's `last_modified` (`2026-12-01T04:31:44.123450`) as S3 writes times
     /// (`2026-12-01T04:31:44.123Z`).
+    /// A listing's `last_modified` as S3 shows it: rounded up to the second, as the object's
+    /// `Last-Modified` is (a client compares the two).
     static func time(fromSwiftListing text: String) -> String {
-        guard let dot = text.firstIndex(of: ".") else { return text.hasSuffix("Z") ? text : text + ".000Z" }
-        let fraction = text[text.index(after: dot)...].prefix { $0.isNumber }
-        return String(text[..<dot]) + "." + (fraction + "000").prefix(3) + "Z"
+        let whole = text.split(separator: ".", maxSplits: 1)
+        let fraction = whole.count > 1 ? whole[1].prefix { $0.isNumber } : ""
+        guard let seconds = listingSeconds(String(whole.first ?? "")) else {
+            return text.hasSuffix("Z") ? text : text + ".000Z"
+        }
+        return iso8601(seconds + (fraction.contains { $0 != "0" } ? 1 : 0))
+    }
+
+    /// Seconds since the epoch of a listing's `yyyy-MM-ddTHH:mm:ss` (UTC).
+    static func listingSeconds(_ text: String) -> Double? {
+        let b = Array(text.utf8)
+        guard b.count == 19, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"), b[10] == UInt8(ascii: "T"),
+              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":") else { return nil }
+        func num(_ r: Range<Int>) -> Int32? {
+            guard b[r].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            return Int32(String(decoding: b[r], as: UTF8.self))
+        }
+        guard let y = num(0..<4), let mo = num(5..<7), let d = num(8..<10), let h = num(11..<13), let mi = num(14..<16),
+              let sec = num(17..<19) else { return nil }
+        var t = tm()
+        t.tm_year = y - 1900
+        t.tm_mon = mo - 1
+        t.tm_mday = d
+        t.tm_hour = h
+        t.tm_min = mi
+        t.tm_sec = sec
+        return Double(timegm(&t))
     }
 
     /// An HTTP date (`Last-Modified`) as S3's ISO 8601 with milliseconds.

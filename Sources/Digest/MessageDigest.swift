@@ -134,6 +134,20 @@ public enum Digests {
 }
 
 extension Digests {
+    /// Compares secrets (signatures, keys) in time that depends only on their lengths. This
+    /// form for byte arrays: the generic one below, unspecialized across modules, was a
+    /// visible share of every signed request's CPU.
+    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                for i in 0..<pa.count { diff |= pa[i] ^ pb[i] }
+            }
+        }
+        return diff == 0
+    }
+
     /// Compares secrets (signatures, keys) in time that depends only on their lengths.
     public static func constantTimeEqual<A: Collection, B: Collection>(_ a: A, _ b: B) -> Bool
     where A.Element == UInt8, B.Element == UInt8 {

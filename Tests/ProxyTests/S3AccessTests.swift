@@ -14,10 +14,13 @@ import Testing
         let seen = NIOLockedValueBox<[(method: String, uri: String, as: String?)]>([])
         let bucketACL: String?
         let objectACL: String?
+        /// `bkt/key` is a large object made through Swift (its segments anywhere in the account).
+        let swiftLargeObject: Bool
 
-        init(bucketACL: String?, objectACL: String?) {
+        init(bucketACL: String?, objectACL: String?, swiftLargeObject: Bool = false) {
             self.bucketACL = bucketACL
             self.objectACL = objectACL
+            self.swiftLargeObject = swiftLargeObject
         }
 
         var next: Next {
@@ -28,8 +31,9 @@ import Testing
                 if uri == "/v1/AUTH_test/bkt" {
                     return HTTPResponse(status: 204, headers: HTTPHeaders(self.bucketACL.map { [(S3ACL.bucketSysmeta, $0)] } ?? []))
                 }
-                if uri == "/v1/AUTH_test/bkt/key" {
+                if uri.split(separator: "?").first == "/v1/AUTH_test/bkt/key" {
                     var h = HTTPHeaders([("ETag", "abc"), ("Content-Length", "3")])
+                    if self.swiftLargeObject { h.add(name: "X-Static-Large-Object", value: "True") }
                     if let acl = self.objectACL { h.add(name: S3ACL.objectSysmeta, value: acl) }
                     return HTTPResponse(status: 200, headers: h, body: request.method == "GET" ? .bytes(ByteBuffer(string: "abc")) : .empty)
                 }
@@ -73,6 +77,14 @@ import Testing
         #expect(store.seen.withLockedValue { $0.contains { $0.method == "DELETE" && $0.as == "AUTH_test" } })
         let (acl, _) = try await Self.anonymous("GET", "/bkt?acl", store)
         #expect(acl.status == 403, "ACLs stay the owner's")
+    }
+
+    @Test func anAnonymousDeleteNeverReachesASwiftLargeObjectsSegments() async throws {
+        let store = Store(bucketACL: "public-read-write", objectACL: nil, swiftLargeObject: true)
+        let (r, _) = try await Self.anonymous("DELETE", "/bkt/key", store)
+        #expect(r.status == 204)
+        let delete = try #require(store.seen.withLockedValue { $0.last(where: { $0.method == "DELETE" }) })
+        #expect(delete.uri == "/v1/AUTH_test/bkt/key", "a plain DELETE of the manifest, not ?multipart-manifest=delete")
     }
 
     @Test func policiesParseOnlyAsCannedShapes() throws {

@@ -19,12 +19,16 @@ struct S3API: Middleware {
     func isAnonymousS3(_ request: HTTPRequest) -> Bool {
         guard request.header("authorization") == nil, request.header("x-auth-token") == nil, request.header("x-storage-token") == nil
         else { return false }
+        let first = request.path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: true).first.map(String.init) ?? ""
+        // Swift's own paths and signed Swift URLs stay Swift's, also on a virtual-hosted name.
+        guard !Self.swiftPaths.contains(first), !request.query.contains("temp_url_sig="), request.header("x-auth-user") == nil else {
+            return false
+        }
         if let domain = settings.storageDomain?.lowercased(), !domain.isEmpty,
            let host = request.header("host")?.split(separator: ":").first?.lowercased(), host.hasSuffix("." + domain) {
             return true
         }
-        let first = request.path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: true).first.map(String.init) ?? ""
-        return S3Target.isValidBucketName(first) && !Self.swiftPaths.contains(first)
+        return S3Target.isValidBucketName(first)
     }
 
     /// First path segments the proxy serves as Swift (never taken for a bucket).
@@ -51,7 +55,8 @@ struct S3API: Middleware {
             resource = target.resource
             let verified: S3Authenticator.Verified?
             if signed {
-                verified = try await S3Authenticator(context: env.context).verify(request, resourcePath: target.resourcePath)
+                verified = try await S3Authenticator(context: env.context, signingKeys: settings.signingKeys)
+                    .verify(request, resourcePath: target.resourcePath)
             } else {
                 verified = nil
             }
@@ -67,7 +72,14 @@ struct S3API: Middleware {
                 return try await S3Operations.run(call)
             }
             if let owner = try await S3BucketRegistry(call: call).owner(of: bucket) {
-                call.account = owner
+                // A signer's own (unregistered, Swift-made) container of that name stays theirs:
+                // another account registering the name must not receive their requests.
+                if let mine = verified?.identity?.storageAccount, mine != owner,
+                   (200..<300).contains(try await call.swift("HEAD", bucket, account: mine).status) {
+                    call.account = mine
+                } else {
+                    call.account = owner
+                }
             } else if verified == nil {
                 throw call.method == "PUT" && target.key == nil ? S3Error.accessDenied : S3Error.noSuchBucket(bucket)
             }

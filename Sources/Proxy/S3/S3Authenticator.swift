@@ -1,6 +1,7 @@
 import AWSAuth
 import Digest
 import HTTPServerKit
+import NIOConcurrencyHelpers
 import NimbusCore
 
 /// Who signed an S3 request, checked as AWS checks it: SigV4 (the `Authorization` header or a
@@ -9,6 +10,8 @@ import NimbusCore
 /// them) and the control plane's EC2 keys.
 struct S3Authenticator {
     let context: ProxyContext
+    /// Derived signing keys kept between requests (nil: derived each time).
+    var signingKeys: SigningKeyCache? = nil
 
     /// Whether a request is signed for S3 at all (s3api's detection); others go on as Swift requests.
     static func isS3(_ request: HTTPRequest) -> Bool {
@@ -85,7 +88,8 @@ struct S3Authenticator {
         }
         let payload = try Self.payload(declared)
         let result = Result { () throws(SigV4Error) in
-            try SigV4.verify(signed, auth: auth, secret: key, payloadHash: declared, encodePath: false, now: context.clock.now())
+            try SigV4.verify(signed, auth: auth, secret: key, payloadHash: declared, encodePath: false, now: context.clock.now(),
+                             signingKey: signingKeys?.key(secret: key, auth: auth))
         }
         switch result {
         case .success:
@@ -136,5 +140,21 @@ struct S3Authenticator {
             return presigned ? S3Error("AccessDenied", why, status: 403) : S3Error("RequestTimeTooSkewed", why, status: 403)
         case .mismatch: return S3Error("SignatureDoesNotMatch", error.description, status: 403)
         }
+    }
+}
+
+/// SigV4 signing keys by secret and scope: four HMACs a request saved, the key living a day.
+final class SigningKeyCache: Sendable {
+    private let keys = NIOLockedValueBox<[String: [UInt8]]>([:])
+
+    func key(secret: String, auth: SigV4.Authorization) -> [UInt8] {
+        let name = "\(auth.accessKey)\u{0}\(secret)\u{0}\(auth.scope)"
+        if let hit = keys.withLockedValue({ $0[name] }) { return hit }
+        let key = SigV4.signingKey(secret: secret, auth: auth)
+        keys.withLockedValue { k in
+            if k.count >= 1000 { k.removeAll(keepingCapacity: true) }
+            k[name] = key
+        }
+        return key
     }
 }

@@ -46,7 +46,12 @@ struct S3BucketRegistry {
         call.settings.bucketCache.forget(bucket)
         if r.status == 201 { return nil }
         guard r.status == 412 else { throw S3Error.fromSwift(r.status >= 500 ? r.status : 503, bucket: bucket, key: nil) }
-        return try await self.owner(of: bucket) ?? owner
+        // Taken, but its holder not readable yet: say so rather than guess.
+        guard let holder = try await self.owner(of: bucket) else {
+            throw S3Error("OperationAborted", "A conflicting conditional operation is currently in progress against this resource. Please try again.",
+                          status: 409)
+        }
+        return holder
     }
 
     private func put(_ bucket: String, _ owner: String) async throws -> HTTPResponse {

@@ -113,6 +113,8 @@ struct S3Settings: Sendable {
     var maxMultiDeleteObjects = 1000
     /// Bucket owners recently read from the registry (shared by every call of this stage).
     let bucketCache = S3BucketCache()
+    /// SigV4 signing keys of recent requests.
+    let signingKeys = SigningKeyCache()
 
     init(options: [String: String]) throws {
         storageDomain = options["storage_domain"].flatMap { $0.isEmpty ? nil : $0 }

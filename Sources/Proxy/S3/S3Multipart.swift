@@ -40,12 +40,18 @@ enum S3Multipart {
         call.env.scope.objectSysmeta = []
         guard marker.status == 201 else { throw S3Error.fromSwift(marker.status, bucket: bucket, key: key) }
         let xml = S3XML.document("InitiateMultipartUploadResult", S3XML.e("Bucket", bucket) + S3XML.e("Key", key) + S3XML.e("UploadId", uploadID))
-        return S3XML.response(xml, requestID: call.requestID)
+        var response = S3XML.response(xml, requestID: call.requestID)
+        if let algorithm = call.request.header("x-amz-checksum-algorithm") {
+            response.headers.add(name: "x-amz-checksum-algorithm", value: algorithm.uppercased())
+        }
+        return response
     }
 
     /// The upload's marker answer; `NoSuchUpload` when there is none.
     static func marker(_ call: S3Call, _ bucket: String, _ key: String, _ uploadID: String) async throws -> HTTPResponse {
-        guard !uploadID.isEmpty, !uploadID.contains("/") else { throw noSuchUpload(uploadID) }
+        // Ours are 24 characters of base64url: anything else (a part's name, say) is no upload.
+        guard uploadID.utf8.count == 24, uploadID.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A)
+            || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }) else { throw noSuchUpload(uploadID) }
         let r = try await call.swift("HEAD", segments(bucket), "\(key)/\(uploadID)")
         if r.status == 404 {
             let b = try await call.swift("HEAD", bucket)

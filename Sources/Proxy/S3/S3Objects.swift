@@ -83,6 +83,11 @@ enum S3Objects {
         headers.add(name: "X-Backend-Etag-Is-At", value: "X-Object-Sysmeta-S3api-Etag")
         let r = try await call.swift(call.method, bucket, key, headers: headers)
         guard (200..<300).contains(r.status) || r.status == 304 else { throw try await refusal(call, r.status, bucket, key) }
+        // Read as the owner for someone an ACL allowed: the object answered must still allow it
+        // (it may have been replaced since the ACL was looked at).
+        if call.actingAs != nil, !S3ACL.grantsRead(r.headers.first(name: S3ACL.objectSysmeta), authenticated: call.identity != nil) {
+            throw S3Error.accessDenied
+        }
         var out = HTTPHeaders()
         for (name, value) in r.headers {
             let l = name.lowercased()
@@ -119,7 +124,11 @@ enum S3Objects {
     /// Deletes an object; a completed multipart upload with its parts.
     static func remove(_ call: S3Call, _ bucket: String, _ key: String) async throws -> Int {
         let head = try await call.swift("HEAD", bucket, key, query: [("multipart-manifest", "get")])
+        // Only a completed multipart upload's parts (in `<bucket>+segments`) go with it; a
+        // Swift-made large object's segments may live anywhere in the account, and a request
+        // made as the owner for someone else must not reach them.
         let isLarge = head.headers.first(name: "x-static-large-object")?.lowercased() == "true"
+            && (head.headers.first(name: "x-object-sysmeta-s3api-etag") != nil || call.actingAs == nil)
         let r = try await call.swift("DELETE", bucket, key, query: isLarge ? [("multipart-manifest", "delete")] : [])
         guard isLarge, r.status == 200 else { return r.status }
         // slo deletes as it writes its report (as Swift's bulk delete does): read it to the end,

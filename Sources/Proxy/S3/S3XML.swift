@@ -1,3 +1,4 @@
+import AWSAuth
 import Foundation
 import HTTPServerKit
 import NIOCore
@@ -35,25 +36,13 @@ enum S3XML {
         return iso8601(seconds + (fraction.contains { $0 != "0" } ? 1 : 0))
     }
 
-    /// Seconds since the epoch of a listing's `yyyy-MM-ddTHH:mm:ss` (UTC).
+    /// Seconds since the epoch of a listing's `yyyy-MM-ddTHH:mm:ss` (UTC): SigV4's
+    /// `yyyymmddThhmmssZ` without the separators.
     static func listingSeconds(_ text: String) -> Double? {
         let b = Array(text.utf8)
-        guard b.count == 19, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"), b[10] == UInt8(ascii: "T"),
-              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":") else { return nil }
-        func num(_ r: Range<Int>) -> Int32? {
-            guard b[r].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-            return Int32(String(decoding: b[r], as: UTF8.self))
-        }
-        guard let y = num(0..<4), let mo = num(5..<7), let d = num(8..<10), let h = num(11..<13), let mi = num(14..<16),
-              let sec = num(17..<19) else { return nil }
-        var t = tm()
-        t.tm_year = y - 1900
-        t.tm_mon = mo - 1
-        t.tm_mday = d
-        t.tm_hour = h
-        t.tm_min = mi
-        t.tm_sec = sec
-        return Double(timegm(&t))
+        guard b.count == 19, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"), b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":")
+        else { return nil }
+        return SigV4.time(text.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "") + "Z")
     }
 
     /// An HTTP date (`Last-Modified`) as S3's ISO 8601 with milliseconds.

@@ -214,7 +214,12 @@ enum S3Multipart {
                   let etag = head.headers.first(name: "x-object-sysmeta-s3api-etag") else { throw error }
             return completed(call, bucket, key, etag: etag)
         }
-        let upload = try S3Upload(call)  // the signed SHA-256 or checksum of the part list, checked
+        // A checksum header here is the object's composite one (of the parts' checksums), which
+        // is not computed: refused rather than checked against the wrong bytes or ignored.
+        if let header = call.request.headers.first(where: { $0.name.lowercased().hasPrefix("x-amz-checksum-") && $0.name.lowercased() != "x-amz-checksum-type" }) {
+            throw S3Error.notImplemented("\(header.name) on CompleteMultipartUpload (composite checksums)")
+        }
+        let upload = try S3Upload(call)  // the signed SHA-256 of the part list, checked
         let body = try await upload.body.collect(limit: 4 << 20)
         if let failure = upload.failure { throw failure }
         guard let tree = try? XMLTree.parse(Array(body.readableBytesView)), tree.name == "CompleteMultipartUpload" else { throw S3Error.malformedXML }

@@ -22,7 +22,7 @@ enum S3ListObjects {
         switch q["encoding-type"] {
         case nil: urlEncoded = false
         case "url": urlEncoded = true
-        case let other?: throw S3Error.invalidArgument("Invalid Encoding Method specified in Request", name: "encoding-type", value: other ?? "")
+        case let other?: throw S3Error.invalidArgument("Invalid Encoding Method specified in Request", name: "encoding-type", value: other)
         }
         var marker: String
         if v2 {

@@ -303,6 +303,10 @@ def acl_checks(s3, alt, endpoint, error):
           and alt.get_object(Bucket="shared", Key="closed")["Body"].read() == b"mine"
           and anonymous("GET", "/shared/closed")[0] == 403, "authenticated-read: other accounts read, anonymous requests do not")
     check(error(s3.put_bucket_acl, Bucket="shared", ACL="public-ready") == ("InvalidArgument", 400), "an unknown canned ACL: InvalidArgument")
+    alt.create_bucket(Bucket="alt-own")
+    check(error(alt.copy_object, Bucket="alt-own", Key="taken", CopySource={"Bucket": "shared", "Key": "closed"}) == ("AccessDenied", 403),
+          "a copy from another account's bucket reads it there, with the copier's rights: AccessDenied")
+    alt.delete_bucket(Bucket="alt-own")
     for key in ["open", "closed", "from-alt"]:
         s3.delete_object(Bucket="shared", Key=key)
     s3.delete_bucket(Bucket="shared")

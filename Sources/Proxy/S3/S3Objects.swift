@@ -154,7 +154,8 @@ enum S3Objects {
     /// CopyObject: `x-amz-copy-source: /bucket/key` (or `bucket/key`), metadata copied or
     /// replaced (`x-amz-metadata-directive`), the `x-amz-copy-source-if-*` conditions.
     static func copy(_ call: S3Call, _ bucket: String, _ key: String) async throws -> HTTPResponse {
-        let (fromBucket, fromKey) = try copySource(call)
+        let source = try await copySource(call)
+        let (fromBucket, fromKey) = (source.bucket, source.key)
         let directive = call.request.header("x-amz-metadata-directive") ?? "COPY"
         guard directive == "COPY" || directive == "REPLACE" else {
             throw S3Error.invalidArgument("Unknown metadata directive.", name: "x-amz-metadata-directive", value: directive)
@@ -165,9 +166,9 @@ enum S3Objects {
         var headers = directive == "REPLACE" ? try swiftHeaders(call.request) : HTTPHeaders()
         headers.remove(name: "content-length")
         headers.remove(name: "etag")
-        headers.add(name: "X-Copy-From", value: "/" + PercentCoding.encodePath(fromBucket, keepSlash: false) + "/" + PercentCoding.encodePath(fromKey))
+        headers.add(contentsOf: source.swiftHeaders(for: call))
         if directive == "REPLACE" { headers.add(name: "X-Fresh-Metadata", value: "true") }
-        try await checkCopySourceConditions(call, fromBucket, fromKey)
+        try await checkCopySourceConditions(call, source)
         // A copy's ACL is the request's (private by default), not the source's.
         call.env.scope.objectSysmeta = [(S3ACL.objectSysmeta, try S3ACL.requested(call.request) ?? "private")]
         defer { call.env.scope.objectSysmeta = [] }
@@ -216,9 +217,11 @@ enum S3Objects {
         if let ifNoneMatch, ifNoneMatch != "*" || !starByServers, matches(ifNoneMatch) { throw S3Error.fromSwift(412, bucket: bucket, key: key) }
     }
 
-    /// The bucket and key of `x-amz-copy-source` (`/bucket/key` or `bucket/key`, percent-encoded,
-    /// `?versionId=null` allowed).
-    static func copySource(_ call: S3Call) throws(S3Error) -> (String, String) {
+    /// What `x-amz-copy-source` names (`/bucket/key` or `bucket/key`, percent-encoded,
+    /// `?versionId=null` allowed), and the account its bucket is in: the registered owner's
+    /// unless the signer has a container of that name. Another account's source is read with the
+    /// signer's own rights (Swift's container ACLs), never the owner's.
+    static func copySource(_ call: S3Call) async throws -> S3CopySource {
         guard let source = call.request.header("x-amz-copy-source") else { throw S3Error.malformedXML }
         var text = source.hasPrefix("/") ? String(source.dropFirst()) : source
         if let q = text.range(of: "?versionId=") {
@@ -232,12 +235,19 @@ enum S3Objects {
         guard parts.count == 2, !parts[1].isEmpty else {
             throw S3Error.invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey", name: "x-amz-copy-source", value: source)
         }
-        return (String(parts[0]), String(parts[1]))
+        let bucket = String(parts[0])
+        var account = call.identity?.storageAccount ?? call.account
+        if let owner = try await S3BucketRegistry(call: call).owner(of: bucket), owner != account,
+           !(200..<300).contains(try await call.swift("HEAD", bucket, account: account).status) {
+            account = owner
+        }
+        return S3CopySource(bucket: bucket, key: String(parts[1]), account: account)
     }
 
     /// The copy conditions (`x-amz-copy-source-if-*`) are the source's: checked with a HEAD of
     /// it first, as s3api does (`PreconditionFailed` when one fails).
-    static func checkCopySourceConditions(_ call: S3Call, _ fromBucket: String, _ fromKey: String) async throws {
+    static func checkCopySourceConditions(_ call: S3Call, _ source: S3CopySource) async throws {
+        let (fromBucket, fromKey) = (source.bucket, source.key)
         var conditions = HTTPHeaders()
         for (s3, swift) in [("x-amz-copy-source-if-match", "If-Match"), ("x-amz-copy-source-if-none-match", "If-None-Match"),
                             ("x-amz-copy-source-if-modified-since", "If-Modified-Since"),
@@ -246,7 +256,7 @@ enum S3Objects {
         }
         guard !conditions.isEmpty else { return }
         conditions.add(name: "X-Backend-Etag-Is-At", value: "X-Object-Sysmeta-S3api-Etag")
-        let head = try await call.swift("HEAD", fromBucket, fromKey, headers: conditions)
+        let head = try await call.swift("HEAD", fromBucket, fromKey, headers: conditions, account: source.account)
         if head.status == 304 || head.status == 412 { throw S3Error.fromSwift(412, bucket: fromBucket, key: fromKey) }
         guard (200..<300).contains(head.status) else { throw try await refusal(call, head.status, fromBucket, fromKey) }
     }
@@ -259,4 +269,19 @@ enum S3Objects {
     }
 
     static func quoted(_ etag: String) -> String { etag.hasPrefix("\"") ? etag : "\"\(etag)\"" }
+}
+
+/// A copy's source: bucket, key and the account the bucket is in.
+struct S3CopySource {
+    let bucket: String
+    let key: String
+    let account: String
+
+    /// `X-Copy-From` (and `X-Copy-From-Account` when the source is in another account than `call`'s bucket).
+    func swiftHeaders(for call: S3Call) -> HTTPHeaders {
+        var h = HTTPHeaders()
+        h.add(name: "X-Copy-From", value: "/" + PercentCoding.encodePath(bucket, keepSlash: false) + "/" + PercentCoding.encodePath(key))
+        if account != call.account { h.add(name: "X-Copy-From-Account", value: PercentCoding.encodePath(account, keepSlash: false)) }
+        return h
+    }
 }

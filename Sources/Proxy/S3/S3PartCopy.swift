@@ -8,14 +8,15 @@ extension S3Multipart {
     /// becomes the part, copied by the proxy (`X-Copy-From` with `Range`) without passing
     /// through here.
     static func uploadPartCopy(_ call: S3Call, _ bucket: String, _ key: String, _ uploadID: String, _ n: Int) async throws -> HTTPResponse {
-        let (fromBucket, fromKey) = try S3Objects.copySource(call)
+        let source = try await S3Objects.copySource(call)
+        let (fromBucket, fromKey) = (source.bucket, source.key)
         var headers = HTTPHeaders()
         if let text = call.request.header("x-amz-copy-source-range") {
             guard let (first, last) = copyRange(text) else {
                 throw S3Error.invalidArgument("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
                                               name: "x-amz-copy-source-range", value: text)
             }
-            let head = try await call.swift("HEAD", fromBucket, fromKey)
+            let head = try await call.swift("HEAD", fromBucket, fromKey, account: source.account)
             guard (200..<300).contains(head.status) else { throw try await S3Objects.refusal(call, head.status, fromBucket, fromKey) }
             let length = head.headers.first(name: "content-length").flatMap { Int64($0) } ?? 0
             guard last < length else {
@@ -24,8 +25,8 @@ extension S3Multipart {
             }
             headers.add(name: "Range", value: "bytes=\(first)-\(last)")
         }
-        try await S3Objects.checkCopySourceConditions(call, fromBucket, fromKey)
-        headers.add(name: "X-Copy-From", value: "/" + PercentCoding.encodePath(fromBucket, keepSlash: false) + "/" + PercentCoding.encodePath(fromKey))
+        try await S3Objects.checkCopySourceConditions(call, source)
+        headers.add(contentsOf: source.swiftHeaders(for: call))
         headers.add(name: "X-Fresh-Metadata", value: "true")
         let r = try await call.swift("PUT", segments(bucket), "\(key)/\(uploadID)/\(n)", headers: headers)
         guard r.status == 201 else {

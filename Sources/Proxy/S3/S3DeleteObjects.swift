@@ -16,11 +16,8 @@ enum S3DeleteObjects {
         let body = try await upload.body.collect(limit: 2 << 20)
         if let failure = upload.failure { throw failure }
         let bytes = Array(body.readableBytesView)
-        if let md5 = call.request.header("content-md5") {
-            guard let expected = Data(base64Encoded: md5), expected.count == 16 else {
-                throw S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.", details: [("Content-MD5", md5)])
-            }
-            guard Digests.digest(.md5, bytes) == Array(expected) else {
+        if let expected = try S3Objects.contentMD5(call.request) {
+            guard Digests.digest(.md5, bytes) == expected else {
                 throw S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.")
             }
         }

@@ -81,12 +81,7 @@ enum S3Multipart {
         if call.request.header("x-amz-copy-source") != nil { return try await uploadPartCopy(call, bucket, key, uploadID, n) }
         let upload = try S3Upload(call)
         var headers = upload.framing
-        if let md5 = call.request.header("content-md5") {
-            guard let bytes = Data(base64Encoded: md5), bytes.count == 16 else {
-                throw S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.", details: [("Content-MD5", md5)])
-            }
-            headers.add(name: "ETag", value: Hex.encode(bytes))
-        }
+        if let md5 = try S3Objects.contentMD5(call.request) { headers.add(name: "ETag", value: Hex.encode(md5)) }
         let body = try await upload.prepared()
         let r = try await call.swift("PUT", segments(bucket), "\(key)/\(uploadID)/\(n)", headers: headers, body: body)
         if let failure = upload.failure { throw failure }

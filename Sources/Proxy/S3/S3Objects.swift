@@ -1,3 +1,4 @@
+import Digest
 import Foundation
 import HTTPServerKit
 import NIOCore
@@ -15,6 +16,15 @@ enum S3Objects {
     /// Headers a Swift answer passes on to S3 clients as they are.
     static let keptOnGet: Set<String> = ["content-type", "content-length", "content-range", "content-encoding", "content-disposition",
                                          "content-language", "cache-control", "expires", "etag", "last-modified", "accept-ranges"]
+
+    /// The request's `Content-MD5`, decoded (nil when absent); `InvalidDigest` when it is not 16 bytes of base64.
+    static func contentMD5(_ request: HTTPRequest) throws(S3Error) -> [UInt8]? {
+        guard let md5 = request.header("content-md5") else { return nil }
+        guard let bytes = Data(base64Encoded: md5), bytes.count == 16 else {
+            throw S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.", details: [("Content-MD5", md5)])
+        }
+        return Array(bytes)
+    }
 
     /// The user metadata and content headers of an S3 request, as Swift headers.
     static func swiftHeaders(_ request: HTTPRequest) throws(S3Error) -> HTTPHeaders {
@@ -35,12 +45,7 @@ enum S3Objects {
                 h.add(name: "X-Object-Meta-" + name.dropFirst("x-amz-meta-".count), value: value)
             }
         }
-        if let md5 = request.header("content-md5") {
-            guard let bytes = Data(base64Encoded: md5), bytes.count == 16 else {
-                throw S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.", details: [("Content-MD5", md5)])
-            }
-            h.replaceOrAdd(name: "ETag", value: bytes.map { String(format: "%02x", $0) }.joined())
-        }
+        if let md5 = try contentMD5(request) { h.replaceOrAdd(name: "ETag", value: Hex.encode(md5)) }
         if let storage = request.header("x-amz-storage-class"), storage != "STANDARD" {
             throw S3Error("InvalidStorageClass", "The storage class you specified is not valid.", details: [("StorageClassRequested", storage)])
         }

@@ -222,7 +222,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ClusterTests", dependencies: [
-            "NimbusCore", "Ring", "StorageServer", "Proxy", "HTTPClientKit", "Cluster", "Digest", "NimbusClient",
+            "NimbusCore", "Ring", "StorageServer", "Proxy", "HTTPClientKit", "Cluster", "Digest", "NimbusClient", "AWSAuth", "ObjectStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

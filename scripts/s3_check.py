@@ -7,6 +7,7 @@ import argparse, base64, hashlib, json, os, subprocess, sys, urllib.error, urlli
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from aio_harness import AIO, Failure, check, run_checks  # noqa: E402
+from s3_checksums import multipart_checksum_checks  # noqa: E402
 from s3_chunked import https_scenario, signed_chunked_checks  # noqa: E402
 
 
@@ -194,6 +195,9 @@ def scenario(aio, args):
           "a part under 5 MiB that is not the last: EntityTooSmall")
     s3.abort_multipart_upload(Bucket="multi", Key="small.bin", UploadId=small)
     check(error(s3.list_parts, Bucket="multi", Key="small.bin", UploadId=small)[0] == "NoSuchUpload", "aborted: NoSuchUpload")
+    plain = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test:tester", aws_secret_access_key="testing", region_name="us-east-1",
+                         config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required"))
+    multipart_checksum_checks(s3, plain, error)
     s3.delete_object(Bucket="multi", Key="joined.bin")
     seg = urllib.request.urlopen(urllib.request.Request(f"{storage}/multi+segments?format=json", headers={"X-Auth-Token": token}))
     check(json.loads(seg.read() or b"[]") == [], "deleting the object deleted its parts")

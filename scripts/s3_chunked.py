@@ -77,8 +77,9 @@ def signed_chunked_checks(s3, port):
     check(status == 200 and got["Body"].read() == data and got["ETag"] == f'"{hashlib.md5(data).hexdigest()}"',
           "a signed aws-chunked PUT (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, 64 KiB chunks) stores the decoded bytes")
     status, _ = signed_chunked_put(port, "chunked", "trailer", data, crc=crc32_b64(data))
-    check(status == 200 and s3.get_object(Bucket="chunked", Key="trailer")["Body"].read() == data,
-          "a signed aws-chunked PUT with a signed CRC-32 trailer")
+    got = s3.get_object(Bucket="chunked", Key="trailer", ChecksumMode="ENABLED")
+    check(status == 200 and got["Body"].read() == data and got.get("ChecksumCRC32") == crc32_b64(data),
+          "a signed aws-chunked PUT with a signed CRC-32 trailer: stored, its checksum kept (sent to the object servers as a footer)")
 
     def refused(key, expect_status, code, **kw):
         status, body = signed_chunked_put(port, "chunked", key, data, **kw)
@@ -118,7 +119,8 @@ def https_scenario(aio, args, ca):
     check(mode == "STREAMING-UNSIGNED-PAYLOAD-TRAILER" and r["ETag"] == f'"{hashlib.md5(data).hexdigest()}"',
           f"boto3 over HTTPS: PutObject sent aws-chunked ({mode}), the ETag is the MD5 of the decoded bytes")
     got = s3.get_object(Bucket="tls", Key="small", ChecksumMode="ENABLED")
-    check(got["Body"].read() == data, "boto3 over HTTPS: GetObject returns the same bytes (its checksum validation on)")
+    check(got["Body"].read() == data and got.get("ChecksumCRC32") == crc32_b64(data),
+          "boto3 over HTTPS: GetObject returns the same bytes and the trailer's CRC-32 (boto3 validates it)")
     big = os.path.join(aio.work, "big-tls.bin")
     with open(big, "wb") as f:
         f.write(os.urandom(20 * 1024 * 1024))
@@ -126,8 +128,9 @@ def https_scenario(aio, args, ca):
     back = os.path.join(aio.work, "big-tls.back")
     s3.download_file("tls", "big", back)
     sha = lambda p: hashlib.sha256(open(p, "rb").read()).hexdigest()
-    check(sha(back) == sha(big) and s3.head_object(Bucket="tls", Key="big")["ETag"].endswith('-3"'),
-          "boto3 over HTTPS: a 20 MiB upload_file (3 aws-chunked parts) and back, the same sha256")
+    head = s3.head_object(Bucket="tls", Key="big", ChecksumMode="ENABLED")
+    check(sha(back) == sha(big) and head["ETag"].endswith('-3"'),
+          f"boto3 over HTTPS: a 20 MiB upload_file (3 aws-chunked parts) and back, the same sha256 (checksum {head.get('ChecksumCRC32')}, {head.get('ChecksumType')})")
     env = dict(os.environ, AWS_ACCESS_KEY_ID="test:tester", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
                AWS_CONFIG_FILE=os.path.join(aio.work, "aws-config"), AWS_CA_BUNDLE=ca)
     env.pop("AWS_PROFILE", None)

@@ -51,9 +51,9 @@ public final class BackendConnection: Sendable {
         channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(buffer)))
     }
 
-    /// Ends the request.
-    public func sendEnd() async throws {
-        try await channel.writeAndFlush(HTTPClientRequestPart.end(nil)).get()
+    /// Ends the request; `trailers` (only for a chunked body) are the object server's footers.
+    public func sendEnd(trailers: HTTPHeaders? = nil) async throws {
+        try await channel.writeAndFlush(HTTPClientRequestPart.end(trailers)).get()
     }
 
     /// Waits for `100 Continue` (returns nil) or an early final response head.

@@ -24,6 +24,9 @@ public final class RequestBody: AsyncSequence {
     public private(set) var isComplete: Bool
     /// Bytes read so far.
     public private(set) var bytesRead: Int64 = 0
+    /// The trailer fields of a chunked body, once it has ended (an object server's footers:
+    /// metadata the proxy learned only from the bytes, such as a checksum).
+    public private(set) var trailers: HTTPHeaders?
 
     init(source: ConnectionReader, expectsContinue: Bool, hasBody: Bool,
          outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) {
@@ -82,7 +85,8 @@ public final class RequestBody: AsyncSequence {
             case .body(let buffer):
                 bytesRead += Int64(buffer.readableBytes)
                 return buffer
-            case .end:
+            case .end(let fields):
+                trailers = fields
                 isComplete = true
                 source.pendingEnd = false
                 return nil

@@ -37,15 +37,19 @@ extension ObjectProxy {
         // A stage's system metadata goes with this one object, not with a later PUT of the request.
         let sysmeta = context.scope?.objectSysmeta ?? []
         context.scope?.objectSysmeta = []
-        return try await store(path, headers: request.headers, length: length, txid: request.transactionID, sysmeta: sysmeta) {
+        let footers = context.scope?.objectFooters
+        context.scope?.objectFooters = nil
+        return try await store(path, headers: request.headers, length: length, txid: request.transactionID, sysmeta: sysmeta, footers: footers) {
             try await body.next()
         }
     }
 
     /// Stores an object whose bytes come from `next` (the client's body, or a copy source):
     /// metadata and conditions come from `headers` as a client would send them.
-    /// `sysmeta` are system headers middleware adds (clients cannot set them).
+    /// `sysmeta` are system headers middleware adds (clients cannot set them); `footers`, system
+    /// headers it knows only once the body has ended, go after the body (so the body goes chunked).
     func store(_ path: ObjectPath, headers clientHeaders: HTTPHeaders, length: Int64?, txid: String, sysmeta: [(String, String)] = [],
+               footers: (@Sendable () -> [(String, String)])? = nil,
                next: () async throws -> ByteBuffer?) async throws -> HTTPResponse {
         let constraints = context.constraints
         try constraints.checkMetadata(clientHeaders.pairs, kind: "object")
@@ -66,7 +70,11 @@ extension ObjectProxy {
         let ts = context.timestamp()
         var base = context.backendHeaders(txid: txid, timestamp: ts)
         base.add(name: "Content-Type", value: contentType)
-        if let length { base.add(name: "Content-Length", value: String(length)) } else { base.add(name: "Transfer-Encoding", value: "chunked") }
+        if let length, footers == nil {
+            base.add(name: "Content-Length", value: String(length))
+        } else {
+            base.add(name: "Transfer-Encoding", value: "chunked")
+        }
         if let etag = clientHeaders.first(name: "etag") { base.add(name: "ETag", value: etag) }
         let ifNoneMatch = clientHeaders.first(name: "if-none-match")
         if let inm = ifNoneMatch {
@@ -155,14 +163,17 @@ extension ObjectProxy {
             throw error
         }
 
-        // 3. End the requests and collect the answers.
+        // 3. End the requests (with the footers) and collect the answers.
+        var trailers: HTTPHeaders?
+        if let fields = footers?(), !fields.isEmpty { trailers = HTTPHeaders(fields) }
+        let footerFields = trailers
         let replies = await withTaskGroup(of: (Int, String?).self) { group -> [(Int, String?)] in
             for s in live {
                 group.addTask {
                     let deadline = s.conn.closeAfter(ctx.nodeTimeout)
                     defer { deadline.cancel() }
                     do {
-                        try await s.conn.sendEnd()
+                        try await s.conn.sendEnd(trailers: footerFields)
                         let head = try await s.conn.readHead()
                         _ = try await s.conn.readFullBody()
                         if head.isKeepAlive { ctx.client.release(s.conn) } else { s.conn.close() }

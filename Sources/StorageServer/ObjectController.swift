@@ -107,6 +107,10 @@ struct ObjectController: Sendable {
             for (name, value) in request.headers where UserMetadata.isStoredObjectHeader(name) {
                 meta[UserMetadata.titleCase(name)] = value
             }
+            // Footers: system metadata the proxy learned only from the bytes (a checksum).
+            for (name, value) in request.body.trailers ?? [:] where name.lowercased().hasPrefix("x-object-sysmeta-") {
+                meta[UserMetadata.titleCase(name)] = value
+            }
             if let deleteAt { meta["X-Delete-At"] = String(deleteAt) }
             let finalMeta = meta
             do {
@@ -193,7 +197,9 @@ struct ObjectController: Sendable {
             let l = name.lowercased()
             for prefix in ["x-backend-container-update-override-", "x-object-sysmeta-container-update-override-"] where l.hasPrefix(prefix) {
                 let field = String(l.dropFirst(prefix.count))
-                if ["size", "etag", "content-type"].contains(field) { row[UserMetadata.titleCase("x-" + field)] = value }
+                guard ["size", "etag", "content-type"].contains(field) else { continue }
+                // `; name=value` alone adds parameters to the object's own ETag (s3api's part checksum).
+                if field == "etag", value.hasPrefix(";") { row["X-Etag"] = etag + value } else { row[UserMetadata.titleCase("x-" + field)] = value }
             }
         }
         return row

@@ -17,6 +17,8 @@ import Testing
         let seen = NIOLockedValueBox<[(method: String, uri: String, headers: HTTPHeaders, body: String, ended: Bool)]>([])
         /// The system metadata a plain PUT would store with its object.
         let sysmeta = NIOLockedValueBox<[(String, String)]>([])
+        /// The footers it would send after the body (asked for once the body has ended).
+        let footers = NIOLockedValueBox<[(String, String)]>([])
         let answer: @Sendable (HTTPRequest) -> HTTPResponse
 
         init(answer: @escaping @Sendable (HTTPRequest) -> HTTPResponse) { self.answer = answer }
@@ -31,6 +33,7 @@ import Testing
                 do {
                     while let chunk = try await request.body.next() { body += String(buffer: chunk) }
                     ended = true
+                    self.footers.withLockedValue { $0 = env.scope.objectFooters?() ?? [] }
                 } catch {
                     // The body failed before its end: a real PUT would not be committed.
                 }

@@ -62,7 +62,12 @@ import Testing
         #expect(put.body == "original" && put.ended)
         #expect(put.headers.first(name: "content-length") == "8" && put.headers.first(name: "content-encoding") == nil,
                 "the object's own length; aws-chunked is not the object's encoding")
-        if withCRC { #expect(r.headers.first(name: "x-amz-checksum-crc32") == Self.crcOfOriginal) }
+        if withCRC {
+            #expect(r.headers.first(name: "x-amz-checksum-crc32") == Self.crcOfOriginal)
+            let footers = swift.footers.withLockedValue { $0 }
+            #expect(footers.count == 1 && footers.first?.0 == "X-Object-Sysmeta-S3api-Checksum" && footers.first?.1 == "CRC32:\(Self.crcOfOriginal)",
+                    "the trailer's checksum goes to the object servers after the body: \(footers)")
+        }
     }
 
     @Test func anEmptyChunkedUploadIsCheckedBeforeAnythingIsSent() async throws {

@@ -12,6 +12,7 @@ final class RequestScope: Sendable {
         var writer: ObjectWriter = .plain
         var symloopMax: Int?
         var objectSysmeta: [(String, String)] = []
+        var objectFooters: (@Sendable () -> [(String, String)])?
         var containerSysmeta: [(String, String)] = []
     }
 
@@ -46,6 +47,15 @@ final class RequestScope: Sendable {
     var objectSysmeta: [(String, String)] {
         get { state.withLockedValue { $0.objectSysmeta } }
         set { state.withLockedValue { $0.objectSysmeta = newValue } }
+    }
+
+    /// System metadata a stage learns only from the bytes of a plain object PUT (a checksum it
+    /// computed or a client's trailer brought), asked for once the body has ended and sent to
+    /// the object servers as footers (trailer fields of a chunked body), as Swift's EC and
+    /// encryption send theirs. Consumed by the PUT.
+    var objectFooters: (@Sendable () -> [(String, String)])? {
+        get { state.withLockedValue { $0.objectFooters } }
+        set { state.withLockedValue { $0.objectFooters = newValue } }
     }
 
     /// System metadata (`X-Container-Sysmeta-*`) a stage stores with the container of the next

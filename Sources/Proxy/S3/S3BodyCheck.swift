@@ -9,11 +9,14 @@ import NIOCore
 /// They run while the body streams to the object servers; a mismatch fails the body before
 /// its end, so no object server commits it.
 final class S3BodyCheck: Sendable {
-    /// A declared flexible checksum.
+    /// A declared flexible checksum, or one computed for a multipart upload that has one.
     struct Checksum: Sendable {
         let algorithm: String  // CRC32, CRC32C, CRC64NVME, SHA1, SHA256
-        /// Base64; nil when it comes in an aws-chunked body's trailer (`x-amz-trailer`).
+        /// Base64; nil when it comes in an aws-chunked body's trailer (`x-amz-trailer`) or is
+        /// computed here.
         let expected: String?
+        /// Nothing declared: the value is what the bytes give.
+        var computed = false
 
         var header: String { "x-amz-checksum-" + algorithm.lowercased() }
     }
@@ -22,25 +25,27 @@ final class S3BodyCheck: Sendable {
 
     let sha256: String?
     let checksum: Checksum?
+    private let running: S3RunningChecksum?
 
     private let state: NIOLockedValueBox<StateBox>
 
     // The digests are non-copyable; a class holds them for the lock.
     private final class StateBox: @unchecked Sendable {  // only touched inside `state`'s lock
         var payload: MessageDigest?
-        var crc: CRC?
-        var digest: MessageDigest?
         var failure: S3Error?
-        /// The checksum a trailer brought.
+        /// The checksum a trailer brought, or the one computed.
         var trailerValue: String?
         init() {}
     }
 
     /// The checks `request` declares; `InvalidRequest`/`InvalidDigest` for malformed ones.
-    init(request: HTTPRequest, payload: S3Authenticator.Payload) throws(S3Error) {
+    /// A part of an upload created with a checksum algorithm (`uploadAlgorithm`) must declare
+    /// that one or none; with none, it is computed.
+    /// `checksumHeaders` false: the request's `x-amz-checksum-*` are not this body's.
+    init(request: HTTPRequest, payload: S3Authenticator.Payload, uploadAlgorithm: String? = nil, checksumHeaders: Bool = true) throws(S3Error) {
         if case .sha256(let hex) = payload { sha256 = hex } else { sha256 = nil }
         var found: [Checksum] = []
-        for algorithm in Self.algorithms {
+        for algorithm in Self.algorithms where checksumHeaders {
             if let value = request.header("x-amz-checksum-" + algorithm.lowercased()) { found.append(Checksum(algorithm: algorithm, expected: value)) }
         }
         if let trailer = request.header("x-amz-trailer") {
@@ -58,17 +63,16 @@ final class S3BodyCheck: Sendable {
             // s3-tests and clients expect BadDigest for a value that cannot be the algorithm's.
             throw S3Error("BadDigest", "The \(c.algorithm) you specified did not match the calculated checksum (it is not a \(c.algorithm) value).")
         }
+        if let uploadAlgorithm {
+            if let c = found.first, c.algorithm != uploadAlgorithm {
+                throw S3Error("InvalidRequest", "Checksum Type mismatch occurred, expected checksum Type: \(uploadAlgorithm.lowercased()), actual checksum Type: \(c.algorithm.lowercased())")
+            }
+            if found.isEmpty { found.append(Checksum(algorithm: uploadAlgorithm, expected: nil, computed: true)) }
+        }
         checksum = found.first
         let box = StateBox()
         if sha256 != nil { box.payload = MessageDigest(.sha256) }
-        switch checksum?.algorithm {
-        case "CRC32": box.crc = CRC(.crc32)
-        case "CRC32C": box.crc = CRC(.crc32c)
-        case "CRC64NVME": box.crc = CRC(.crc64nvme)
-        case "SHA1": box.digest = MessageDigest(.sha1)
-        case "SHA256": box.digest = MessageDigest(.sha256)
-        default: break
-        }
+        running = checksum.flatMap { S3RunningChecksum($0.algorithm) }
         state = NIOLockedValueBox(box)
     }
 
@@ -84,11 +88,18 @@ final class S3BodyCheck: Sendable {
         state.withLockedValue { $0.trailerValue = value }
     }
 
-    /// The checksum header to answer with: the declared one, or the trailer's once verified.
+    /// The checksum header to answer with: the declared one, or the trailer's (or the
+    /// computed one) once the body has ended well.
     var checksumHeader: (String, String)? {
-        guard let checksum else { return nil }
-        guard let value = checksum.expected ?? state.withLockedValue({ $0.failure == nil ? $0.trailerValue : nil }) else { return nil }
+        guard let checksum, let value = value else { return nil }
         return (checksum.header, value)
+    }
+
+    /// The checksum's base64 value: declared, or once the body has ended well, the trailer's or
+    /// the computed one.
+    var value: String? {
+        guard let checksum else { return nil }
+        return checksum.expected ?? state.withLockedValue({ $0.failure == nil ? $0.trailerValue : nil })
     }
 
     /// Why the body failed, once it has.
@@ -107,12 +118,9 @@ final class S3BodyCheck: Sendable {
         let seen = NIOLockedValueBox<(bytes: Int64, checked: Bool)>((0, false))
         return RequestBody(chunks: { [self] in
             if let chunk = try await body.next() {
-                state.withLockedValue { s in
-                    chunk.withUnsafeReadableBytes { raw in
-                        s.payload?.update(raw)
-                        s.crc?.update(raw)
-                        s.digest?.update(raw)
-                    }
+                chunk.withUnsafeReadableBytes { raw in
+                    if sha256 != nil { state.withLockedValue { $0.payload?.update(raw) } }
+                    running?.update(raw)
                 }
                 let due = seen.withLockedValue { s -> Bool in
                     s.bytes += Int64(chunk.readableBytes)
@@ -145,14 +153,12 @@ final class S3BodyCheck: Sendable {
                 s.failure = S3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.",
                                     details: [("ClientComputedContentSHA256", sha256), ("S3ComputedContentSHA256", got)])
             } else if let checksum {
+                if checksum.computed { s.trailerValue = running?.base64() }
                 guard let expected = checksum.expected ?? s.trailerValue, Self.isWellFormed(expected, algorithm: checksum.algorithm) else {
                     s.failure = S3Error("InvalidRequest", "Value for \(checksum.header) trailing header is invalid.")
                     return s.failure
                 }
-                let bytes: [UInt8]
-                if let crc = s.crc { bytes = crc.bytes } else if let hex = s.digest?.finalizeHexAndReset() { bytes = Hex.decode(hex) ?? [] } else { bytes = [] }
-                let got = Data(bytes).base64EncodedString()
-                if got != expected {
+                if !checksum.computed, running?.base64() != expected {
                     s.failure = S3Error("BadDigest", "The \(checksum.algorithm) you specified did not match the calculated checksum.")
                 }
             }
@@ -160,11 +166,19 @@ final class S3BodyCheck: Sendable {
         }
     }
 
-    /// The checksum as stored with the object (system metadata, never shown to Swift clients).
-    /// A trailer's comes after the object's metadata went to the object servers: it is verified,
-    /// not kept.
+    static let sysmeta = "X-Object-Sysmeta-S3api-Checksum"
+
+    /// The checksum as stored with the object (system metadata, never shown to Swift clients),
+    /// when the request's headers declare it; nil when it is known only after the body.
     var sysmetaHeader: (String, String)? {
         guard let checksum, let expected = checksum.expected else { return nil }
-        return ("X-Object-Sysmeta-S3api-Checksum", "\(checksum.algorithm):\(expected)")
+        return (Self.sysmeta, "\(checksum.algorithm):\(expected)")
+    }
+
+    /// The checksum a trailer brought or the bytes gave, as system metadata for the object
+    /// servers' footers (asked for after the body has ended).
+    var footerSysmeta: [(String, String)] {
+        guard let checksum, checksum.expected == nil, let value else { return [] }
+        return [(Self.sysmeta, "\(checksum.algorithm):\(value)")]
     }
 }

@@ -19,6 +19,7 @@ enum S3Multipart {
         let head = try await call.swift("HEAD", bucket)
         guard head.status == 204 || head.status == 200 else { throw S3Error.fromSwift(head.status, bucket: bucket, key: nil) }
         let acl = try S3ACL.requested(call.request)
+        let checksum = try S3MultipartChecksum.requested(call.request)
         let made = try await call.swift("PUT", segments(bucket))
         guard made.status == 201 || made.status == 202 else { throw S3Error.fromSwift(made.status, bucket: bucket, key: nil) }
         let uploadID = Data(Digests.randomBytes(18)).base64EncodedString()
@@ -28,22 +29,14 @@ enum S3Multipart {
         headers.remove(name: "etag")
         headers.replaceOrAdd(name: "Content-Length", value: "0")
         if headers.first(name: "content-type") == nil { headers.add(name: "Content-Type", value: "application/octet-stream") }
-        if let algorithm = call.request.header("x-amz-checksum-algorithm") {
-            guard S3BodyCheck.algorithms.contains(algorithm.uppercased()) else {
-                throw S3Error.invalidArgument("Checksum algorithm provided is unsupported.", name: "x-amz-checksum-algorithm", value: algorithm)
-            }
-            headers.add(name: "X-Object-Meta-S3api-Checksum-Algorithm", value: algorithm.uppercased())
-        }
-        // The ACL the object will get waits on the marker.
-        call.env.scope.objectSysmeta = acl.map { [(S3ACL.objectSysmeta, $0)] } ?? []
+        // The ACL the object will get and the checksum its parts must carry wait on the marker.
+        call.env.scope.objectSysmeta = (acl.map { [(S3ACL.objectSysmeta, $0)] } ?? []) + (checksum?.sysmeta ?? [])
         let marker = try await call.swift("PUT", segments(bucket), "\(key)/\(uploadID)", headers: headers)
         call.env.scope.objectSysmeta = []
         guard marker.status == 201 else { throw S3Error.fromSwift(marker.status, bucket: bucket, key: key) }
         let xml = S3XML.document("InitiateMultipartUploadResult", S3XML.e("Bucket", bucket) + S3XML.e("Key", key) + S3XML.e("UploadId", uploadID))
         var response = S3XML.response(xml, requestID: call.requestID)
-        if let algorithm = call.request.header("x-amz-checksum-algorithm") {
-            response.headers.add(name: "x-amz-checksum-algorithm", value: algorithm.uppercased())
-        }
+        if let checksum { response.headers.add(contentsOf: checksum.responseHeaders) }
         return response
     }
 
@@ -77,12 +70,15 @@ enum S3Multipart {
     /// `PUT /bucket/key?partNumber=N&uploadId=ID`.
     static func uploadPart(_ call: S3Call, _ bucket: String, _ key: String, _ uploadID: String) async throws -> HTTPResponse {
         let n = try partNumber(call.target.query["partNumber"])
-        _ = try await marker(call, bucket, key, uploadID)
+        let markerAnswer = try await marker(call, bucket, key, uploadID)
         if call.request.header("x-amz-copy-source") != nil { return try await uploadPartCopy(call, bucket, key, uploadID, n) }
-        let upload = try S3Upload(call)
+        // A part of an upload with a checksum algorithm carries a checksum of it: declared,
+        // trailed or computed here; kept with the part and in its listing.
+        let upload = try S3Upload(call, uploadAlgorithm: S3MultipartChecksum(stored: markerAnswer.headers)?.algorithm)
         var headers = upload.framing
         if let md5 = try S3Objects.contentMD5(call.request) { headers.add(name: "ETag", value: Hex.encode(md5)) }
         let body = try await upload.prepared()
+        upload.stage(on: call.env.scope, listed: true)
         let r = try await call.swift("PUT", segments(bucket), "\(key)/\(uploadID)/\(n)", headers: headers, body: body)
         if let failure = upload.failure { throw failure }
         guard r.status == 201 else { throw S3Error.fromSwift(r.status, bucket: bucket, key: key) }
@@ -94,6 +90,8 @@ enum S3Multipart {
         let etag: String
         let size: Int64
         let lastModified: String
+        /// `ALG:value`, when the part has a checksum.
+        let checksum: String?
     }
 
     /// The stored parts of an upload, by number (at most `maxParts`).
@@ -110,8 +108,11 @@ enum S3Multipart {
                 guard let name = item["name"] as? String else { continue }
                 marker = name
                 guard let n = Int(name.dropFirst(prefix.count)), (1...maxParts).contains(n) else { continue }
-                out.append(Part(number: n, etag: (item["hash"] as? String) ?? "", size: (item["bytes"] as? NSNumber)?.int64Value ?? 0,
-                                lastModified: S3XML.time(fromSwiftListing: (item["last_modified"] as? String) ?? "")))
+                // `md5; s3_checksum=ALG:value`: the part's checksum rides in its listing.
+                let (etag, params) = ContentTypeParams.headerParams((item["hash"] as? String) ?? "")
+                out.append(Part(number: n, etag: etag, size: (item["bytes"] as? NSNumber)?.int64Value ?? 0,
+                                lastModified: S3XML.time(fromSwiftListing: (item["last_modified"] as? String) ?? ""),
+                                checksum: params.first { $0.0 == "s3_checksum" }?.1))
             }
             if items.count < 10000 { break }
         }
@@ -120,7 +121,8 @@ enum S3Multipart {
 
     /// `GET /bucket/key?uploadId=ID`: ListParts.
     static func listParts(_ call: S3Call, _ bucket: String, _ key: String, _ uploadID: String) async throws -> HTTPResponse {
-        _ = try await marker(call, bucket, key, uploadID)
+        let markerAnswer = try await marker(call, bucket, key, uploadID)
+        let checksum = S3MultipartChecksum(stored: markerAnswer.headers)
         let q = call.target.query
         let maxParts = try S3ListObjects.maxKeys(q["max-parts"], limit: 1000)
         let after: Int
@@ -136,9 +138,10 @@ enum S3Multipart {
         xml += "<Initiator>\(S3Buckets.owner(call))</Initiator><Owner>\(S3Buckets.owner(call))</Owner><StorageClass>STANDARD</StorageClass>"
         xml += S3XML.e("PartNumberMarker", String(after)) + S3XML.e("NextPartNumberMarker", String(page.last?.number ?? after))
         xml += S3XML.e("MaxParts", String(maxParts)) + S3XML.e("IsTruncated", all.count > page.count ? "true" : "false")
+        if let checksum { xml += S3XML.e("ChecksumAlgorithm", checksum.algorithm) + S3XML.e("ChecksumType", checksum.type) }
         for p in page {
             xml += "<Part>" + S3XML.e("PartNumber", String(p.number)) + S3XML.e("LastModified", p.lastModified)
-                + S3XML.e("ETag", "\"\(p.etag)\"") + S3XML.e("Size", String(p.size)) + "</Part>"
+                + S3XML.e("ETag", "\"\(p.etag)\"") + S3XML.e("Size", String(p.size)) + checksumElement(p.checksum) + "</Part>"
         }
         return S3XML.response(S3XML.document("ListPartsResult", xml), requestID: call.requestID)
     }
@@ -151,85 +154,6 @@ enum S3Multipart {
         }
         _ = try await call.swift("DELETE", segments(bucket), "\(key)/\(uploadID)")
         return call.s3Response(204)
-    }
-
-    /// `POST /bucket/key?uploadId=ID` with the parts to join: checked (order, ETags, sizes),
-    /// then stored as a static large object of those parts; the marker goes last.
-    static func complete(_ call: S3Call, _ bucket: String, _ key: String, _ uploadID: String) async throws -> HTTPResponse {
-        let markerAnswer: HTTPResponse
-        do {
-            markerAnswer = try await marker(call, bucket, key, uploadID)
-        } catch let error as S3Error where error.code == "NoSuchUpload" {
-            // Completing again (a client retrying a lost answer) answers as the first time did.
-            let head = try await call.swift("HEAD", bucket, key)
-            guard head.status == 200, head.headers.first(name: "x-object-sysmeta-s3api-upload-id") == uploadID,
-                  let etag = head.headers.first(name: "x-object-sysmeta-s3api-etag") else { throw error }
-            return completed(call, bucket, key, etag: etag)
-        }
-        // A checksum header here is the object's composite one (of the parts' checksums), which
-        // is not computed: refused rather than checked against the wrong bytes or ignored.
-        if let header = call.request.headers.first(where: { $0.name.lowercased().hasPrefix("x-amz-checksum-") && $0.name.lowercased() != "x-amz-checksum-type" }) {
-            throw S3Error.notImplemented("\(header.name) on CompleteMultipartUpload (composite checksums)")
-        }
-        let upload = try S3Upload(call)  // the signed SHA-256 of the part list, checked
-        let body = try await upload.body.collect(limit: 4 << 20)
-        if let failure = upload.failure { throw failure }
-        guard let tree = try? XMLTree.parse(Array(body.readableBytesView)), tree.name == "CompleteMultipartUpload" else { throw S3Error.malformedXML }
-        var asked: [(Int, String)] = []
-        for part in tree.children where part.name == "Part" {
-            guard let text = part.child("PartNumber")?.text, let n = Int(text), let etag = part.child("ETag")?.text else { throw S3Error.malformedXML }
-            asked.append((n, etag.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))))
-        }
-        guard !asked.isEmpty, asked.count <= maxParts else { throw S3Error.malformedXML }
-        for (a, b) in zip(asked, asked.dropFirst()) where b.0 <= a.0 {
-            throw S3Error("InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
-        }
-        let stored = Dictionary(try await parts(call, bucket, key, uploadID).map { ($0.number, $0) }, uniquingKeysWith: { a, _ in a })
-        var manifest: [[String: Any]] = []
-        var md5s: [UInt8] = []
-        for (i, (n, etag)) in asked.enumerated() {
-            guard let p = stored[n], p.etag == etag else {
-                throw S3Error("InvalidPart", "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.",
-                              details: [("UploadId", uploadID), ("PartNumber", String(n)), ("ETag", etag)])
-            }
-            if i < asked.count - 1, p.size < minPartSize {
-                throw S3Error("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.",
-                              details: [("ProposedSize", String(p.size)), ("MinSizeAllowed", String(minPartSize)), ("PartNumber", String(n)), ("ETag", etag)])
-            }
-            md5s += Hex.decode(p.etag) ?? []
-            manifest.append(["path": "/\(segments(bucket))/\(key)/\(uploadID)/\(n)", "etag": p.etag, "size_bytes": p.size])
-        }
-        let s3ETag = Digests.md5Hex(md5s) + "-\(asked.count)"
-        // The completed object gets the marker's content headers and metadata.
-        var headers = HTTPHeaders()
-        for (name, value) in markerAnswer.headers {
-            let l = name.lowercased()
-            if l == "content-type" || l.hasPrefix("x-object-meta-") && l != "x-object-meta-s3api-checksum-algorithm"
-                || ["content-encoding", "content-disposition", "content-language", "cache-control", "expires"].contains(l) {
-                headers.add(name: name, value: value)
-            }
-        }
-        try await S3Objects.checkWriteConditions(call, bucket, key, headers: &headers, starByServers: false)
-        let json = try JSONSerialization.data(withJSONObject: manifest)
-        headers.add(name: "Content-Length", value: String(json.count))
-        let acl = markerAnswer.headers.first(name: S3ACL.objectSysmeta).map { [(S3ACL.objectSysmeta, $0)] } ?? []
-        call.env.scope.objectSysmeta = acl + [("X-Object-Sysmeta-S3api-Etag", s3ETag), ("X-Object-Sysmeta-S3api-Upload-Id", uploadID),
-                                        ("X-Object-Sysmeta-Container-Update-Override-Etag", "; s3_etag=\(s3ETag)")]
-        let r = try await call.swift("PUT", bucket, key, query: [("multipart-manifest", "put")], headers: headers,
-                                     body: RequestBody(bytes: ByteBuffer(bytes: json)))
-        call.env.scope.objectSysmeta = []
-        guard r.status == 201 else {
-            if r.status == 404 { throw S3Error.noSuchBucket(bucket) }
-            throw S3Error.fromSwift(r.status, bucket: bucket, key: key)
-        }
-        _ = try await call.swift("DELETE", segments(bucket), "\(key)/\(uploadID)")
-        return completed(call, bucket, key, etag: s3ETag)
-    }
-
-    static func completed(_ call: S3Call, _ bucket: String, _ key: String, etag: String) -> HTTPResponse {
-        let location = "/" + PercentCoding.encodePath(bucket, keepSlash: false) + "/" + PercentCoding.encodePath(key)
-        let xml = S3XML.e("Location", location) + S3XML.e("Bucket", bucket) + S3XML.e("Key", key) + S3XML.e("ETag", "\"\(etag)\"")
-        return S3XML.response(S3XML.document("CompleteMultipartUploadResult", xml), requestID: call.requestID)
     }
 
     /// `GET /bucket?uploads`: the uploads in progress (their markers), by key.

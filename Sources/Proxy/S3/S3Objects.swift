@@ -60,7 +60,7 @@ enum S3Objects {
         for name in ["content-length", "transfer-encoding"] { headers.remove(name: name) }
         headers.add(contentsOf: upload.framing)
         let body = try await upload.prepared()
-        call.env.scope.objectSysmeta = [upload.check.sysmetaHeader, acl.map { (S3ACL.objectSysmeta, $0) }].compactMap { $0 }
+        upload.stage(on: call.env.scope, with: acl.map { [(S3ACL.objectSysmeta, $0)] } ?? [])
         let r = try await call.swift("PUT", bucket, key, headers: headers, body: body)
         if let failure = upload.failure { throw failure }
         guard r.status == 201 else { throw try await refusal(call, r.status, bucket, key) }
@@ -73,6 +73,9 @@ enum S3Objects {
             if let v = call.request.header(name) { headers.add(name: name, value: v) }
         }
         var partsCount: Int?
+        let wantsChecksum = call.request.header("x-amz-checksum-mode")?.uppercased() == "ENABLED"
+        // A part read of a completed multipart upload answers with the part's checksum.
+        var partChecksum: String??
         if let text = call.target.query["partNumber"] {
             let part = try S3Multipart.partNumber(text)
             guard call.request.header("range") == nil else {
@@ -83,6 +86,7 @@ enum S3Objects {
                 headers.replaceOrAdd(name: "Range", value: range)
                 partsCount = found.count
             }
+            if wantsChecksum, let part = found.part { partChecksum = .some(try await S3Multipart.storedChecksum(call, path: part.path)) }
         }
         // Conditions compare with S3's ETag where a completed multipart upload keeps it.
         headers.add(name: "X-Backend-Etag-Is-At", value: "X-Object-Sysmeta-S3api-Etag")
@@ -107,10 +111,12 @@ enum S3Objects {
             }
         }
         if let partsCount { out.add(name: "x-amz-mp-parts-count", value: String(partsCount)) }
-        // The whole object's checksum, so not for a range (as S3: a client would check the part against it).
-        if r.status == 200, call.request.header("x-amz-checksum-mode")?.uppercased() == "ENABLED", let stored = r.headers.first(name: "x-object-sysmeta-s3api-checksum"),
-           let colon = stored.firstIndex(of: ":") {
-            out.add(name: "x-amz-checksum-" + stored[..<colon].lowercased(), value: String(stored[stored.index(after: colon)...]))
+        // The whole object's checksum, so not for a range (as S3: a client would check the part
+        // against it); a part's own for a part.
+        if wantsChecksum, let stored = partChecksum ?? (r.status == 200 ? r.headers.first(name: S3BodyCheck.sysmeta) : nil),
+           let (algorithm, value) = S3MultipartChecksum.split(stored) {
+            out.add(name: "x-amz-checksum-" + algorithm.lowercased(), value: value)
+            out.add(name: "x-amz-checksum-type", value: r.headers.first(name: S3MultipartChecksum.typeSysmeta) ?? "FULL_OBJECT")
         }
         // Signed requests may override what the answer says of the content (response-*).
         for (query, header) in [("response-content-type", "Content-Type"), ("response-content-language", "Content-Language"),

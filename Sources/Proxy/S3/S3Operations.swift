@@ -6,7 +6,7 @@ enum S3Operations {
     static let notOffered: Set<String> = [
         "cors", "lifecycle", "logging", "notification", "policy", "replication", "requestPayment", "tagging", "torrent",
         "versioning", "website", "encryption", "object-lock", "retention", "legal-hold", "accelerate", "analytics", "inventory",
-        "metrics", "ownershipControls", "publicAccessBlock", "restore", "select", "attributes",
+        "metrics", "ownershipControls", "publicAccessBlock", "restore", "select",
     ]
 
     static func run(_ call: S3Call) async throws -> HTTPResponse {
@@ -53,6 +53,7 @@ enum S3Operations {
         case "PUT":
             if call.request.header("x-amz-copy-source") != nil { return try await S3Objects.copy(call, bucket, key) }
             return try await S3Objects.put(call, bucket, key)
+        case "GET" where call.target.query["attributes"] != nil: return try await S3ObjectAttributes.get(call, bucket, key)
         case "GET", "HEAD": return try await S3Objects.get(call, bucket, key)
         case "DELETE": return try await S3Objects.delete(call, bucket, key)
         default: throw methodNotAllowed(call)

@@ -13,9 +13,13 @@ struct S3Upload {
     let length: Int64?
     let body: RequestBody
 
-    init(_ call: S3Call) throws(S3Error) {
+    /// `uploadAlgorithm`: the checksum algorithm of the multipart upload this is a part of.
+    /// `checksumHeadersDescribeBody` false: `x-amz-checksum-*` describe something else (the
+    /// object CompleteMultipartUpload makes), not this body.
+    init(_ call: S3Call, uploadAlgorithm: String? = nil, checksumHeadersDescribeBody: Bool = true) throws(S3Error) {
         let request = call.request
-        check = try S3BodyCheck(request: request, payload: call.payload.payload)
+        check = try S3BodyCheck(request: request, payload: call.payload.payload, uploadAlgorithm: uploadAlgorithm,
+                                checksumHeaders: checksumHeadersDescribeBody)
         guard case .streaming(let signed, let trailer) = call.payload.payload else {
             length = request.contentLength
             body = check.wrap(request.body, length: length)
@@ -53,6 +57,29 @@ struct S3Upload {
         if let failure = check.failure { throw failure }
         try check.checkEmpty()
         return RequestBody()
+    }
+
+    /// Stages the object's system metadata for the PUT: `other`, and the checksum — with the
+    /// headers when declared there, else as footers once the body has ended (a trailer's, or
+    /// the one computed). `listed` also puts it in the container listing (a part's checksum,
+    /// for CompleteMultipartUpload and ListParts: `; s3_checksum=ALG:value` after the ETag).
+    func stage(on scope: RequestScope, with other: [(String, String)] = [], listed: Bool = false) {
+        var headers = other
+        if let declared = check.sysmetaHeader {
+            headers.append(declared)
+            if listed { headers.append(Self.listing(declared.1)) }
+        }
+        scope.objectSysmeta = headers
+        guard check.checksum != nil, check.sysmetaHeader == nil else { return }
+        let check = self.check
+        scope.objectFooters = {
+            let stored = check.footerSysmeta
+            return listed ? stored + stored.map { Self.listing($0.1) } : stored
+        }
+    }
+
+    static func listing(_ stored: String) -> (String, String) {
+        ("X-Object-Sysmeta-Container-Update-Override-Etag", "; s3_checksum=\(stored)")
     }
 
     /// Why the body was refused, once it has been.

@@ -272,8 +272,9 @@ def scenario(aio, args):
 
 
 def acl_checks(s3, alt, endpoint, error):
-    """Canned ACLs: what another account (boto3 as test2:tester2) and anonymous requests
-    (urllib, no signature) may do in test:tester's buckets; GetBucketAcl/GetObjectAcl grants."""
+    """ACLs: what another account (boto3 as test2:tester2) and anonymous requests (urllib, no
+    signature) may do in test:tester's buckets under canned ACLs and named grants; who owns
+    what another account writes; GetBucketAcl/GetObjectAcl/PutObjectAcl."""
     def anonymous(method, path, data=None):
         try:
             r = urllib.request.urlopen(urllib.request.Request(endpoint + path, data=data, method=method))
@@ -302,6 +303,26 @@ def acl_checks(s3, alt, endpoint, error):
     s3.put_bucket_acl(Bucket="shared", ACL="public-read-write")
     alt.put_object(Bucket="shared", Key="from-alt", Body=b"alt was here")
     check(s3.get_object(Bucket="shared", Key="from-alt")["Body"].read() == b"alt was here", "another account writes into a public-read-write bucket")
+    acl = alt.get_object_acl(Bucket="shared", Key="from-alt")
+    check(acl["Owner"]["ID"] == "AUTH_test2" and alt.get_object(Bucket="shared", Key="from-alt")["Body"].read() == b"alt was here",
+          "what another account writes there it owns: its ACL names it, it reads it back")
+    up = alt.create_multipart_upload(Bucket="shared", Key="alt-upload")["UploadId"]
+    uploads = s3.list_multipart_uploads(Bucket="shared")["Uploads"]
+    check([(u["UploadId"], u["Initiator"]["ID"]) for u in uploads] == [(up, "AUTH_test2")], "an upload another account started lists it as initiator")
+    alt.abort_multipart_upload(Bucket="shared", Key="alt-upload", UploadId=up)
+    # Named grants: READ to one account by id, by header; READ is not READ_ACP.
+    s3.put_object(Bucket="shared", Key="granted", Body=b"for test2 only", GrantRead='id="AUTH_test2"')
+    check(alt.get_object(Bucket="shared", Key="granted")["Body"].read() == b"for test2 only" and anonymous("GET", "/shared/granted")[0] == 403,
+          "x-amz-grant-read by id: that account reads, anonymous requests do not")
+    check(error(alt.get_object_acl, Bucket="shared", Key="granted") == ("AccessDenied", 403), "READ does not let it read the ACL")
+    policy = s3.get_object_acl(Bucket="shared", Key="granted")
+    s3.put_object_acl(Bucket="shared", Key="granted", AccessControlPolicy={"Owner": policy["Owner"], "Grants": [
+        g for g in policy["Grants"] if g["Grantee"].get("ID") != "AUTH_test2"]})
+    check(error(alt.get_object, Bucket="shared", Key="granted") == ("AccessDenied", 403), "a policy without the grant takes it back")
+    check(error(s3.put_object_acl, Bucket="shared", Key="granted", GrantRead='id="nobody"') == ("InvalidArgument", 400),
+          "a grant to an id that is no account: InvalidArgument")
+    check(error(s3.put_object_acl, Bucket="shared", Key="granted", GrantRead='emailAddress="a@example.com"')[0] == "UnresolvableGrantByEmailAddress",
+          "a grant by e-mail address: UnresolvableGrantByEmailAddress")
     s3.put_object_acl(Bucket="shared", Key="closed", ACL="authenticated-read")
     check(s3.get_object_acl(Bucket="shared", Key="closed")["Grants"][0]["Grantee"]["URI"].endswith("AuthenticatedUsers")
           and alt.get_object(Bucket="shared", Key="closed")["Body"].read() == b"mine"
@@ -311,7 +332,7 @@ def acl_checks(s3, alt, endpoint, error):
     check(error(alt.copy_object, Bucket="alt-own", Key="taken", CopySource={"Bucket": "shared", "Key": "closed"}) == ("AccessDenied", 403),
           "a copy from another account's bucket reads it there, with the copier's rights: AccessDenied")
     alt.delete_bucket(Bucket="alt-own")
-    for key in ["open", "closed", "from-alt"]:
+    for key in ["open", "closed", "from-alt", "granted"]:
         s3.delete_object(Bucket="shared", Key=key)
     s3.delete_bucket(Bucket="shared")
     alt.create_bucket(Bucket="shared")

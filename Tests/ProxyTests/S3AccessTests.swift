@@ -5,8 +5,8 @@ import NIOHTTP1
 import Testing
 @testable import Proxy
 
-/// Canned ACLs without sockets: anonymous requests reach only what a bucket's or object's ACL
-/// grants, and are then made as the bucket's owner; ACL documents parse only as canned shapes.
+/// ACLs without sockets: anonymous requests reach only what a bucket's or object's ACL grants,
+/// and are then made as the bucket's owner; canned ACLs, grant headers and policy documents.
 @Suite struct S3AccessTests {
     /// A Swift stand-in where `bkt` is registered to AUTH_test with `bucketACL`, and `bkt/key`
     /// exists with `objectACL`; it records the requests (and as whom) that reach it.
@@ -87,12 +87,50 @@ import Testing
         #expect(delete.uri == "/v1/AUTH_test/bkt/key", "a plain DELETE of the manifest, not ?multipart-manifest=delete")
     }
 
-    @Test func policiesParseOnlyAsCannedShapes() throws {
-        let readable = Array(S3ACL.policy("public-read", owner: "AUTH_test").utf8)
-        #expect(try S3ACL.canned(fromPolicy: readable, owner: "AUTH_test") == "public-read")
-        let writable = Array(S3ACL.policy("public-read-write", owner: "AUTH_test").utf8)
-        #expect(try S3ACL.canned(fromPolicy: writable, owner: "AUTH_test") == "public-read-write")
-        #expect(throws: S3Error.self) { try S3ACL.canned(fromPolicy: readable, owner: "AUTH_other") }
-        #expect(throws: S3Error.self) { try S3ACL.canned(fromPolicy: Array("<AccessControlPolicy>".utf8), owner: "AUTH_test") }
+    @Test func everyCannedACLSurvivesItsPolicyDocumentAndItsStoredForm() throws {
+        for name in S3ACL.cannedNames {
+            let acl = try #require(S3ACL.canned(name, owner: "AUTH_alt", bucketOwner: "AUTH_test"))
+            #expect(try S3ACL.fromPolicy(Array(acl.policy.utf8), owner: "AUTH_alt") == acl, "\(name)")
+            #expect(S3ACL(stored: acl.stored, owner: "AUTH_test") == acl, "\(name)")
+        }
+        // Older objects keep the canned name itself.
+        #expect(S3ACL(stored: "public-read", owner: "AUTH_test") == S3ACL.canned("public-read", owner: "AUTH_test", bucketOwner: "AUTH_test"))
+        let readable = Array(try #require(S3ACL.canned("public-read", owner: "AUTH_test", bucketOwner: "AUTH_test")).policy.utf8)
+        #expect(throws: S3Error.self, "a policy naming another owner") { try S3ACL.fromPolicy(readable, owner: "AUTH_other") }
+        #expect(throws: S3Error.self) { try S3ACL.fromPolicy(Array("<AccessControlPolicy>".utf8), owner: "AUTH_test") }
+    }
+
+    @Test func grantsAnswerForTheGranteeOnly() throws {
+        let acl = S3ACL(owner: "AUTH_a", grants: [
+            .init(grantee: .user("AUTH_b"), permission: .read),
+            .init(grantee: .user("AUTH_c"), permission: .fullControl),
+            .init(grantee: .group(S3ACL.authenticatedUsers), permission: .readACP),
+        ])
+        #expect(acl.allows(.read, requester: "AUTH_b") && !acl.allows(.write, requester: "AUTH_b"))
+        #expect(acl.allows(.write, requester: "AUTH_c") && acl.allows(.writeACP, requester: "AUTH_c"), "FULL_CONTROL is every permission")
+        #expect(acl.allows(.readACP, requester: "AUTH_z") && !acl.allows(.readACP, requester: nil), "authenticated, not anonymous")
+        #expect(!acl.allows(.read, requester: "AUTH_a") && acl.allows(.writeACP, requester: "AUTH_a"),
+                "an owner who granted itself nothing may still change the ACL")
+    }
+
+    @Test func grantHeadersParseAndRefuseWhatCannotBeGranted() throws {
+        func request(_ headers: [(String, String)]) -> HTTPRequest { HTTPRequest(method: "PUT", uri: "/bkt", headers: HTTPHeaders(headers)) }
+        let acl = try #require(try S3ACL.requested(request([("x-amz-grant-read", "id=\"AUTH_b\", uri=\"\(S3ACL.allUsers)\""),
+                                                           ("x-amz-grant-write-acp", "id=AUTH_c")]), owner: "AUTH_a", bucketOwner: "AUTH_a"))
+        #expect(acl.grants == [.init(grantee: .user("AUTH_b"), permission: .read), .init(grantee: .group(S3ACL.allUsers), permission: .read),
+                               .init(grantee: .user("AUTH_c"), permission: .writeACP)])
+        #expect(throws: S3Error.self) { try S3ACL.requested(request([("x-amz-grant-read", "emailAddress=\"a@b.c\"")]), owner: "A", bucketOwner: "A") }
+        #expect(throws: S3Error.self) { try S3ACL.requested(request([("x-amz-grant-read", "uri=http://example.com/nogroup")]), owner: "A", bucketOwner: "A") }
+        #expect(throws: S3Error.self) {
+            try S3ACL.requested(request([("x-amz-acl", "private"), ("x-amz-grant-read", "id=AUTH_b")]), owner: "A", bucketOwner: "A")
+        }
+    }
+
+    @Test func anObjectGrantedToEveryoneByPolicyIsReadAnonymously() async throws {
+        let acl = S3ACL(owner: "AUTH_test", grants: [.init(grantee: .group(S3ACL.allUsers), permission: .read)])
+        let (r, body) = try await Self.anonymous("GET", "/bkt/key", Store(bucketACL: nil, objectACL: acl.stored))
+        #expect(r.status == 200 && body == "abc")
+        let (acp, _) = try await Self.anonymous("GET", "/bkt/key?acl", Store(bucketACL: nil, objectACL: acl.stored))
+        #expect(acp.status == 403, "READ is not READ_ACP")
     }
 }

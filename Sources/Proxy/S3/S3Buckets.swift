@@ -7,9 +7,10 @@ import NimbusCore
 /// containers of the signer's account.
 enum S3Buckets {
     /// The owner every listing names: the account, stable for as long as it exists.
-    static func owner(_ call: S3Call) -> String {
-        S3XML.e("ID", call.account) + S3XML.e("DisplayName", call.account)
-    }
+    static func owner(_ call: S3Call) -> String { owner(call.account) }
+
+    /// `<ID>…</ID><DisplayName>…</DisplayName>` of an account (S3 owner ids are accounts).
+    static func owner(_ id: String) -> String { S3XML.e("ID", id) + S3XML.e("DisplayName", id) }
 
     /// ListBuckets: every bucket, or with `max-buckets` a page of them (`continuation-token`
     /// is the last name of the page before, base64; `prefix` narrows them).
@@ -68,7 +69,8 @@ enum S3Buckets {
         guard S3Target.isValidBucketName(bucket) else {
             throw S3Error("InvalidBucketName", "The specified bucket is not valid.", details: [("BucketName", bucket)])
         }
-        let acl = try S3ACL.requested(call.request)
+        let acl = try S3ACL.requested(call.request, owner: identity.storageAccount, bucketOwner: identity.storageAccount)
+        if let acl { try S3ACLRequests.checkGrantees(acl, call) }
         // A LocationConstraint body, if any, names a region: it must be ours (or empty).
         let body = try await call.request.body.collect(limit: 64 << 10)
         if body.readableBytes > 0 {
@@ -93,13 +95,13 @@ enum S3Buckets {
                               status: 409, details: [("BucketName", bucket)])
             }
             // …unless it would change the bucket's ACL.
-            guard (acl ?? "private") == (head.headers.first(name: S3ACL.bucketSysmeta) ?? "private") else {
+            guard (acl ?? .private(mine)) == S3ACL(stored: head.headers.first(name: S3ACL.bucketSysmeta), owner: mine) else {
                 throw S3Error("BucketAlreadyExists", "The requested bucket name is not available: it exists with another ACL.",
                               status: 409, details: [("BucketName", bucket)])
             }
             return created(call, bucket)
         }
-        call.env.scope.containerSysmeta = acl.map { [(S3ACL.bucketSysmeta, $0)] } ?? []
+        call.env.scope.containerSysmeta = acl.map { [(S3ACL.bucketSysmeta, $0.stored)] } ?? []
         defer { call.env.scope.containerSysmeta = [] }
         let r = try await call.swift("PUT", bucket, account: mine)
         guard r.status == 201 || r.status == 202 else {

@@ -26,6 +26,10 @@ struct S3Call: @unchecked Sendable {
     var actingAs: Identity? = nil
 
     var requestID: String { env.txid }
+
+    /// The account that owns what this call writes: the signer's when an ACL let it write in
+    /// another account's bucket, else the bucket's.
+    var writer: String { actingAs != nil ? (identity?.storageAccount ?? account) : account }
     var method: String { request.method }
 
     /// Whether the signer owns the account the bucket is in (may read and set its ACLs).

@@ -18,7 +18,7 @@ enum S3Multipart {
     static func create(_ call: S3Call, _ bucket: String, _ key: String) async throws -> HTTPResponse {
         let head = try await call.swift("HEAD", bucket)
         guard head.status == 204 || head.status == 200 else { throw S3Error.fromSwift(head.status, bucket: bucket, key: nil) }
-        let acl = try S3ACL.requested(call.request)
+        let acl = try S3ACLRequests.forNewObject(call)
         let checksum = try S3MultipartChecksum.requested(call.request)
         let made = try await call.swift("PUT", segments(bucket))
         guard made.status == 201 || made.status == 202 else { throw S3Error.fromSwift(made.status, bucket: bucket, key: nil) }
@@ -29,8 +29,10 @@ enum S3Multipart {
         headers.remove(name: "etag")
         headers.replaceOrAdd(name: "Content-Length", value: "0")
         if headers.first(name: "content-type") == nil { headers.add(name: "Content-Type", value: "application/octet-stream") }
-        // The ACL the object will get and the checksum its parts must carry wait on the marker.
-        call.env.scope.objectSysmeta = (acl.map { [(S3ACL.objectSysmeta, $0)] } ?? []) + (checksum?.sysmeta ?? [])
+        // The ACL the object will get and the checksum its parts must carry wait on the marker;
+        // its initiator shows in the marker's listing.
+        call.env.scope.objectSysmeta = (acl.map { [(S3ACL.objectSysmeta, $0.stored)] } ?? []) + (checksum?.sysmeta ?? [])
+            + [("X-Object-Sysmeta-Container-Update-Override-Etag", "; s3_initiator=\(call.writer)")]
         let marker = try await call.swift("PUT", segments(bucket), "\(key)/\(uploadID)", headers: headers)
         call.env.scope.objectSysmeta = []
         guard marker.status == 201 else { throw S3Error.fromSwift(marker.status, bucket: bucket, key: key) }
@@ -123,6 +125,7 @@ enum S3Multipart {
     static func listParts(_ call: S3Call, _ bucket: String, _ key: String, _ uploadID: String) async throws -> HTTPResponse {
         let markerAnswer = try await marker(call, bucket, key, uploadID)
         let checksum = S3MultipartChecksum(stored: markerAnswer.headers)
+        let initiator = S3Buckets.owner(S3Access.objectACL(markerAnswer.headers, call).owner)
         let q = call.target.query
         let maxParts = try S3ListObjects.maxKeys(q["max-parts"], limit: 1000)
         let after: Int
@@ -135,7 +138,7 @@ enum S3Multipart {
         let all = try await parts(call, bucket, key, uploadID).filter { $0.number > after }
         let page = Array(all.prefix(maxParts))
         var xml = S3XML.e("Bucket", bucket) + S3XML.e("Key", key) + S3XML.e("UploadId", uploadID)
-        xml += "<Initiator>\(S3Buckets.owner(call))</Initiator><Owner>\(S3Buckets.owner(call))</Owner><StorageClass>STANDARD</StorageClass>"
+        xml += "<Initiator>\(initiator)</Initiator><Owner>\(initiator)</Owner><StorageClass>STANDARD</StorageClass>"
         xml += S3XML.e("PartNumberMarker", String(after)) + S3XML.e("NextPartNumberMarker", String(page.last?.number ?? after))
         xml += S3XML.e("MaxParts", String(maxParts)) + S3XML.e("IsTruncated", all.count > page.count ? "true" : "false")
         if let checksum { xml += S3XML.e("ChecksumAlgorithm", checksum.algorithm) + S3XML.e("ChecksumType", checksum.type) }
@@ -167,7 +170,7 @@ enum S3Multipart {
         if !prefix.isEmpty { query.append(("prefix", prefix)) }
         if let marker = q["key-marker"] { query.append(("marker", marker)) }
         let r = try await call.swift("GET", segments(bucket), query: query)
-        var uploads: [(key: String, id: String, at: String)] = []
+        var uploads: [(key: String, id: String, at: String, initiator: String)] = []
         if r.status == 200 {
             let body = try await S3Call.collect(r)
             let items = body.readableBytes == 0 ? [] : (try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [[String: Any]] ?? [])
@@ -176,7 +179,9 @@ enum S3Multipart {
                 let last = name[name.index(after: slash)...]
                 // Parts end in their number; a marker ends in its upload id.
                 if Int(last) != nil { continue }
-                uploads.append((String(name[..<slash]), String(last), S3XML.time(fromSwiftListing: (item["last_modified"] as? String) ?? "")))
+                let initiator = ContentTypeParams.headerParams((item["hash"] as? String) ?? "").params.first { $0.0 == "s3_initiator" }?.1
+                uploads.append((String(name[..<slash]), String(last), S3XML.time(fromSwiftListing: (item["last_modified"] as? String) ?? ""),
+                                initiator ?? call.account))
             }
         }
         let page = Array(uploads.prefix(maxUploads))
@@ -186,8 +191,8 @@ enum S3Multipart {
         }
         xml += S3XML.e("Prefix", prefix) + S3XML.e("MaxUploads", String(maxUploads)) + S3XML.e("IsTruncated", uploads.count > page.count ? "true" : "false")
         for u in page {
-            xml += "<Upload>" + S3XML.e("Key", u.key) + S3XML.e("UploadId", u.id) + "<Initiator>\(S3Buckets.owner(call))</Initiator>"
-                + "<Owner>\(S3Buckets.owner(call))</Owner><StorageClass>STANDARD</StorageClass>" + S3XML.e("Initiated", u.at) + "</Upload>"
+            xml += "<Upload>" + S3XML.e("Key", u.key) + S3XML.e("UploadId", u.id) + "<Initiator>\(S3Buckets.owner(u.initiator))</Initiator>"
+                + "<Owner>\(S3Buckets.owner(u.initiator))</Owner><StorageClass>STANDARD</StorageClass>" + S3XML.e("Initiated", u.at) + "</Upload>"
         }
         return S3XML.response(S3XML.document("ListMultipartUploadsResult", xml), requestID: call.requestID)
     }

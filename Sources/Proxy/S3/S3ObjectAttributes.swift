@@ -25,9 +25,7 @@ enum S3ObjectAttributes {
         }
         let head = try await call.swift("HEAD", bucket, key)
         guard head.status == 200 else { throw try await S3Objects.refusal(call, head.status, bucket, key) }
-        if call.actingAs != nil, !S3ACL.grantsRead(head.headers.first(name: S3ACL.objectSysmeta), authenticated: call.identity != nil) {
-            throw S3Error.accessDenied
-        }
+        guard S3Access.stillAllowed(call, head.headers) else { throw S3Error.accessDenied }
         var xml = ""
         if wanted.contains("ETag") {
             let etag = head.headers.first(name: "x-object-sysmeta-s3api-etag") ?? head.headers.first(name: "etag") ?? ""

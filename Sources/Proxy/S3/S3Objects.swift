@@ -53,14 +53,14 @@ enum S3Objects {
     }
 
     static func put(_ call: S3Call, _ bucket: String, _ key: String) async throws -> HTTPResponse {
-        let acl = try S3ACL.requested(call.request)
+        let acl = try S3ACLRequests.forNewObject(call)
         var headers = try swiftHeaders(call.request)
         try await checkWriteConditions(call, bucket, key, headers: &headers)
         let upload = try S3Upload(call)
         for name in ["content-length", "transfer-encoding"] { headers.remove(name: name) }
         headers.add(contentsOf: upload.framing)
         let body = try await upload.prepared()
-        upload.stage(on: call.env.scope, with: acl.map { [(S3ACL.objectSysmeta, $0)] } ?? [])
+        upload.stage(on: call.env.scope, with: acl.map { [(S3ACL.objectSysmeta, $0.stored)] } ?? [])
         let r = try await call.swift("PUT", bucket, key, headers: headers, body: body)
         if let failure = upload.failure { throw failure }
         guard r.status == 201 else { throw try await refusal(call, r.status, bucket, key) }
@@ -94,9 +94,7 @@ enum S3Objects {
         guard (200..<300).contains(r.status) || r.status == 304 else { throw try await refusal(call, r.status, bucket, key) }
         // Read as the owner for someone an ACL allowed: the object answered must still allow it
         // (it may have been replaced since the ACL was looked at).
-        if call.actingAs != nil, !S3ACL.grantsRead(r.headers.first(name: S3ACL.objectSysmeta), authenticated: call.identity != nil) {
-            throw S3Error.accessDenied
-        }
+        guard S3Access.stillAllowed(call, r.headers) else { throw S3Error.accessDenied }
         var out = HTTPHeaders()
         for (name, value) in r.headers {
             let l = name.lowercased()
@@ -181,7 +179,7 @@ enum S3Objects {
         if directive == "REPLACE" { headers.add(name: "X-Fresh-Metadata", value: "true") }
         try await checkCopySourceConditions(call, source)
         // A copy's ACL is the request's (private by default), not the source's.
-        call.env.scope.objectSysmeta = [(S3ACL.objectSysmeta, try S3ACL.requested(call.request) ?? "private")]
+        call.env.scope.objectSysmeta = [(S3ACL.objectSysmeta, (try S3ACLRequests.forNewObject(call) ?? .private(call.account)).stored)]
         defer { call.env.scope.objectSysmeta = [] }
         let r = try await call.swift("PUT", bucket, key, headers: headers)
         guard r.status == 201 else {
@@ -252,7 +250,16 @@ enum S3Objects {
            !(200..<300).contains(try await call.swift("HEAD", bucket, account: account).status) {
             account = owner
         }
-        return S3CopySource(bucket: bucket, key: String(parts[1]), account: account)
+        let found = S3CopySource(bucket: bucket, key: String(parts[1]), account: account)
+        if call.actingAs != nil {
+            // A copy an ACL allowed into someone else's bucket: the source must be in that
+            // account (requests are made as its owner) and grant the requester READ.
+            guard found.account == call.account else { throw S3Error.accessDenied }
+            let head = try await call.swift("HEAD", found.bucket, found.key)
+            guard (200..<300).contains(head.status) else { throw try await refusal(call, head.status, found.bucket, found.key) }
+            guard S3Access.stillAllowed(call, head.headers) else { throw S3Error.accessDenied }
+        }
+        return found
     }
 
     /// The copy conditions (`x-amz-copy-source-if-*`) are the source's: checked with a HEAD of

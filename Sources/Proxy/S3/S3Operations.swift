@@ -18,8 +18,8 @@ enum S3Operations {
             return try await S3Buckets.list(call)
         }
         if call.target.query["acl"] != nil {
-            guard let key = call.target.key else { return try await S3ACL.bucket(call, bucket) }
-            return try await S3ACL.object(call, bucket, key)
+            guard let key = call.target.key else { return try await S3ACLRequests.bucket(call, bucket) }
+            return try await S3ACLRequests.object(call, bucket, key)
         }
         guard let key = call.target.key else {
             switch call.method {

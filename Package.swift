@@ -67,7 +67,8 @@ let package = Package(
         ]),
 
         // Storage
-        .target(name: "ObjectStore", dependencies: ["NimbusCore", "Digest"]),
+        .systemLibrary(name: "CLinuxIO"),
+        .target(name: "ObjectStore", dependencies: ["NimbusCore", "Digest", "CLinuxIO"]),
         .target(name: "DBBroker", dependencies: ["NimbusCore", "SQLite"]),
 
         // Servers

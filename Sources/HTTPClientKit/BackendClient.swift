@@ -61,6 +61,8 @@ public final class BackendClient: Sendable {
             channel = try await ClientBootstrap(group: group)
                 .connectTimeout(connectTimeout)
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                // A large object's body arrives in up to 1 MiB reads (NIO's default stops at 64 KiB).
+                .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 1 << 20))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         // Built by hand because the stock client pipeline drops `100 Continue`.

@@ -27,16 +27,27 @@ public enum ContentTypeParams {
 
     /// Splits a header value such as `etag; slo_etag=abc; k=v` into its value and parameters.
     public static func headerParams(_ value: String) -> (value: String, params: [(String, String)]) {
+        // Most listing hashes are a bare MD5: no parameters to look for (this runs per row).
+        guard value.utf8.contains(UInt8(ascii: ";")) else { return (trimmed(value[...]), []) }
         let parts = value.split(separator: ";", omittingEmptySubsequences: false)
-        let head = parts.first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        let head = parts.first.map(trimmed) ?? ""
         var params: [(String, String)] = []
         for p in parts.dropFirst() {
-            let t = p.trimmingCharacters(in: .whitespaces)
+            let t = trimmed(p)
             guard let eq = t.firstIndex(of: "=") else { continue }
             var v = String(t[t.index(after: eq)...])
             if v.count >= 2, v.hasPrefix("\""), v.hasSuffix("\"") { v = String(v.dropFirst().dropLast()) }
             params.append((String(t[..<eq]).lowercased(), v))
         }
         return (head, params)
+    }
+
+    /// `s` without leading and trailing spaces and tabs (Foundation's CharacterSet trimming
+    /// costs more than the rest of a listing row).
+    public static func trimmed(_ s: Substring) -> String {
+        var t = s
+        while let c = t.first, c == " " || c == "\t" { t = t.dropFirst() }
+        while let c = t.last, c == " " || c == "\t" { t = t.dropLast() }
+        return String(t)
     }
 }

@@ -64,6 +64,13 @@ public indirect enum PythonJSON: Sendable, Equatable {
     }
 
     private static func writeString(_ s: String, to out: inout String) {
+        // Printable ASCII without quotes or backslashes (nearly every name) is written as is.
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            out += "\""
+            out += s
+            out += "\""
+            return
+        }
         out += "\""
         for scalar in s.unicodeScalars {
             switch scalar {

@@ -1,3 +1,4 @@
+import CLinuxIO
 import Digest
 import Foundation
 import NimbusCore
@@ -13,6 +14,12 @@ public final class DiskFileWriter {
     private var md5 = MessageDigest(.md5)
     /// Bytes written so far.
     public private(set) var bytesWritten: Int64 = 0
+    /// Where the writeback started so far ends (see `writebackStep`).
+    private var writebackStarted: Int64 = 0
+    /// Writeback of a large object's bytes is started every this many bytes as they arrive
+    /// (not waited for), so its final fsync flushes only the tail instead of the whole object
+    /// at once: the disk writes while the network still delivers.
+    static let writebackStep: Int64 = 8 << 20
     /// When set, the MD5 covers only this many leading bytes (a replicated file's data, not
     /// its metadata footer).
     public var hashedLength: Int64?
@@ -53,6 +60,11 @@ public final class DiskFileWriter {
         }
         try writeRaw(bytes)
         bytesWritten += Int64(bytes.count)
+        if bytesWritten - writebackStarted >= Self.writebackStep {
+            // Advisory: an error here changes nothing the final fsync does not check.
+            _ = nimbus_start_writeback(fd, writebackStarted, bytesWritten - writebackStarted)
+            writebackStarted = bytesWritten
+        }
     }
 
     private func writeRaw(_ bytes: UnsafeRawBufferPointer) throws {

@@ -167,7 +167,7 @@ struct ObjectProxy {
         // Where a stage keeps the ETag its clients compare with (s3api's, for a completed
         // multipart upload); a client's own X-Backend-* never gets past gatekeeper.
         var etagIsAt = request.headers["x-backend-etag-is-at"].flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .map(ContentTypeParams.trimmed)
         // Without its stage in the pipeline, a manifest or a symlink is the plain object stored.
         let features = self.features
         let wantsManifest = Self.wantsManifest(request) || !features.contains(.slo)

@@ -75,6 +75,11 @@ struct ObjectController: Sendable {
             for try await chunk in request.body {
                 received += Int64(chunk.readableBytes)
                 if received > constraints.maxFileSize { throw HTTPError(413, "Your request is too large.") }
+                if pending.readableBytes == 0, chunk.readableBytes >= Self.writeBatch {
+                    // A large read (a big upload's) goes to the disk as it is, without gathering.
+                    try await pools.run(p.device) { try chunk.withUnsafeReadableBytes { try writer.write($0) } }
+                    continue
+                }
                 if pending.capacity == 0 {
                     // Sized for the body when it is small, for one batch and a chunk when not.
                     let body = Int(clamping: request.contentLength ?? Int64(Self.writeBatch))

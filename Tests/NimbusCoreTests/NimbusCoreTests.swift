@@ -125,5 +125,18 @@ import Testing
         #expect(value == "abc")
         #expect(params.map(\.0) == ["slo_etag", "symlink_target"])
         #expect(params.map(\.1) == ["def", "c/o"])
+        let bare = ContentTypeParams.headerParams("  d41d8cd98f00b204e9800998ecf8427e\t")
+        #expect(bare.value == "d41d8cd98f00b204e9800998ecf8427e" && bare.params.isEmpty, "a bare hash, trimmed")
+    }
+
+    @Test func plainASCIIAndEscapedStringsEncodeAlike() {
+        #expect(PythonJSON.quote("photos/2024/a b.jpg") == #""photos/2024/a b.jpg""#)
+        #expect(PythonJSON.quote("a\"b\\c") == #""a\"b\\c""#, "quotes and backslashes take the escaping path")
+        #expect(PythonJSON.quote("tab\there") == #""tab\there""#)
+    }
+
+    @Test func listingTimesHaveSixDigitMicroseconds() {
+        #expect(Timestamp(ticks: 170_000_000_012_345).isoListingForm == "2023-11-14T22:13:20.123450")
+        #expect(Timestamp(ticks: 0).isoListingForm == "1970-01-01T00:00:00.000000")
     }
 }

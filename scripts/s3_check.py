@@ -292,6 +292,9 @@ def acl_checks(s3, alt, endpoint, error):
     check(status == 403 and b"<Code>AccessDenied</Code>" in body, "anonymous GET of a private object: AccessDenied")
     status, body = anonymous("GET", "/shared?list-type=2")
     check(status == 200 and b"<Key>open</Key>" in body and b"<Key>closed</Key>" in body, "anonymous listing of a public-read bucket")
+    status, body = anonymous("GET", "/shared/%AE%8A-")
+    check(status == 400 and b"<Code>InvalidURI</Code>" in body and b"Couldn't parse the specified URI." in body,
+          "a key that is not UTF-8 (%AE%8A-): InvalidURI, as AWS answers it")
     status, body = anonymous("PUT", "/shared/intruder", data=b"x")
     check(status == 403 and b"AccessDenied" in body, "anonymous PUT into a public-read bucket: AccessDenied")
     check(alt.get_object(Bucket="shared", Key="open")["Body"].read() == b"for everyone", "another account reads a public-read object")

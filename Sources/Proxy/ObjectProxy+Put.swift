@@ -6,6 +6,9 @@ import NimbusCore
 import Ring
 
 extension ObjectProxy {
+    /// Chunks of a PUT's body in flight to its replicas at once.
+    static let writeWindow = 4
+
     /// One replica of a PUT in flight.
     final class PutStream: Sendable {
         let node: RingDevice
@@ -128,33 +131,35 @@ extension ObjectProxy {
             throw HTTPError.serviceUnavailable("Service Unavailable: only \(live.count) of \(ring.replicas) object servers accepted the upload")
         }
 
-        // 2. Stream the body to every replica; a replica that fails is dropped. The writes of
-        //    one chunk are in flight while the next chunk is read from the client.
+        // 2. Stream the body to every replica; a replica that fails is dropped. Up to
+        //    `writeWindow` chunks are in flight to the replicas while the next is read from the
+        //    client, so one slow replica does not hold up every chunk (bounded: a window of
+        //    reads of at most 1 MiB each per replica).
         var sent: Int64 = 0
-        var inflight: [(PutStream, EventLoopFuture<Void>)] = []
-        func settle() async throws {
-            guard !inflight.isEmpty else { return }
-            var stillLive: [PutStream] = []
-            for (s, f) in inflight {
+        var window: [[(PutStream, EventLoopFuture<Void>)]] = []
+        func settleOldest() async throws {
+            guard !window.isEmpty else { return }
+            var failed: [ObjectIdentifier] = []
+            for (s, f) in window.removeFirst() {
                 do {
                     try await f.get()
-                    stillLive.append(s)
                 } catch {
                     s.conn.close()
+                    failed.append(ObjectIdentifier(s))
                 }
             }
-            inflight = []
-            live = stillLive
+            guard !failed.isEmpty else { return }
+            live.removeAll { failed.contains(ObjectIdentifier($0)) }
             if live.count < quorum { throw HTTPError.serviceUnavailable("Service Unavailable: lost object servers during upload") }
         }
         do {
             while let chunk = try await next() {
                 sent += Int64(chunk.readableBytes)
                 if sent > constraints.maxFileSize { throw HTTPError(413, "Your request is too large.") }
-                try await settle()
-                inflight = live.map { ($0, $0.conn.sendBodyFuture(chunk)) }
+                if window.count >= Self.writeWindow { try await settleOldest() }
+                window.append(live.map { ($0, $0.conn.sendBodyFuture(chunk)) })
             }
-            try await settle()
+            while !window.isEmpty { try await settleOldest() }
             if let length, sent != length { throw HTTPError(499, "Client disconnected") }
         } catch {
             // Closing the backend connections mid-body makes every object server throw its

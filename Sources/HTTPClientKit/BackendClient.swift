@@ -72,7 +72,9 @@ public final class BackendClient: Sendable {
                             if let handshake { try channel.pipeline.syncOperations.addHandler(TLSHandshakeWaiter(promise: handshake)) }
                         }
                         try channel.pipeline.syncOperations.addHandlers([
-                            HTTPRequestEncoder(), ByteToMessageHandler(decoder), handler,
+                            // The validator refuses a header name or value with CR, LF or NUL: nothing
+                            // a client wrote (a grant id, say) can split a backend request.
+                            HTTPRequestEncoder(), NIOHTTPRequestHeadersValidator(), ByteToMessageHandler(decoder), handler,
                         ])
                     }
                 }

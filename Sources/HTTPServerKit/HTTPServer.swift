@@ -54,9 +54,10 @@ public final class HTTPServer: Sendable {
             // TCP_NODELAY is a TCP-level option (`.socketOption` would set SO_DEBUG, root only).
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
-            // Reads grow to 1 MiB on a busy connection (NIO's default stops at 64 KiB): a large
-            // upload then moves in a sixteenth as many pieces through the pipeline.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 1 << 20))
+            // Reads grow to 256 KiB on a busy connection (NIO's default stops at 64 KiB): a large
+            // upload moves in a quarter as many pieces, and a connection's inbound buffer (a few
+            // reads) stays a few MiB at most.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 256 << 10))
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     connections.track(channel)

@@ -77,6 +77,8 @@ extension ObjectProxy {
             base.add(name: "Content-Length", value: String(length))
         } else {
             base.add(name: "Transfer-Encoding", value: "chunked")
+            // A body sent chunked for its footers still has a known length (Swift's EC does the same).
+            if let length { base.add(name: "X-Backend-Obj-Content-Length", value: String(length)) }
         }
         if let etag = clientHeaders.first(name: "etag") { base.add(name: "ETag", value: etag) }
         let ifNoneMatch = clientHeaders.first(name: "if-none-match")

@@ -41,7 +41,9 @@ struct ObjectController: Sendable {
     func put(_ request: HTTPRequest, _ p: BackendPath) async throws -> HTTPResponse {
         let ts = try request.requiredTimestamp()
         guard request.contentLength != nil || request.isChunked else { throw HTTPError(411, "Missing Content-Length") }
-        if let len = request.contentLength, len > constraints.maxFileSize { throw HTTPError(413, "Your request is too large.") }
+        // A body with footers comes chunked; the proxy still says how long it is.
+        let declaredLength = request.contentLength ?? request.header("x-backend-obj-content-length").flatMap { Int64($0) }
+        if let len = declaredLength, len > constraints.maxFileSize { throw HTTPError(413, "Your request is too large.") }
         guard let contentType = request.header("content-type") else { throw HTTPError.badRequest("No content type") }
         let deleteAt = try deleteAtHeader(request)
         let file = diskFile(p)
@@ -82,7 +84,7 @@ struct ObjectController: Sendable {
                 }
                 if pending.capacity == 0 {
                     // Sized for the body when it is small, for one batch and a chunk when not.
-                    let body = Int(clamping: request.contentLength ?? Int64(Self.writeBatch))
+                    let body = Int(clamping: declaredLength ?? Int64(Self.writeBatch))
                     pending.reserveCapacity(min(body, Self.writeBatch) + chunk.readableBytes)
                 }
                 var c = chunk
@@ -97,7 +99,7 @@ struct ObjectController: Sendable {
                 try await pools.run(p.device) { try batch.withUnsafeReadableBytes { try writer.write($0) } }
             }
             let written = writer.bytesWritten
-            if let len = request.contentLength, written != len {
+            if let len = declaredLength, written != len {
                 throw HTTPError(499, "Client disconnected: \(written) of \(len) bytes")
             }
             let etag = writer.finalizeETag()

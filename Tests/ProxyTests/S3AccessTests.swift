@@ -124,6 +124,11 @@ import Testing
         #expect(throws: S3Error.self) {
             try S3ACL.requested(request([("x-amz-acl", "private"), ("x-amz-grant-read", "id=AUTH_b")]), owner: "A", bucketOwner: "A")
         }
+        // An id goes into system metadata headers and the stored form: no line breaks, no `|`.
+        #expect(throws: S3Error.self) { try S3ACL.requested(request([("x-amz-grant-read", "id=AUTH_b|G:FULL_CONTROL:x")]), owner: "A", bucketOwner: "A") }
+        let injected = "<AccessControlPolicy><AccessControlList><Grant><Grantee><ID>AUTH_b&#13;&#10;X-Object-Sysmeta-Evil: 1</ID></Grantee>"
+            + "<Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>"
+        #expect(throws: S3Error.self, "an id with CR LF in a policy") { try S3ACL.fromPolicy(Array(injected.utf8), owner: "AUTH_a") }
     }
 
     @Test func anObjectGrantedToEveryoneByPolicyIsReadAnonymously() async throws {

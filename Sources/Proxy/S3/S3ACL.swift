@@ -147,6 +147,7 @@ struct S3ACL: Equatable, Sendable {
                 guard groups.contains(uri) else { throw S3Error.invalidArgument("Invalid group uri", name: "uri", value: uri) }
                 grants.append(Grant(grantee: .group(uri), permission: permission))
             } else if let id = grantee.child("ID")?.text {
+                guard isPlausibleID(id) else { throw S3Error.invalidArgument("Invalid id", name: "CanonicalUser/ID", value: id) }
                 grants.append(Grant(grantee: .user(id), permission: permission))
             } else if let email = grantee.child("EmailAddress")?.text {
                 throw unresolvable(email)
@@ -182,7 +183,9 @@ struct S3ACL: Equatable, Sendable {
                 guard pair.count == 2 else { throw S3Error.invalidArgument("Invalid grant.", name: name, value: value) }
                 let id = pair[1].count >= 2 && pair[1].hasPrefix("\"") && pair[1].hasSuffix("\"") ? String(pair[1].dropFirst().dropLast()) : pair[1]
                 switch pair[0].lowercased() {
-                case "id": grants.append(Grant(grantee: .user(id), permission: permission))
+                case "id":
+                    guard isPlausibleID(id) else { throw S3Error.invalidArgument("Invalid id", name: name, value: id) }
+                    grants.append(Grant(grantee: .user(id), permission: permission))
                 case "uri":
                     guard groups.contains(id) else { throw S3Error.invalidArgument("Invalid group uri", name: name, value: id) }
                     grants.append(Grant(grantee: .group(id), permission: permission))
@@ -192,6 +195,16 @@ struct S3ACL: Equatable, Sendable {
             }
         }
         return S3ACL(owner: owner, grants: grants)
+    }
+
+    /// An id that can be an account's: letters, digits and `_ - . : @`, at most 256 bytes. Ids
+    /// go into system metadata headers and the stored form's `|`-separated fields, so nothing
+    /// else (no control character, no `|`) may pass.
+    static func isPlausibleID(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 256 && id.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
+                || b == UInt8(ascii: ".") || b == UInt8(ascii: ":") || b == UInt8(ascii: "@")
+        }
     }
 
     /// Accounts have no e-mail addresses here.

@@ -42,10 +42,19 @@ struct S3MultipartChecksum: Equatable {
 
     /// The one an upload's marker (or a completed object) keeps.
     init?(stored headers: HTTPHeaders) {
-        guard let algorithm = headers.first(name: Self.algorithmSysmeta), S3BodyCheck.algorithms.contains(algorithm),
-              let type = headers.first(name: Self.typeSysmeta) else { return nil }
-        self.init(algorithm: algorithm, type: type)
+        if let algorithm = headers.first(name: Self.algorithmSysmeta), S3BodyCheck.algorithms.contains(algorithm),
+           let type = headers.first(name: Self.typeSysmeta) {
+            self.init(algorithm: algorithm, type: type)
+        } else if let algorithm = headers.first(name: Self.legacyAlgorithmMeta), S3BodyCheck.algorithms.contains(algorithm) {
+            // An upload begun before types existed kept its algorithm as metadata.
+            self.init(algorithm: algorithm, type: algorithm == "CRC64NVME" ? "FULL_OBJECT" : "COMPOSITE")
+        } else {
+            return nil
+        }
     }
+
+    /// Where uploads begun by earlier versions keep their algorithm (not the object's metadata).
+    static let legacyAlgorithmMeta = "X-Object-Meta-S3api-Checksum-Algorithm"
 
     init(algorithm: String, type: String) {
         self.algorithm = algorithm

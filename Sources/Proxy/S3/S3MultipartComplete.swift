@@ -70,7 +70,7 @@ extension S3Multipart {
         var headers = HTTPHeaders()
         for (name, value) in markerAnswer.headers {
             let l = name.lowercased()
-            if l == "content-type" || l.hasPrefix("x-object-meta-")
+            if l == "content-type" || l.hasPrefix("x-object-meta-") && l != S3MultipartChecksum.legacyAlgorithmMeta.lowercased()
                 || ["content-encoding", "content-disposition", "content-language", "cache-control", "expires"].contains(l) {
                 headers.add(name: name, value: value)
             }

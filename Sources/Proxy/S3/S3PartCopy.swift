@@ -28,6 +28,10 @@ extension S3Multipart {
         try await S3Objects.checkCopySourceConditions(call, source)
         headers.add(contentsOf: source.swiftHeaders(for: call))
         headers.add(name: "X-Fresh-Metadata", value: "true")
+        // A range of the source does not have the source's checksum: none is kept (completing
+        // the upload computes it from the part's bytes).
+        if headers.first(name: "range") != nil { call.env.scope.objectSysmeta = [(S3BodyCheck.sysmeta, "")] }
+        defer { call.env.scope.objectSysmeta = [] }
         let r = try await call.swift("PUT", segments(bucket), "\(key)/\(uploadID)/\(n)", headers: headers)
         guard r.status == 201 else {
             if r.status == 404 { throw S3Error.noSuchKey(fromKey) }

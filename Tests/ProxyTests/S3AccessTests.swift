@@ -131,6 +131,13 @@ import Testing
         #expect(throws: S3Error.self, "an id with CR LF in a policy") { try S3ACL.fromPolicy(Array(injected.utf8), owner: "AUTH_a") }
     }
 
+    @Test func uploadIDsNeverStartLikeAnOption() {
+        for _ in 0..<2000 {
+            let id = S3Multipart.newUploadID()
+            #expect(id.utf8.count == 24 && !id.hasPrefix("-") && !id.hasPrefix("_"), "\(id)")
+        }
+    }
+
     @Test func anObjectGrantedToEveryoneByPolicyIsReadAnonymously() async throws {
         let acl = S3ACL(owner: "AUTH_test", grants: [.init(grantee: .group(S3ACL.allUsers), permission: .read)])
         let (r, body) = try await Self.anonymous("GET", "/bkt/key", Store(bucketACL: nil, objectACL: acl.stored))

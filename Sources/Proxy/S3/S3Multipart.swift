@@ -22,8 +22,7 @@ enum S3Multipart {
         let checksum = try S3MultipartChecksum.requested(call.request)
         let made = try await call.swift("PUT", segments(bucket))
         guard made.status == 201 || made.status == 202 else { throw S3Error.fromSwift(made.status, bucket: bucket, key: nil) }
-        let uploadID = Data(Digests.randomBytes(18)).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        let uploadID = newUploadID()
         // The marker keeps what the completed object gets: its content headers and metadata.
         var headers = try S3Objects.swiftHeaders(call.request)
         headers.remove(name: "etag")
@@ -40,6 +39,16 @@ enum S3Multipart {
         var response = S3XML.response(xml, requestID: call.requestID)
         if let checksum { response.headers.add(contentsOf: checksum.responseHeaders) }
         return response
+    }
+
+    /// 24 characters of base64url that start with a letter or digit: an id starting with `-`
+    /// reads as an option to command-line clients (`aws s3api … --upload-id -x…` fails).
+    static func newUploadID() -> String {
+        while true {
+            let id = Data(Digests.randomBytes(18)).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            if let first = id.utf8.first, first != UInt8(ascii: "-"), first != UInt8(ascii: "_") { return id }
+        }
     }
 
     /// The upload's marker answer; `NoSuchUpload` when there is none.

@@ -97,24 +97,26 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         var tmv = tm()
         gmtime_r(&t, &tmv)
         let micros = (ticks % 100_000) * 10
-        // Digits written into one buffer: this runs for every row of a listing.
-        var bytes = [UInt8](repeating: 0, count: 26)
-        func put(_ v: Int, _ width: Int, at start: Int) {
-            var v = max(0, v)
-            for i in stride(from: start + width - 1, through: start, by: -1) {
-                bytes[i] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
+        // Written straight into the string's storage: this runs for every row of a listing.
+        let fields = [(Int(tmv.tm_year) + 1900, 4, UInt8(ascii: "-")), (Int(tmv.tm_mon) + 1, 2, UInt8(ascii: "-")),
+                      (Int(tmv.tm_mday), 2, UInt8(ascii: "T")), (Int(tmv.tm_hour), 2, UInt8(ascii: ":")),
+                      (Int(tmv.tm_min), 2, UInt8(ascii: ":")), (Int(tmv.tm_sec), 2, UInt8(ascii: ".")), (Int(micros), 6, 0)]
+        return String(unsafeUninitializedCapacity: 26) { buffer in
+            var at = 0
+            for (value, width, separator) in fields {
+                var v = max(0, value)
+                for i in stride(from: at + width - 1, through: at, by: -1) {
+                    buffer[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+                at += width
+                if separator != 0 {
+                    buffer[at] = separator
+                    at += 1
+                }
             }
+            return at
         }
-        put(Int(tmv.tm_year) + 1900, 4, at: 0)
-        put(Int(tmv.tm_mon) + 1, 2, at: 5)
-        put(Int(tmv.tm_mday), 2, at: 8)
-        put(Int(tmv.tm_hour), 2, at: 11)
-        put(Int(tmv.tm_min), 2, at: 14)
-        put(Int(tmv.tm_sec), 2, at: 17)
-        put(Int(micros), 6, at: 20)
-        for (i, c) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, ".")] as [(Int, Unicode.Scalar)] { bytes[i] = UInt8(ascii: c) }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     public var ceilSeconds: Int64 { (ticks + 99_999) / 100_000 }

@@ -101,6 +101,7 @@ def main():
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--only", choices=["swift", "s3"], help="one API alone (for profiling one protocol)")
     args = ap.parse_args()
     payload = os.urandom(args.size)
     clients = {"swift": Client(args, "swift"), "s3": Client(args, "s3")}
@@ -108,7 +109,7 @@ def main():
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
     results = {(api, op): [] for api in clients for op in ("PUT", "GET")}
     for n in range(args.rounds):
-        for api in ("swift", "s3"):
+        for api in ([args.only] if args.only else ["swift", "s3"]):
             client = clients[api]
             container = f"bench-{api}-{n}-{os.getpid()}"
             status, _ = client.request(conn, "PUT", client.path(container, "").rstrip("/"))
@@ -122,6 +123,8 @@ def main():
     print("| 4 KiB, %d objects, %d connections | Swift API (median) | S3 API (median) | S3 / Swift |" % (args.objects, args.concurrency))
     print("|---|---|---|---|")
     for op in ("PUT", "GET"):
+        if args.only:
+            break
         sw, s3 = statistics.median(results[("swift", op)]), statistics.median(results[("s3", op)])
         print(f"| {op} | {sw:,.0f} /s | {s3:,.0f} /s | {s3 / sw:.2f} |")
 

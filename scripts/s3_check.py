@@ -313,6 +313,14 @@ def acl_checks(s3, alt, endpoint, error):
     uploads = s3.list_multipart_uploads(Bucket="shared")["Uploads"]
     check([(u["UploadId"], u["Initiator"]["ID"]) for u in uploads] == [(up, "AUTH_test2")], "an upload another account started lists it as initiator")
     alt.abort_multipart_upload(Bucket="shared", Key="alt-upload", UploadId=up)
+    # A copy of a multipart (SLO) object takes the ACL the copy asks for, as a plain one does.
+    up = s3.create_multipart_upload(Bucket="shared", Key="multi-src")["UploadId"]
+    part = s3.upload_part(Bucket="shared", Key="multi-src", UploadId=up, PartNumber=1, Body=b"one part")
+    s3.complete_multipart_upload(Bucket="shared", Key="multi-src", UploadId=up,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    s3.copy_object(Bucket="shared", Key="multi-copy", CopySource={"Bucket": "shared", "Key": "multi-src"}, ACL="public-read")
+    check(anonymous("GET", "/shared/multi-copy") == (200, b"one part") and anonymous("GET", "/shared/multi-src")[0] == 403,
+          "a copy of a multipart object with ACL public-read: anonymous reads the copy, not the private source")
     # Named grants: READ to one account by id, by header; READ is not READ_ACP.
     s3.put_object(Bucket="shared", Key="granted", Body=b"for test2 only", GrantRead='id="AUTH_test2"')
     check(alt.get_object(Bucket="shared", Key="granted")["Body"].read() == b"for test2 only" and anonymous("GET", "/shared/granted")[0] == 403,
@@ -335,7 +343,7 @@ def acl_checks(s3, alt, endpoint, error):
     check(error(alt.copy_object, Bucket="alt-own", Key="taken", CopySource={"Bucket": "shared", "Key": "closed"}) == ("AccessDenied", 403),
           "a copy from another account's bucket reads it there, with the copier's rights: AccessDenied")
     alt.delete_bucket(Bucket="alt-own")
-    for key in ["open", "closed", "from-alt", "granted"]:
+    for key in ["open", "closed", "from-alt", "granted", "multi-src", "multi-copy"]:
         s3.delete_object(Bucket="shared", Key=key)
     s3.delete_bucket(Bucket="shared")
     alt.create_bucket(Bucket="shared")

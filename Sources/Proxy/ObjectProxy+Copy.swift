@@ -51,6 +51,13 @@ extension ObjectProxy {
             head = h
             conn = c
         }
+        let pin = context.scope?.copySourcePin ?? []
+        context.scope?.copySourcePin = []
+        if pin.contains(where: { name, value in head.headers.first(name: name) != value }) {
+            // Replaced or changed since the stage that pinned it looked.
+            conn.close()
+            return .error(412)
+        }
         do {
             _ = try await authorizer.authorize(identity, method: "PUT", path: dest, referer: request.header("referer"), txid: request.transactionID)
             let length = head.headers.first(name: "content-length").flatMap { Int64($0) } ?? 0
@@ -97,8 +104,7 @@ extension ObjectProxy {
         // System metadata travels with the bytes (a symlink stays a symlink); listing overrides
         // only when the bytes are the whole object.
         // A stage's own system metadata for this write (s3api's ACL) wins over the source's.
-        let staged = context.scope?.objectSysmeta ?? []
-        context.scope?.objectSysmeta = []
+        let staged = takeStagedSysmeta()
         let stagedNames = Set(staged.map { $0.0.lowercased() })
         let sysmeta = head.headers.filter { name, _ in
             let l = name.lowercased()
@@ -132,8 +138,10 @@ extension ObjectProxy {
         let reader = SegmentReader(proxy: self, plan: ListPlan(dlo.pieces(range: range)), txid: request.transactionID,
                                    referer: request.header("referer"))
         let length = range.map { Int64($0.count) } ?? total
+        let staged = takeStagedSysmeta()
         do {
-            let response = try await store(dest, headers: headers, length: length, txid: request.transactionID) { try await reader.next() }
+            let response = try await store(dest, headers: headers, length: length, txid: request.transactionID,
+                                           sysmeta: staged) { try await reader.next() }
             return Self.copied(response, from: source, sourceHead: manifestHead)
         } catch {
             reader.cancel()
@@ -162,14 +170,23 @@ extension ObjectProxy {
                            entries: manifest.entries, range: $0)
         } ?? ListPlan([])
         let reader = SegmentReader(proxy: self, plan: plan, txid: request.transactionID, referer: request.header("referer"))
+        let staged = takeStagedSysmeta()
         do {
             let response = try await store(dest, headers: headers, length: range.map { Int64($0.count) } ?? 0,
-                                           txid: request.transactionID) { try await reader.next() }
+                                           txid: request.transactionID, sysmeta: staged) { try await reader.next() }
             return Self.copied(response, from: source, sourceHead: manifestHead)
         } catch {
             reader.cancel()
             throw error
         }
+    }
+
+    /// A stage's own system metadata for the copy's destination (s3api's ACL), consumed: the
+    /// bytes of a large object are stored as a plain object that must carry it too.
+    func takeStagedSysmeta() -> [(String, String)] {
+        let staged = context.scope?.objectSysmeta ?? []
+        context.scope?.objectSysmeta = []
+        return staged
     }
 
     /// The destination's headers: the source's metadata (unless `X-Fresh-Metadata: true`)

@@ -12,6 +12,8 @@ import Testing
     /// exists with `objectACL`; it records the requests (and as whom) that reach it.
     final class Store: Sendable {
         let seen = NIOLockedValueBox<[(method: String, uri: String, as: String?)]>([])
+        /// The copy-source pin each PUT found in its request's scope.
+        let pins = NIOLockedValueBox<[[(String, String?)]]>([])
         let bucketACL: String?
         let objectACL: String?
         /// `bkt/key` is a large object made through Swift (its segments anywhere in the account).
@@ -27,12 +29,17 @@ import Testing
             Next { request, env in
                 let uri = request.head.uri
                 self.seen.withLockedValue { $0.append((request.method, uri, env.identity?.storageAccount)) }
+                if request.method == "PUT" {
+                    let pin = env.scope.copySourcePin
+                    self.pins.withLockedValue { $0.append(pin) }
+                    if uri == "/v1/AUTH_test/bkt/copy" { return HTTPResponse(status: 201, headers: ["ETag": "abc"]) }
+                }
                 if uri == "/v1/AUTH_.s3api/buckets/bkt" { return HTTPResponse(status: 200, headers: [S3BucketRegistry.ownerHeader: "AUTH_test"]) }
                 if uri == "/v1/AUTH_test/bkt" {
                     return HTTPResponse(status: 204, headers: HTTPHeaders(self.bucketACL.map { [(S3ACL.bucketSysmeta, $0)] } ?? []))
                 }
                 if uri.split(separator: "?").first == "/v1/AUTH_test/bkt/key" {
-                    var h = HTTPHeaders([("ETag", "abc"), ("Content-Length", "3")])
+                    var h = HTTPHeaders([("ETag", "abc"), ("Content-Length", "3"), ("X-Timestamp", "1796140000.00000")])
                     if self.swiftLargeObject { h.add(name: "X-Static-Large-Object", value: "True") }
                     if let acl = self.objectACL { h.add(name: S3ACL.objectSysmeta, value: acl) }
                     return HTTPResponse(status: 200, headers: h, body: request.method == "GET" ? .bytes(ByteBuffer(string: "abc")) : .empty)
@@ -42,8 +49,8 @@ import Testing
         }
     }
 
-    static func anonymous(_ method: String, _ uri: String, _ store: Store) async throws -> (HTTPResponse, String) {
-        let request = HTTPRequest(method: method, uri: uri, headers: ["Host": "127.0.0.1:8080"])
+    static func anonymous(_ method: String, _ uri: String, _ store: Store, headers: [(String, String)] = []) async throws -> (HTTPResponse, String) {
+        let request = HTTPRequest(method: method, uri: uri, headers: HTTPHeaders([("Host", "127.0.0.1:8080")] + headers))
         let env = RequestEnvironment(request: request, context: PipelineTests.context())
         let response = try await S3API(options: [:]).handle(request, env, next: store.next)
         return (response, try await PipelineTests.body(response))
@@ -77,6 +84,19 @@ import Testing
         #expect(store.seen.withLockedValue { $0.contains { $0.method == "DELETE" && $0.as == "AUTH_test" } })
         let (acl, _) = try await Self.anonymous("GET", "/bkt?acl", store)
         #expect(acl.status == 403, "ACLs stay the owner's")
+    }
+
+    @Test func aCopyMadeAsTheOwnerPinsTheSourceItsACLCheckSaw() async throws {
+        let store = Store(bucketACL: "public-read-write", objectACL: "public-read")
+        let (r, body) = try await Self.anonymous("PUT", "/bkt/copy", store, headers: [("x-amz-copy-source", "/bkt/key")])
+        #expect(r.status == 200 && body.contains("<CopyObjectResult "), "\(body)")
+        let pin = try #require(store.pins.withLockedValue { $0.last })
+        #expect(pin.count == 2)
+        #expect(pin.contains { $0.0 == "X-Timestamp" && $0.1 == "1796140000.00000" })
+        #expect(pin.contains { $0.0 == S3ACL.objectSysmeta && $0.1 == "public-read" })
+        let (refused, _) = try await Self.anonymous("PUT", "/bkt/copy", Store(bucketACL: "public-read-write", objectACL: "private"),
+                                                    headers: [("x-amz-copy-source", "/bkt/key")])
+        #expect(refused.status == 403, "the source's ACL does not grant READ")
     }
 
     @Test func anAnonymousDeleteNeverReachesASwiftLargeObjectsSegments() async throws {

@@ -14,6 +14,7 @@ final class RequestScope: Sendable {
         var objectSysmeta: [(String, String)] = []
         var objectFooters: (@Sendable () -> [(String, String)])?
         var containerSysmeta: [(String, String)] = []
+        var copySourcePin: [(String, String?)] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -63,6 +64,15 @@ final class RequestScope: Sendable {
     var containerSysmeta: [(String, String)] {
         get { state.withLockedValue { $0.containerSysmeta } }
         set { state.withLockedValue { $0.containerSysmeta = newValue } }
+    }
+
+    /// Headers the source of the next copy must still have when it is read (nil: must not have
+    /// the header): a stage that checked the source first (s3api's ACL check of a copy made as
+    /// the bucket owner) pins what it checked, and a source replaced in between fails the copy
+    /// with 412 instead of copying bytes the check never saw. Consumed by the copy.
+    var copySourcePin: [(String, String?)] {
+        get { state.withLockedValue { $0.copySourcePin } }
+        set { state.withLockedValue { $0.copySourcePin = newValue } }
     }
 
     /// A container looked up during this request; with `fresh`, only one read from the backend.

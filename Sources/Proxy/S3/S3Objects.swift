@@ -180,7 +180,11 @@ enum S3Objects {
         try await checkCopySourceConditions(call, source)
         // A copy's ACL is the request's (private by default), not the source's.
         call.env.scope.objectSysmeta = [(S3ACL.objectSysmeta, (try S3ACLRequests.forNewObject(call) ?? .private(call.account)).stored)]
-        defer { call.env.scope.objectSysmeta = [] }
+        call.env.scope.copySourcePin = source.pin
+        defer {
+            call.env.scope.objectSysmeta = []
+            call.env.scope.copySourcePin = []
+        }
         let r = try await call.swift("PUT", bucket, key, headers: headers)
         guard r.status == 201 else {
             if r.status == 404 {
@@ -250,7 +254,7 @@ enum S3Objects {
            !(200..<300).contains(try await call.swift("HEAD", bucket, account: account).status) {
             account = owner
         }
-        let found = S3CopySource(bucket: bucket, key: String(parts[1]), account: account)
+        var found = S3CopySource(bucket: bucket, key: String(parts[1]), account: account)
         if call.actingAs != nil {
             // A copy an ACL allowed into someone else's bucket: the source must be in that
             // account (requests are made as its owner) and grant the requester READ.
@@ -258,6 +262,9 @@ enum S3Objects {
             let head = try await call.swift("HEAD", found.bucket, found.key)
             guard (200..<300).contains(head.status) else { throw try await refusal(call, head.status, found.bucket, found.key) }
             guard S3Access.stillAllowed(call, head.headers) else { throw S3Error.accessDenied }
+            // The copy must read the version checked here, not one put in its place since.
+            found.pin = [("X-Timestamp", head.headers.first(name: "x-timestamp")),
+                         (S3ACL.objectSysmeta, head.headers.first(name: S3ACL.objectSysmeta))]
         }
         return found
     }
@@ -294,6 +301,8 @@ struct S3CopySource {
     let bucket: String
     let key: String
     let account: String
+    /// What the copy must find on the source (see `RequestScope.copySourcePin`).
+    var pin: [(String, String?)] = []
 
     /// `X-Copy-From` (and `X-Copy-From-Account` when the source is in another account than `call`'s bucket).
     func swiftHeaders(for call: S3Call) -> HTTPHeaders {

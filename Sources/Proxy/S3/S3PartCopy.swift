@@ -31,7 +31,11 @@ extension S3Multipart {
         // A range of the source does not have the source's checksum: none is kept (completing
         // the upload computes it from the part's bytes).
         if headers.first(name: "range") != nil { call.env.scope.objectSysmeta = [(S3BodyCheck.sysmeta, "")] }
-        defer { call.env.scope.objectSysmeta = [] }
+        call.env.scope.copySourcePin = source.pin
+        defer {
+            call.env.scope.objectSysmeta = []
+            call.env.scope.copySourcePin = []
+        }
         let r = try await call.swift("PUT", segments(bucket), "\(key)/\(uploadID)/\(n)", headers: headers)
         guard r.status == 201 else {
             if r.status == 404 { throw S3Error.noSuchKey(fromKey) }

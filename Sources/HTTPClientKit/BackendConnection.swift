@@ -51,6 +51,22 @@ public final class BackendConnection: Sendable {
         channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(buffer)))
     }
 
+    /// As `sendBodyFuture`, closing the connection (the future fails) when the peer has not
+    /// taken the bytes within `timeout` — Swift's per-chunk `node_timeout`: a replica that stopped
+    /// reading must not hold up an upload its other replicas can finish. The timer lives on the
+    /// connection's event loop (no thread hop of its own) and is cancelled when the write is done.
+    public func sendBodyFuture(_ buffer: ByteBuffer, timeout: TimeAmount) -> EventLoopFuture<Void> {
+        let channel = self.channel
+        let loop = channel.eventLoop
+        @Sendable func write() -> EventLoopFuture<Void> {
+            let written = channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(buffer)))
+            let timer = loop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+            written.whenComplete { _ in timer.cancel() }
+            return written
+        }
+        return loop.inEventLoop ? write() : loop.flatSubmit(write)
+    }
+
     /// Ends the request; `trailers` (only for a chunked body) are the object server's footers.
     public func sendEnd(trailers: HTTPHeaders? = nil) async throws {
         try await channel.writeAndFlush(HTTPClientRequestPart.end(trailers)).get()

@@ -159,7 +159,7 @@ extension ObjectProxy {
                 sent += Int64(chunk.readableBytes)
                 if sent > constraints.maxFileSize { throw HTTPError(413, "Your request is too large.") }
                 if window.count >= Self.writeWindow { try await settleOldest() }
-                window.append(live.map { ($0, $0.conn.sendBodyFuture(chunk)) })
+                window.append(live.map { ($0, $0.conn.sendBodyFuture(chunk, timeout: ctx.nodeTimeout)) })
             }
             while !window.isEmpty { try await settleOldest() }
             if let length, sent != length { throw HTTPError(499, "Client disconnected") }

@@ -68,7 +68,7 @@ let package = Package(
 
         // Storage
         .systemLibrary(name: "CLinuxIO"),
-        .target(name: "ObjectStore", dependencies: ["NimbusCore", "Digest", "CLinuxIO"]),
+        .target(name: "ObjectStore", dependencies: ["NimbusCore", "Digest", "CLinuxIO", "CNimbusZlib"]),
         .target(name: "DBBroker", dependencies: ["NimbusCore", "SQLite"]),
 
         // Servers

@@ -9,6 +9,9 @@ public struct AIOLayout: Codable, Sendable, Equatable {
     public var nodes: Int
     public var devicesPerNode: Int
     public var weight: Double
+    /// Storage nodes pack small object files into volumes (`StorageNodeConfig.objectVolumes`);
+    /// absent in layout files made before it (off).
+    public var objectVolumes: Bool?
 
     public init(partPower: Int = 10, replicas: Int = 3, minPartHours: Int = 1, nodes: Int = 4, devicesPerNode: Int = 1,
                 weight: Double = 100) {

@@ -82,6 +82,7 @@ public final class AllInOne: Sendable {
         var config = StorageNodeConfig(devicesRoot: "\(dataDir)/node\(n + 1)", devices: devices, host: nodeHost,
                                        port: state.nodePorts[n], hashPath: state.hashPath, ringDirectory: "\(dataDir)/rings")
         config.expirerInterval = 10
+        config.objectVolumes = state.layout.objectVolumes ?? false
         return config
     }
 

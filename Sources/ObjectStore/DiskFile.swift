@@ -23,6 +23,8 @@ public struct DiskFile: Sendable {
     public var suffix: String { String(hash.suffix(3)) }
     public var directory: String { "\(devicePath)/objects/\(partition)/\(suffix)/\(hash)" }
     public var tmpDirectory: String { "\(devicePath)/tmp" }
+    /// The device's volumes, when its node packs small files into them (`VolumeStore`).
+    var volumes: VolumeStore? { VolumeStore.registered(devicePath) }
 
     /// What the directory currently says about the object.
     public enum State: Sendable {
@@ -37,15 +39,60 @@ public struct DiskFile: Sendable {
     /// One file of the hash directory: its timestamp, extension (`data`, `ts`, `meta`) and name.
     typealias ListedFile = (Timestamp, String, String)
 
-    /// Sorted file names of the hash directory (oldest first by timestamp).
+    /// Sorted file names of the hash directory (oldest first by timestamp), with those kept in
+    /// the device's volumes.
     func listing() -> [ListedFile] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
         var out: [ListedFile] = []
-        for name in names {
+        for name in names() {
             guard let file = Self.parse(name) else { continue }
             out.append(file)
         }
         return out.sorted { $0.0 < $1.0 }
+    }
+
+    /// Every name of the hash directory: its files and its files in volumes.
+    func names() -> [String] {
+        var names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        if let volumes { names += volumes.files(partition: partition, hash: hash).keys }
+        return names
+    }
+
+    /// Opens one file of the hash directory, wherever it is kept.
+    func reader(_ name: String) throws -> ObjectReader {
+        if let volumes, let at = volumes.location(partition: partition, hash: hash, name: name), let fd = volumes.descriptor(of: at) {
+            return try ObjectReader(path: "\(directory)/\(name)", fd: fd, base: at.offset, size: at.length, ownsDescriptor: false)
+        }
+        return try ObjectReader(path: "\(directory)/\(name)")
+    }
+
+    /// The metadata of one file (a `.meta`), wherever it is kept.
+    func footer(_ name: String) throws -> [String: String] {
+        if let volumes, let at = volumes.location(partition: partition, hash: hash, name: name), let fd = volumes.descriptor(of: at) {
+            return try MetadataFooter.read(fd: fd, base: at.offset, fileSize: at.length).metadata
+        }
+        return try Self.readFooterFile("\(directory)/\(name)")
+    }
+
+    /// Removes one file of the hash directory, wherever it is kept.
+    func remove(_ name: String) {
+        if volumes?.remove(partition: partition, hash: hash, name: name) == true { return }
+        unlink("\(directory)/\(name)")
+    }
+
+    /// One file's bytes as stored (object bytes and footer), for sending it to another replica;
+    /// nil when it is gone (replaced by a newer version meanwhile).
+    public func storedFile(_ name: String) -> StoredFile? {
+        if let volumes, let at = volumes.location(partition: partition, hash: hash, name: name), let fd = volumes.descriptor(of: at) {
+            return StoredFile(fd: fd, base: at.offset, size: at.length, ownsDescriptor: false)
+        }
+        let fd = Glibc.open("\(directory)/\(name)", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            close(fd)
+            return nil
+        }
+        return StoredFile(fd: fd, base: 0, size: Int64(st.st_size), ownsDescriptor: true)
     }
 
     static func parse(_ name: String) -> ListedFile? {
@@ -78,10 +125,9 @@ public struct DiskFile: Sendable {
             return files.isEmpty ? .missing : .missing
         }
         if newest.1 == "ts" { return .deleted(newest.0) }
-        let reader = try ObjectReader(path: "\(directory)/\(newest.2)")
+        let reader = try self.reader(newest.2)
         if let meta = files.last(where: { $0.1 == "meta" && $0.0 > newest.0 }) {
-            let overlay = try Self.readFooterFile("\(directory)/\(meta.2)")
-            reader.applyPost(overlay)
+            reader.applyPost(try footer(meta.2))
         }
         return .present(reader)
     }
@@ -142,7 +188,7 @@ public struct DiskFile: Sendable {
         let newestMeta = files.last { $0.1 == "meta" }
         for (i, f) in files.enumerated() {
             let keep = i == newestIndex || (f.1 == "meta" && newest.1 == "data" && f.0 > newest.0 && f.2 == newestMeta?.2)
-            if !keep { unlink("\(directory)/\(f.2)") }
+            if !keep { remove(f.2) }
         }
     }
 
@@ -151,9 +197,37 @@ public struct DiskFile: Sendable {
         let qdir = "\(devicePath)/quarantined/objects"
         try FileManager.default.createDirectory(atPath: qdir, withIntermediateDirectories: true)
         let target = "\(qdir)/\(hash)-\(UInt32.random(in: 0...UInt32.max))"
-        guard rename(directory, target) == 0 else { throw POSIXFailure("quarantine \(directory)") }
+        let inVolumes = volumes?.files(partition: partition, hash: hash) ?? [:]
+        if rename(directory, target) != 0 {
+            guard errno == ENOENT, !inVolumes.isEmpty else { throw POSIXFailure("quarantine \(directory)") }
+        }
+        if !inVolumes.isEmpty {
+            // Files kept in a volume are copied out as files, as the directory would have held them.
+            try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+            for name in inVolumes.keys {
+                if let file = storedFile(name) {
+                    var bytes = [UInt8](repeating: 0, count: Int(file.size))
+                    if MetadataFooter.preadFully(file.fd, &bytes, offset: file.base) {
+                        FileManager.default.createFile(atPath: "\(target)/\(name)", contents: Data(bytes))
+                    }
+                    file.close()
+                }
+                remove(name)
+            }
+        }
         // The suffix changed: replication must see it differ from the peers' and bring a good copy.
         SuffixHashes.invalidate(diskFile: self)
+    }
+
+    /// One file's bytes where they are kept: a plain file's descriptor, or a volume's (left open).
+    public struct StoredFile {
+        public let fd: Int32
+        /// Where the file's image starts in `fd`.
+        public let base: Int64
+        public let size: Int64
+        let ownsDescriptor: Bool
+
+        public func close() { if ownsDescriptor { Glibc.close(fd) } }
     }
 
     static func readFooterFile(_ path: String) throws -> [String: String] {

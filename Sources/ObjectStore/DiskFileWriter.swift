@@ -7,10 +7,18 @@ import NimbusCore
 /// computed; `commit` appends the metadata footer, fsyncs, renames into the hash directory and
 /// fsyncs that directory. Until `commit` nothing is visible; `abort` (or a crash, cleaned up at
 /// start-up by `DeviceMaintenance.cleanTemp`) leaves nothing behind.
+///
+/// On a device that packs small files into volumes (`VolumeStore`), the bytes are held in
+/// memory instead while they fit in `VolumeStore.smallFileLimit`, and `commit` puts the file
+/// into a volume (durable by group commit) rather than renaming a temp file; a file that grows
+/// past the limit moves to a temp file and takes the path above.
 public final class DiskFileWriter {
     public let diskFile: DiskFile
-    private let tmpPath: String
-    private var fd: Int32
+    private var tmpPath = ""
+    private var fd: Int32 = -1
+    /// The bytes so far, while they go to a volume (nil: a temp file).
+    private var memory: [UInt8]?
+    private let volumes: VolumeStore?
     private var md5 = MessageDigest(.md5)
     /// Bytes written so far.
     public private(set) var bytesWritten: Int64 = 0
@@ -30,6 +38,15 @@ public final class DiskFileWriter {
     init(diskFile: DiskFile, knownFiles: [DiskFile.ListedFile]? = nil) throws {
         self.diskFile = diskFile
         self.knownFiles = knownFiles
+        self.volumes = diskFile.volumes
+        if volumes != nil {
+            memory = []
+        } else {
+            try openTemp()
+        }
+    }
+
+    private func openTemp() throws {
         let tmpDir = diskFile.tmpDirectory
         var path = "\(tmpDir)/\(diskFile.hash).\(UInt64.random(in: 0...UInt64.max)).tmp"
         var fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -58,6 +75,11 @@ public final class DiskFileWriter {
         } else {
             md5.update(bytes)
         }
+        if memory != nil {
+            try hold(bytes)
+            bytesWritten += Int64(bytes.count)
+            return
+        }
         try writeRaw(bytes)
         bytesWritten += Int64(bytes.count)
         if bytesWritten - writebackStarted >= Self.writebackStep {
@@ -65,6 +87,22 @@ public final class DiskFileWriter {
             _ = nimbus_start_writeback(fd, writebackStarted, bytesWritten - writebackStarted)
             writebackStarted = bytesWritten
         }
+    }
+
+    /// Keeps bytes in memory for a volume, or moves everything to a temp file once the file
+    /// would be too big for one (a footer's worth of room is left).
+    private func hold(_ bytes: UnsafeRawBufferPointer) throws {
+        guard var held = memory else { return try writeRaw(bytes) }
+        if held.count + bytes.count + 64 * 1024 > VolumeStore.smallFileLimit {
+            memory = nil
+            try openTemp()
+            try held.withUnsafeBytes { try writeRaw($0) }
+            try writeRaw(bytes)
+            return
+        }
+        memory = nil  // no copy-on-write of the held bytes while appending
+        held.append(contentsOf: bytes)
+        memory = held
     }
 
     private func writeRaw(_ bytes: UnsafeRawBufferPointer) throws {
@@ -88,6 +126,11 @@ public final class DiskFileWriter {
     /// Makes the file visible as `<timestamp>.<ext>` in the hash directory.
     public func commit(metadata: [String: String], timestamp: Timestamp, ext: String = "data") throws {
         let footer = try MetadataFooter.encode(metadata)
+        if var held = memory {
+            memory = nil
+            held += footer
+            return try installInVolume(fileName: "\(timestamp.internalForm).\(ext)", image: held)
+        }
         try footer.withUnsafeBytes { try writeRaw($0) }
         try install(fileName: "\(timestamp.internalForm).\(ext)")
     }
@@ -95,6 +138,11 @@ public final class DiskFileWriter {
     /// Makes a file received from another replica (data and footer as written there) visible
     /// under its own name, after checking its footer reads back.
     public func commitReplica(fileName: String) throws {
+        if let held = memory {
+            memory = nil
+            _ = try held.withUnsafeBytes { try MetadataFooter.read(image: $0) }
+            return try installInVolume(fileName: fileName, image: held)
+        }
         guard fsync(fd) == 0 else { throw DiskFileError.io("fsync: \(String(cString: strerror(errno)))") }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw DiskFileError.io("stat") }
@@ -136,13 +184,37 @@ public final class DiskFileWriter {
         SuffixHashes.invalidate(diskFile: diskFile)
     }
 
+    /// Puts the file into the device's active volume (durable when this returns), then cleans
+    /// up as `install` does.
+    private func installInVolume(fileName: String, image: [UInt8]) throws {
+        guard let volumes else { throw DiskFileError.io("no volumes on \(diskFile.devicePath)") }
+        if access("\(diskFile.directory)/\(fileName)", F_OK) == 0 {
+            abort()
+            throw DiskFileError.exists
+        }
+        do {
+            try image.withUnsafeBytes { try volumes.put(partition: diskFile.partition, hash: diskFile.hash, name: fileName, image: $0) }
+        } catch {
+            abort()
+            throw error
+        }
+        finished = true
+        if let knownFiles, let installed = DiskFile.parse(fileName) {
+            diskFile.cleanup(known: (knownFiles + [installed]).sorted { $0.0 < $1.0 })
+        } else {
+            diskFile.cleanup()
+        }
+        SuffixHashes.invalidate(diskFile: diskFile)
+    }
+
     /// Throws the temp file away.
     public func abort() {
+        memory = nil
         if fd >= 0 {
             close(fd)
             fd = -1
         }
-        if !finished { unlink(tmpPath) }
+        if !finished && !tmpPath.isEmpty { unlink(tmpPath) }
         finished = true
     }
 }

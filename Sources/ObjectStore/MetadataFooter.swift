@@ -25,19 +25,39 @@ public enum MetadataFooter {
 
     /// Reads the footer of an open file: the metadata and the length of the bytes before it.
     public static func read(fd: Int32, fileSize: Int64) throws -> (metadata: [String: String], dataLength: Int64) {
+        try read(fd: fd, base: 0, fileSize: fileSize)
+    }
+
+    /// As `read(fd:fileSize:)`, for a file whose image starts at `base` (a volume record's body).
+    public static func read(fd: Int32, base: Int64, fileSize: Int64) throws -> (metadata: [String: String], dataLength: Int64) {
         guard fileSize >= Int64(trailerSize) else { throw DiskFileError.corrupt("file too short for a metadata footer") }
         var trailer = [UInt8](repeating: 0, count: trailerSize)
-        guard preadFully(fd, &trailer, offset: fileSize - Int64(trailerSize)) else { throw DiskFileError.corrupt("cannot read footer") }
+        guard preadFully(fd, &trailer, offset: base + fileSize - Int64(trailerSize)) else { throw DiskFileError.corrupt("cannot read footer") }
         guard Array(trailer[4..<8]) == magic else { throw DiskFileError.corrupt("bad footer magic") }
         let length = Int64(trailer[0]) | Int64(trailer[1]) << 8 | Int64(trailer[2]) << 16 | Int64(trailer[3]) << 24
         guard length <= fileSize - Int64(trailerSize) else { throw DiskFileError.corrupt("footer length out of range") }
         var json = [UInt8](repeating: 0, count: Int(length))
         let start = fileSize - Int64(trailerSize) - length
-        guard preadFully(fd, &json, offset: start) else { throw DiskFileError.corrupt("cannot read metadata") }
+        guard preadFully(fd, &json, offset: base + start) else { throw DiskFileError.corrupt("cannot read metadata") }
         guard let object = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: String] else {
             throw DiskFileError.corrupt("metadata is not a JSON object of strings")
         }
         return (object, start)
+    }
+
+    /// Reads the footer of a file image held in memory (a replicated file checked before it is kept).
+    static func read(image: UnsafeRawBufferPointer) throws -> (metadata: [String: String], dataLength: Int64) {
+        let size = image.count
+        guard size >= trailerSize else { throw DiskFileError.corrupt("file too short for a metadata footer") }
+        guard Array(image[(size - 4)..<size]) == magic else { throw DiskFileError.corrupt("bad footer magic") }
+        let t = size - trailerSize
+        let length = Int(image[t]) | Int(image[t + 1]) << 8 | Int(image[t + 2]) << 16 | Int(image[t + 3]) << 24
+        guard length <= t else { throw DiskFileError.corrupt("footer length out of range") }
+        let json = Data(image[(t - length)..<t])
+        guard let object = try? JSONSerialization.jsonObject(with: json) as? [String: String] else {
+            throw DiskFileError.corrupt("metadata is not a JSON object of strings")
+        }
+        return (object, Int64(t - length))
     }
 
     static func preadFully(_ fd: Int32, _ buffer: inout [UInt8], offset: Int64) -> Bool {

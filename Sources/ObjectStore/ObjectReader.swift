@@ -10,6 +10,10 @@ public final class ObjectReader: @unchecked Sendable {
     // is only mutated by `applyPost` before the reader is handed out.
     public let path: String
     private let fd: Int32
+    /// Where the file's image starts in `fd` (0 for a plain file; a record's body in a volume).
+    private let base: Int64
+    /// Whether the descriptor is this reader's to close (a volume's stays open for its store).
+    private let ownsDescriptor: Bool
     /// Effective metadata: the `.data` metadata, with the user metadata of a newer `.meta` applied.
     public private(set) var metadata: [String: String]
     /// The metadata of the `.data` file alone, as its PUT wrote it.
@@ -19,7 +23,7 @@ public final class ObjectReader: @unchecked Sendable {
     /// Timestamp of the `.data` file.
     public let dataTimestamp: Timestamp
 
-    init(path: String) throws {
+    convenience init(path: String) throws {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw errno == ENOENT ? DiskFileError.vanished(path) : DiskFileError.io("open \(path)") }
         var st = stat()
@@ -27,8 +31,13 @@ public final class ObjectReader: @unchecked Sendable {
             close(fd)
             throw DiskFileError.io("stat \(path)")
         }
+        try self.init(path: path, fd: fd, base: 0, size: Int64(st.st_size), ownsDescriptor: true)
+    }
+
+    /// A file image of `size` bytes at `base` in `fd` (a volume record's body).
+    init(path: String, fd: Int32, base: Int64, size: Int64, ownsDescriptor: Bool) throws {
         do {
-            let (meta, length) = try MetadataFooter.read(fd: fd, fileSize: Int64(st.st_size))
+            let (meta, length) = try MetadataFooter.read(fd: fd, base: base, fileSize: size)
             guard let ts = meta["X-Timestamp"].flatMap({ Timestamp($0) }) else {
                 throw DiskFileError.corrupt("metadata without X-Timestamp")
             }
@@ -40,14 +49,16 @@ public final class ObjectReader: @unchecked Sendable {
             self.contentLength = length
             self.dataTimestamp = ts
         } catch {
-            close(fd)
+            if ownsDescriptor { close(fd) }
             throw error
         }
         self.path = path
         self.fd = fd
+        self.base = base
+        self.ownsDescriptor = ownsDescriptor
     }
 
-    deinit { close(fd) }
+    deinit { if ownsDescriptor { close(fd) } }
 
     /// Applies the metadata of a POST: user metadata and Content-Type are replaced; the
     /// immutable parts (ETag, length, name, data timestamp) stay.
@@ -64,7 +75,7 @@ public final class ObjectReader: @unchecked Sendable {
         let want = Int(min(Int64(buffer.count), contentLength - offset))
         guard want > 0 else { return 0 }
         while true {
-            let n = pread(fd, buffer.baseAddress, want, off_t(offset))
+            let n = pread(fd, buffer.baseAddress, want, off_t(base + offset))
             if n < 0 && errno == EINTR { continue }
             if n < 0 { throw DiskFileError.io("read \(path): \(String(cString: strerror(errno)))") }
             return n

@@ -11,8 +11,14 @@ import NimbusCore
 /// they hold the same versions.
 public enum SuffixHashes {
     static func invalidate(diskFile: DiskFile) {
-        let path = "\(diskFile.devicePath)/objects/\(diskFile.partition)/hashes.invalid"
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        let partDir = "\(diskFile.devicePath)/objects/\(diskFile.partition)"
+        let path = "\(partDir)/hashes.invalid"
+        var fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        if fd < 0 && errno == ENOENT {
+            // A file kept in a volume has no hash directory that made the partition's.
+            try? FileManager.default.createDirectory(atPath: partDir, withIntermediateDirectories: true)
+            fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        }
         guard fd >= 0 else { return }
         defer { close(fd) }
         flock(fd, LOCK_EX)
@@ -49,9 +55,10 @@ public enum SuffixHashes {
            let stored = try? JSONDecoder().decode([String: String].self, from: data) {
             hashes = stored
         }
-        let suffixes = Set(((try? FileManager.default.contentsOfDirectory(atPath: partDir)) ?? []).filter {
+        var suffixes = Set(((try? FileManager.default.contentsOfDirectory(atPath: partDir)) ?? []).filter {
             $0.count == 3 && $0.allSatisfy(\.isHexDigit)
         })
+        if let volumes = VolumeStore.registered(devicePath) { suffixes.formUnion(volumes.suffixes(partition: partition)) }
         var changed = false
         for suffix in hashes.keys where !suffixes.contains(suffix) {
             hashes[suffix] = nil
@@ -73,7 +80,7 @@ public enum SuffixHashes {
     /// MD5 of the suffix's file names (after cleanup); nil when the suffix is now empty (removed).
     static func hashSuffix(partDir: String, suffix: String, devicePath: String, partition: Int, reclaimAge: Double, now: Double) -> String? {
         let suffixDir = "\(partDir)/\(suffix)"
-        let hashDirs = ((try? FileManager.default.contentsOfDirectory(atPath: suffixDir)) ?? []).sorted()
+        let hashDirs = hashes(devicePath: devicePath, partition: partition, suffix: suffix)
         var md5 = MessageDigest(.md5)
         var any = false
         for hash in hashDirs {
@@ -82,9 +89,9 @@ public enum SuffixHashes {
             let listing = file.listing()
             // A tombstone alone, older than the reclaim age, has done its job everywhere.
             if listing.count == 1, listing[0].1 == "ts", listing[0].0.seconds < now - reclaimAge {
-                unlink("\(file.directory)/\(listing[0].2)")
+                file.remove(listing[0].2)
             }
-            let names = ((try? FileManager.default.contentsOfDirectory(atPath: file.directory)) ?? []).sorted()
+            let names = file.names().sorted()
             if names.isEmpty {
                 rmdir(file.directory)
                 continue
@@ -102,12 +109,18 @@ public enum SuffixHashes {
 
     /// The object directories of a suffix and their file names (what a replica tells a peer).
     public static func listing(devicePath: String, partition: Int, suffix: String) -> [String: [String]] {
-        let suffixDir = "\(devicePath)/objects/\(partition)/\(suffix)"
         var out: [String: [String]] = [:]
-        for hash in (try? FileManager.default.contentsOfDirectory(atPath: suffixDir)) ?? [] {
+        for hash in hashes(devicePath: devicePath, partition: partition, suffix: suffix) {
             let names = DiskFile(devicePath: devicePath, partition: partition, hash: hash).listing().map(\.2)
             if !names.isEmpty { out[hash] = names }
         }
         return out
+    }
+
+    /// The object hashes of a suffix: its hash directories and the hashes with files in volumes.
+    static func hashes(devicePath: String, partition: Int, suffix: String) -> [String] {
+        var hashes = Set((try? FileManager.default.contentsOfDirectory(atPath: "\(devicePath)/objects/\(partition)/\(suffix)")) ?? [])
+        if let volumes = VolumeStore.registered(devicePath) { hashes.formUnion(volumes.hashes(partition: partition, suffix: suffix)) }
+        return hashes.sorted()
     }
 }

@@ -52,6 +52,10 @@ public final class StorageNode: Service, Sendable {
             try FileManager.default.createDirectory(atPath: "\(path)/tmp", withIntermediateDirectories: true)
             let removed = DeviceMaintenance.cleanTemp(devicePath: path)
             if removed > 0 { logger.notice("removed \(removed) temp files of interrupted writes on \(device)") }
+            if config.objectVolumes {
+                let (_, files, cut) = try VolumeStore.open(devicePath: path)
+                logger.notice("volumes of \(device): \(files) files\(cut > 0 ? ", \(cut) bytes of unfinished records cut off" : "")")
+            }
         }
         let paths = StoragePaths(devicesRoot: config.devicesRoot, hashPath: config.hashPath)
         let pools = DevicePools(devices: config.devices)

@@ -35,6 +35,9 @@ public struct StorageNodeConfig: Sendable, Codable {
     public var ringCheckInterval: Double = 5
     /// Client timeout and connection limit of the node's HTTP server.
     public var server = HTTPServerOptions()
+    /// Small object files (up to `VolumeStore.smallFileLimit`) packed into append-only volume
+    /// files with group commit instead of one file each (the LOSF prototype; off by default).
+    public var objectVolumes = false
 
     public init(devicesRoot: String, devices: [String], host: String, port: Int, hashPath: HashPathConfig, ringDirectory: String) {
         self.devicesRoot = devicesRoot
@@ -48,7 +51,7 @@ public struct StorageNodeConfig: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case devicesRoot, devices, host, port, hashPath, ringDirectory, containerReportInterval, updateTimeout, expirerInterval
         case replicationInterval, dbReplicationInterval, updaterInterval, auditorInterval, auditorBytesPerSecond, auditorFilesPerSecond
-        case reclaimAge, ringCheckInterval, server
+        case reclaimAge, ringCheckInterval, server, objectVolumes
     }
 
     /// Decodes a config file; the intervals and timeouts are optional.
@@ -71,6 +74,7 @@ public struct StorageNodeConfig: Sendable, Codable {
         auditorFilesPerSecond = try c.decodeIfPresent(Double.self, forKey: .auditorFilesPerSecond) ?? auditorFilesPerSecond
         reclaimAge = try c.decodeIfPresent(Double.self, forKey: .reclaimAge) ?? reclaimAge
         ringCheckInterval = try c.decodeIfPresent(Double.self, forKey: .ringCheckInterval) ?? ringCheckInterval
+        objectVolumes = try c.decodeIfPresent(Bool.self, forKey: .objectVolumes) ?? objectVolumes
         server = try c.decodeIfPresent(HTTPServerOptions.self, forKey: .server) ?? server
     }
 }

@@ -45,6 +45,9 @@ struct AIOCommand: AsyncParsableCommand {
     @Option(help: "A proxy-server.conf whose [pipeline:main] and [filter:NAME] sections set the proxy's stages (default: Swift's pipeline).")
     var proxyPipeline: String?
 
+    @Flag(help: "Pack small objects into append-only volume files with group commit (the LOSF prototype) when the data directory is created; remembered.")
+    var objectVolumes = false
+
     @Flag(help: "Also run the compute cloud's control plane: the EC2 Query API with its image registry.")
     var compute = false
 
@@ -93,7 +96,8 @@ struct AIOCommand: AsyncParsableCommand {
         // over loopback and trust no private CA yet.
         if tlsCert != nil && compute { throw ValidationError("--tls-cert cannot be combined with --compute yet (the image registry talks plain HTTP to the proxy)") }
         let layoutPath = layout ?? (FileManager.default.fileExists(atPath: "ring/aio.json") ? "ring/aio.json" : nil)
-        let chosen = try layoutPath.map { try AIOLayout.load(from: $0) } ?? .standard
+        var chosen = try layoutPath.map { try AIOLayout.load(from: $0) } ?? .standard
+        if objectVolumes { chosen.objectVolumes = true }
         let dataDir = URL(fileURLWithPath: self.dataDir).standardizedFileURL.path
         let state = try AllInOne.prepare(dataDir: dataDir, layout: chosen)
         let proxyPort = port == 0 ? try FreePort.find(count: 1, host: host == "0.0.0.0" ? "127.0.0.1" : host)[0] : port

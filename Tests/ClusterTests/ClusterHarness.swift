@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NimbusCore
 import Synchronization
+import ObjectStore
 import Testing
 
 /// An in-process all-in-one cluster (4 nodes, 3 replicas, proxy) on ephemeral loopback ports
@@ -65,6 +66,11 @@ final class ClusterHarness: @unchecked Sendable {
         for t in tasks { t.cancel() }
         for t in tasks { await t.value }
         client.shutdown()
+        for n in 0..<aio.state.layout.nodes {
+            for d in 0..<aio.state.layout.devicesPerNode {
+                VolumeStore.unregister("\(aio.devicesRoot(node: n))/\(AllInOne.deviceName(node: n, index: d))")
+            }
+        }
         try? FileManager.default.removeItem(atPath: root)
     }
 
@@ -114,13 +120,14 @@ final class ClusterHarness: @unchecked Sendable {
         let hash = aio.state.hashPath.hash(account: account, container: container, object: object)
         var out: [Int] = []
         for n in 0..<aio.state.layout.nodes {
-            let objects = "\(aio.devicesRoot(node: n))/\(AllInOne.deviceName(node: n, index: 0))/objects"
+            let device = "\(aio.devicesRoot(node: n))/\(AllInOne.deviceName(node: n, index: 0))"
+            let objects = "\(device)/objects"
             guard let parts = try? FileManager.default.contentsOfDirectory(atPath: objects) else { continue }
             for p in parts {
                 let dir = "\(objects)/\(p)/\(hash.suffix(3))/\(hash)"
-                if let files = try? FileManager.default.contentsOfDirectory(atPath: dir), files.contains(where: { $0.hasSuffix(".data") }) {
-                    out.append(n)
-                }
+                var files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+                if let volumes = VolumeStore.registered(device), let part = Int(p) { files += volumes.names(partition: part, hash: hash) }
+                if files.contains(where: { $0.hasSuffix(".data") }) { out.append(n) }
             }
         }
         return out
@@ -138,11 +145,12 @@ final class ClusterHarness: @unchecked Sendable {
 /// Gives each test of a suite its own cluster, started before the suite's `init` and stopped
 /// — awaited — after the test, so no server is torn down from a `deinit` on another thread.
 struct ClusterScope: SuiteTrait, TestTrait, TestScoping {
+    var layout = AIOLayout(partPower: 6)
     var isRecursive: Bool { true }
 
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
         guard testCase != nil else { return try await function() }
-        try await ClusterHarness.with { h in
+        try await ClusterHarness.with(layout: layout) { h in
             try await ClusterHarness.$current.withValue(h) { try await function() }
         }
     }
@@ -151,6 +159,13 @@ struct ClusterScope: SuiteTrait, TestTrait, TestScoping {
 extension Trait where Self == ClusterScope {
     /// One in-process cluster per test (`ClusterHarness.scoped()` in the suite's `init`).
     static var cluster: Self { ClusterScope() }
+
+    /// As `cluster`, its storage nodes packing small objects into volumes (`objectVolumes`).
+    static var clusterWithVolumes: Self {
+        var layout = AIOLayout(partPower: 6)
+        layout.objectVolumes = true
+        return ClusterScope(layout: layout)
+    }
 }
 
 /// Real time plus an adjustable offset.

@@ -43,6 +43,21 @@ actor Auditor: PeriodicService {
                 await throttle(started: started, files: checked, bytes: bytes)
                 return true
             }
+            // Files kept in volumes have no hash directory of their own to walk.
+            if let volumes = VolumeStore.registered(devicePath) {
+                for (partition, hash) in volumes.allHashes() {
+                    if Task.isCancelled { break }
+                    let file = DiskFile(devicePath: devicePath, partition: partition, hash: hash)
+                    let (ok, read) = (try? await env.pools.run(device) { try Self.audit(file) }) ?? (true, 0)
+                    checked += 1
+                    bytes += read
+                    if !ok {
+                        quarantined += 1
+                        env.logger.error("auditor: \(file.directory) (in a volume) failed its check; quarantined")
+                    }
+                    await throttle(started: started, files: checked, bytes: bytes)
+                }
+            }
             for dir in ["containers", "accounts"] {
                 await walk.databases(under: "\(devicePath)/\(dir)") { _, db in
                     let good = (try? await env.pools.run(device) { try Self.checkDB(db) }) ?? true

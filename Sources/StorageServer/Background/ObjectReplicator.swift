@@ -76,7 +76,10 @@ actor ObjectReplicator: PeriodicService {
         if !isPrimary && allSynced && !targets.isEmpty {
             // Every primary has what this handoff held: it can go.
             let dir = "\(devicePath)/objects/\(partition)"
-            _ = try? await env.pools.run(device) { try FileManager.default.removeItem(atPath: dir) }
+            _ = try? await env.pools.run(device) {
+                try FileManager.default.removeItem(atPath: dir)
+                VolumeStore.registered(devicePath)?.dropPartition(partition)
+            }
             result.handoffsRemoved += 1
         }
     }
@@ -126,17 +129,15 @@ actor ObjectReplicator: PeriodicService {
 
     private func push(device: String, partition: Int, suffix: String, hash: String, name: String, to target: RingDevice) async throws {
         let path = "\(env.paths.devicePath(device))/objects/\(partition)/\(suffix)/\(hash)/\(name)"
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }  // replaced meanwhile by a newer version: the next pass sees it
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return }
-        let size = Int64(st.st_size)
+        let stored = DiskFile(devicePath: env.paths.devicePath(device), partition: partition, hash: hash).storedFile(name)
+        guard let stored else { return }  // replaced meanwhile by a newer version: the next pass sees it
+        defer { stored.close() }
+        let (fd, base, size) = (stored.fd, stored.base, stored.size)
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: target.address)
         headers.add(name: "X-Backend-Replication", value: "push")
         headers.add(name: "Content-Length", value: String(size))
-        if name.hasSuffix(".data"), let (meta, dataLength) = try? MetadataFooter.read(fd: fd, fileSize: size), let etag = meta["ETag"] {
+        if name.hasSuffix(".data"), let (meta, dataLength) = try? MetadataFooter.read(fd: fd, base: base, fileSize: size), let etag = meta["ETag"] {
             // The peer checks the data against its ETag: bit rot here never spreads.
             headers.add(name: "X-Backend-Data-Length", value: String(dataLength))
             headers.add(name: "X-Backend-Etag", value: etag)
@@ -153,7 +154,7 @@ actor ObjectReplicator: PeriodicService {
                 let buffer: ByteBuffer = try await env.pools.run(device) {
                     var b = ByteBufferAllocator().buffer(capacity: want)
                     let n = b.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
-                        max(0, pread(fd, raw.baseAddress, want, off_t(at)))
+                        max(0, pread(fd, raw.baseAddress, want, off_t(base + at)))
                     }
                     if n == 0 { throw DiskFileError.io("short read of \(path)") }
                     return b

@@ -1,0 +1,277 @@
+import Foundation
+import NimbusCore
+
+/// A device's small objects packed into append-only volume files (`<device>/volumes/v<n>`)
+/// instead of one file per object version: the "files" of a hash directory (`<ts>.data`,
+/// `.ts`, `.meta`) whose whole image is at most `smallFileLimit` bytes are records in a volume,
+/// found through an in-memory `VolumeIndex`. `DiskFile`, `DiskFileWriter` and `SuffixHashes`
+/// consult it alongside the directory tree, so reads, last-write-wins, cleanup, suffix hashes,
+/// replication and auditing see one set of files either way; larger objects stay plain files.
+///
+/// A prototype of OVH's LOSF design for OpenStack Swift, switched on per storage node
+/// (`objectVolumes`), made to measure what packing buys over one file per object on this
+/// hardware (docs/performance.md). Not built: compaction (space of removed records is not
+/// reclaimed) and an index checkpoint (start-up replays every volume).
+public final class VolumeStore: @unchecked Sendable {
+    // @unchecked: `index`, `active` and `volumes` are only touched with `lock` held; the
+    // volumes synchronise their own appends.
+    public let devicePath: String
+    private let lock = NSLock()
+    private var index = VolumeIndex()
+    private var volumes: [Int: ObjectVolume] = [:]
+    private var active: ObjectVolume
+
+    /// Files up to this size (object bytes + footer) go into volumes.
+    public static let smallFileLimit = 1 << 20
+    /// A volume takes new records until it is this large; then the next one is started.
+    static let volumeLimit: Int64 = 4 << 30
+
+    private static let registry = NSLock()
+    nonisolated(unsafe) private static var stores: [String: VolumeStore] = [:]
+
+    /// The store of a device path, when its node keeps small objects in volumes.
+    public static func registered(_ devicePath: String) -> VolumeStore? {
+        registry.lock()
+        defer { registry.unlock() }
+        return stores.isEmpty ? nil : stores[devicePath]
+    }
+
+    /// Opens (replaying every volume) and registers the store of a device; answers how many
+    /// files it indexes and how many bytes of torn tail were cut off.
+    @discardableResult
+    public static func open(devicePath: String) throws -> (store: VolumeStore, files: Int, cutBytes: Int64) {
+        let dir = "\(devicePath)/volumes"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let numbers = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap { name -> Int? in
+            guard name.hasPrefix("v") else { return nil }
+            return Int(name.dropFirst())
+        }.sorted()
+        var index = VolumeIndex()
+        var volumes: [Int: ObjectVolume] = [:]
+        var cut: Int64 = 0
+        for n in numbers {
+            let (volume, removed) = try replay(number: n, path: "\(dir)/v\(n)", into: &index)
+            volumes[n] = volume
+            cut += removed
+        }
+        let last: ObjectVolume
+        if let n = numbers.last, let v = volumes[n], v.size < volumeLimit {
+            last = v
+        } else {
+            let n = (numbers.last ?? 0) + 1
+            last = try create(number: n, dir: dir)
+            volumes[n] = last
+        }
+        let store = VolumeStore(devicePath: devicePath, index: index, volumes: volumes, active: last)
+        registry.lock()
+        stores[devicePath] = store
+        registry.unlock()
+        return (store, index.count, cut)
+    }
+
+    /// Forgets a device's store (a node stopping; tests).
+    public static func unregister(_ devicePath: String) {
+        registry.lock()
+        stores[devicePath] = nil
+        registry.unlock()
+    }
+
+    private init(devicePath: String, index: VolumeIndex, volumes: [Int: ObjectVolume], active: ObjectVolume) {
+        self.devicePath = devicePath
+        self.index = index
+        self.volumes = volumes
+        self.active = active
+    }
+
+    private static func create(number: Int, dir: String) throws -> ObjectVolume {
+        let path = "\(dir)/v\(number)"
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DiskFileError.io("create \(path): \(String(cString: strerror(errno)))") }
+        // The new name must survive a crash before anything in it is acknowledged.
+        guard fsync(fd) == 0 else { throw DiskFileError.io("fsync \(path)") }
+        AtomicFile.fsyncDirectory(dir)
+        return ObjectVolume(number: number, path: path, fd: fd, end: 0)
+    }
+
+    /// Reads a volume's records into `index`; a torn or damaged tail is cut off.
+    private static func replay(number: Int, path: String, into index: inout VolumeIndex) throws -> (ObjectVolume, Int64) {
+        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw DiskFileError.io("open \(path): \(String(cString: strerror(errno)))") }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            close(fd)
+            throw DiskFileError.io("stat \(path)")
+        }
+        let size = Int64(st.st_size)
+        var offset: Int64 = 0
+        var buffer = [UInt8](repeating: 0, count: 8 << 20)
+        var bufferStart: Int64 = 0
+        var bufferCount = 0
+        scan: while offset < size {
+            // Keep the record being read whole in the buffer (growing it for a big one).
+            func fill(_ need: Int) -> Bool {
+                if offset >= bufferStart && offset + Int64(need) <= bufferStart + Int64(bufferCount) { return true }
+                if need > buffer.count { buffer = [UInt8](repeating: 0, count: need) }
+                let want = Int(min(Int64(buffer.count), size - offset))
+                guard want >= need else { return false }
+                var done = 0
+                while done < want {
+                    let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, want - done, off_t(offset) + off_t(done)) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { return false }
+                    done += n
+                }
+                bufferStart = offset
+                bufferCount = want
+                return true
+            }
+            guard fill(VolumeRecord.headerSize) else { break scan }
+            // The whole record's length, from its header, before the CRC check reads all of it.
+            let at = Int(offset - bufferStart)
+            let lengths = buffer.withUnsafeBytes { b -> (Int, Int, UInt64) in
+                (Int(b[at + 9]), Int(b[at + 10]) | Int(b[at + 11]) << 8,
+                 (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[at + 12 + $1]) << (8 * UInt64($1)) })
+            }
+            let total = UInt64(VolumeRecord.headerSize + lengths.0 + lengths.1) &+ lengths.2
+            guard lengths.2 < UInt64(size), total <= UInt64(size - offset), fill(Int(total)) else { break scan }
+            let record = buffer.withUnsafeBytes { b in
+                VolumeRecord.decode(UnsafeRawBufferPointer(rebasing: b[0..<bufferCount]), at: Int(offset - bufferStart))
+            }
+            guard let record else { break scan }
+            switch record.kind {
+            case .put:
+                index.put(partition: record.partition, hash: record.hash, name: record.name,
+                          VolumeIndex.Location(volume: number, offset: offset + Int64(record.bodyOffset), length: record.bodyLength))
+            case .remove:
+                index.remove(partition: record.partition, hash: record.hash, name: record.name)
+            }
+            offset += record.length
+        }
+        let cut = size - offset
+        if cut > 0 { _ = ftruncate(fd, off_t(offset)) }
+        return (ObjectVolume(number: number, path: path, fd: fd, end: offset), cut)
+    }
+
+    // MARK: - Files
+
+    /// The files a hash directory has in volumes (name → location).
+    func files(partition: Int, hash: String) -> [String: VolumeIndex.Location] {
+        lock.lock()
+        defer { lock.unlock() }
+        return index.files(partition: partition, hash: hash)
+    }
+
+    func location(partition: Int, hash: String, name: String) -> VolumeIndex.Location? {
+        lock.lock()
+        defer { lock.unlock() }
+        return index.location(partition: partition, hash: hash, name: name)
+    }
+
+    func suffixes(partition: Int) -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return index.suffixes(partition: partition)
+    }
+
+    func hashes(partition: Int, suffix: String) -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return index.hashes(partition: partition, suffix: suffix)
+    }
+
+    /// Every (partition, hash) with files in volumes (the auditor's walk).
+    public func allHashes() -> [(partition: Int, hash: String)] {
+        lock.lock()
+        defer { lock.unlock() }
+        var out: [(Int, String)] = []
+        for p in index.partitionNumbers {
+            for s in index.suffixes(partition: p) { for h in index.hashes(partition: p, suffix: s) { out.append((p, h)) } }
+        }
+        return out
+    }
+
+    /// The names of the files a hash directory has in volumes.
+    public func names(partition: Int, hash: String) -> [String] {
+        Array(files(partition: partition, hash: hash).keys)
+    }
+
+    /// Where a file's image is (volume file path, offset, length), for tools and tests.
+    public func place(partition: Int, hash: String, name: String) -> (path: String, offset: Int64, length: Int64)? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let at = index.location(partition: partition, hash: hash, name: name), let v = volumes[at.volume] else { return nil }
+        return (v.path, at.offset, at.length)
+    }
+
+    /// Files indexed.
+    public var fileCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return index.count
+    }
+
+    /// The descriptor of a volume, open for the life of the store (readers use `pread`).
+    func descriptor(of location: VolumeIndex.Location) -> Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        return volumes[location.volume]?.fd
+    }
+
+    /// Puts a file (its whole image) into the active volume and returns once it is durable
+    /// (group commit). Fails with `.exists` when the hash directory already has the name.
+    func put(partition: Int, hash: String, name: String, image: UnsafeRawBufferPointer) throws {
+        guard hash.utf8.count <= 255, name.utf8.count <= 65_535 else { throw DiskFileError.io("name too long for a volume record") }
+        let record = VolumeRecord(kind: .put, partition: partition, hash: hash, name: name, bodyLength: Int64(image.count))
+        let head = record.encodeHead(body: image)
+        lock.lock()
+        if index.location(partition: partition, hash: hash, name: name) != nil {
+            lock.unlock()
+            throw DiskFileError.exists
+        }
+        let volume = active
+        lock.unlock()
+        let (bodyOffset, end) = try volume.append(head: head, body: image)
+        try volume.sync(upTo: end)
+        lock.lock()
+        index.put(partition: partition, hash: hash, name: name,
+                  VolumeIndex.Location(volume: volume.number, offset: bodyOffset, length: Int64(image.count)))
+        let rotate = active === volume && end >= Self.volumeLimit
+        lock.unlock()
+        if rotate { try rotateActive(after: volume) }
+    }
+
+    private func rotateActive(after full: ObjectVolume) throws {
+        let next = try Self.create(number: full.number + 1, dir: "\(devicePath)/volumes")
+        lock.lock()
+        if active === full {
+            active = next
+            volumes[next.number] = next
+        }
+        lock.unlock()
+    }
+
+    /// Removes a file; answers false when the volumes do not have it. The removal record is
+    /// not flushed: lost in a crash, the file comes back and the next cleanup removes it again
+    /// (it is only ever removed because a newer one makes it obsolete).
+    @discardableResult
+    func remove(partition: Int, hash: String, name: String) -> Bool {
+        lock.lock()
+        guard index.remove(partition: partition, hash: hash, name: name) else {
+            lock.unlock()
+            return false
+        }
+        let volume = active
+        lock.unlock()
+        let head = VolumeRecord(kind: .remove, partition: partition, hash: hash, name: name, bodyLength: 0).encodeHead(body: nil)
+        _ = try? volume.append(head: head, body: nil)
+        return true
+    }
+
+    /// Drops every file of a partition (a handoff partition whose files the primaries now have).
+    public func dropPartition(_ partition: Int) {
+        lock.lock()
+        let files = index.files(partition: partition)
+        lock.unlock()
+        for (hash, name) in files { remove(partition: partition, hash: hash, name: name) }
+    }
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""The table of scripts/bench-side-by-side: objbench.py's JSON lines of both systems (tagged
-"system" and "round"), medians over the rounds per phase, and Nimbus / Swift."""
+"""The table of scripts/bench-side-by-side: objbench.py's JSON lines of each system (tagged
+"system" and "round": swift, nimbus, and with VOLUMES=1 nimbus-volumes), medians over the rounds
+per phase, and each Nimbus / Swift."""
 import json, statistics, sys
 
 PHASES = [("cont_put", "container PUT", "ops_per_s", "/s"), ("cont_delete", "container DELETE", "ops_per_s", "/s"),
@@ -28,16 +29,27 @@ def main():
     config = (runs.get(("swift", "config")) or runs.get(("nimbus", "config")) or [{}])[0]
     names = {"small": size(config.get("size", 4096)), "large": size(config.get("large_size", 256 << 20)),
              "listed": config.get("list_objects", 10000)}
-    print("| phase | OpenStack Swift | Nimbus | Nimbus / Swift | rounds (Swift; Nimbus) |")
-    print("|---|---|---|---|---|")
+    volumes = any(system == "nimbus-volumes" for system, _ in runs)
+    if volumes:
+        print("| phase | OpenStack Swift | Nimbus | Nimbus / Swift | Nimbus, volumes | volumes / Swift | rounds (Swift; Nimbus; volumes) |")
+        print("|---|---|---|---|---|---|---|")
+    else:
+        print("| phase | OpenStack Swift | Nimbus | Nimbus / Swift | rounds (Swift; Nimbus) |")
+        print("|---|---|---|---|---|")
     for phase, label, key, unit in PHASES:
         sw = [r[key] for r in runs.get(("swift", phase), []) if r.get(key)]
         nb = [r[key] for r in runs.get(("nimbus", phase), []) if r.get(key)]
+        vo = [r[key] for r in runs.get(("nimbus-volumes", phase), []) if r.get(key)]
         if not sw or not nb:
             continue
         a, b = statistics.median(sw), statistics.median(nb)
         fmt = lambda v: f"{v:,.0f}{unit}" if v >= 100 else f"{v:,.1f}{unit}"
-        print(f"| {label.format(**names)} | {fmt(a)} | {fmt(b)} | **{b / a:.2f}** | {', '.join(f'{v:,.0f}' for v in sw)}; {', '.join(f'{v:,.0f}' for v in nb)} |")
+        rounds = lambda vs: ", ".join(f"{v:,.0f}" for v in vs)
+        if volumes and vo:
+            c = statistics.median(vo)
+            print(f"| {label.format(**names)} | {fmt(a)} | {fmt(b)} | **{b / a:.2f}** | {fmt(c)} | **{c / a:.2f}** | {rounds(sw)}; {rounds(nb)}; {rounds(vo)} |")
+        else:
+            print(f"| {label.format(**names)} | {fmt(a)} | {fmt(b)} | **{b / a:.2f}** | {rounds(sw)}; {rounds(nb)} |")
     print(f"\nrequest errors over all runs: {errors}")
 
 

@@ -48,6 +48,7 @@ public final class AccountBroker {
         self.path = path
         db = try Database(path: path)
         try db.execute("PRAGMA synchronous=NORMAL")
+        try db.keepWALOnClose()
     }
 
     /// Creates the DB if missing; returns whether it was created.

@@ -38,7 +38,8 @@ public struct ContainerInfo: Sendable {
 
 /// A container's SQLite database: its object rows, counters and metadata.
 ///
-/// One short-lived connection per use, WAL journal, `BEGIN IMMEDIATE` for writes and a busy
+/// One short-lived connection per use, WAL journal (its files kept between connections, the WAL
+/// checkpointed and emptied when the last one closes), `BEGIN IMMEDIATE` for writes and a busy
 /// timeout, so concurrent object-server updates queue instead of failing.
 public final class ContainerBroker {
     let db: Database
@@ -51,6 +52,7 @@ public final class ContainerBroker {
         self.path = path
         db = try Database(path: path)
         try db.execute("PRAGMA synchronous=NORMAL")
+        try db.keepWALOnClose()
     }
 
     /// Creates the DB (and its directory) if missing, recording `putTimestamp` (and `createdAt`,

@@ -25,6 +25,32 @@ import Testing
 
     let sample = ["a", "b/1", "b/2", "b/c/3", "c", "d/4", "dz", "e"]
 
+    @Test func closingKeepsTheWALFilesAndTheRowsReadBackFromThem() throws {
+        let path: String, dir: String
+        do {
+            let (first, d) = try makeBroker(["kept"])
+            (path, dir) = (first.path, d)
+        }
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func inode(_ p: String) -> ino_t? {
+            var st = stat()
+            return stat(p, &st) == 0 ? st.st_ino : nil
+        }
+        // Each use opens and closes a connection: the -wal and -shm files stay (no new inodes)
+        // and what was committed is there for the next one.
+        var seen: [ino_t?] = []
+        for i in 0..<3 {
+            do {
+                let b = try ContainerBroker(path: path)
+                try b.merge([ObjectRecord(name: "n\(i)", createdAt: Timestamp(seconds: Double(100 + i)), size: 1, contentType: "t", etag: "e")])
+            }
+            #expect(FileManager.default.fileExists(atPath: path + "-wal") && FileManager.default.fileExists(atPath: path + "-shm"))
+            seen.append(inode(path + "-wal"))
+        }
+        #expect(Set(seen.compactMap { $0 }).count == 1, "the same WAL file each time")
+        #expect(try ContainerBroker(path: path).info().objectCount == 4)
+    }
+
     @Test func listsInNameOrderWithLimitAndMarkers() throws {
         let (b, dir) = try makeBroker(sample)
         defer { try? FileManager.default.removeItem(atPath: dir) }

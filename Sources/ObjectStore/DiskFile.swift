@@ -52,7 +52,7 @@ public struct DiskFile: Sendable {
 
     /// Every name of the hash directory: its files and its files in volumes.
     func names() -> [String] {
-        var names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var names = DirectoryNames.list(directory)
         if let volumes { names += volumes.files(partition: partition, hash: hash).keys }
         return names
     }

@@ -119,7 +119,7 @@ public enum SuffixHashes {
 
     /// The object hashes of a suffix: its hash directories and the hashes with files in volumes.
     static func hashes(devicePath: String, partition: Int, suffix: String) -> [String] {
-        var hashes = Set((try? FileManager.default.contentsOfDirectory(atPath: "\(devicePath)/objects/\(partition)/\(suffix)")) ?? [])
+        var hashes = Set(DirectoryNames.list("\(devicePath)/objects/\(partition)/\(suffix)"))
         if let volumes = VolumeStore.registered(devicePath) { hashes.formUnion(volumes.hashes(partition: partition, suffix: suffix)) }
         return hashes.sorted()
     }

@@ -147,9 +147,26 @@ public final class VolumeStore: @unchecked Sendable {
             }
             offset += record.length
         }
-        let cut = size - offset
-        if cut > 0 { _ = ftruncate(fd, off_t(offset)) }
+        // What follows the last whole record is cut off: zeros written ahead (not counted) and
+        // any record a crash left unfinished (counted).
+        let cut = nonZeroBytes(fd: fd, from: offset, to: size)
+        if size > offset { _ = ftruncate(fd, off_t(offset)) }
         return (ObjectVolume(number: number, path: path, fd: fd, end: offset), cut)
+    }
+
+    /// How many bytes of `fd` in `from..<to` are not zero (stopping at the last non-zero one).
+    private static func nonZeroBytes(fd: Int32, from: Int64, to: Int64) -> Int64 {
+        var last: Int64 = from
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var at = from
+        while at < to {
+            let want = Int(min(Int64(buffer.count), to - at))
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(at)) }
+            if n <= 0 { break }
+            if let i = buffer[0..<n].lastIndex(where: { $0 != 0 }) { last = at + Int64(i) + 1 }
+            at += Int64(n)
+        }
+        return last - from
     }
 
     // MARK: - Files

@@ -23,9 +23,57 @@ def free_ports(n):
     return ports
 
 
+def volume_files(device):
+    """The files a device keeps in object volumes (nimbus node `objectVolumes`), replayed from
+    the records as the node does at start-up: {(partition, hash, name): (volume path, offset,
+    length)}. Record: "NVR1", kind, partition u32, hash length u8, name length u16, body length
+    u64, CRC-32 (LE), hash, name, body. A record that does not check is skipped up to the next
+    one that does (damage); zeros or nothing sound after it end the volume."""
+    import struct, zlib
+    files = {}
+    vdir = os.path.join(device, "volumes")
+    if not os.path.isdir(vdir):
+        return files
+    for v in sorted((n for n in os.listdir(vdir) if n.startswith("v")), key=lambda n: int(n[1:])):
+        path = os.path.join(vdir, v)
+        data = open(path, "rb").read()
+
+        def sound(at):
+            if at + 24 > len(data) or data[at:at + 4] != b"NVR1":
+                return None
+            kind, part, hl, nl, bl, crc = struct.unpack_from("<BIBHQI", data, at + 4)
+            total = 24 + hl + nl + bl
+            if at + total > len(data) or zlib.crc32(data[at + 24:at + total], zlib.crc32(data[at:at + 20])) != crc:
+                return None
+            return kind, part, hl, nl, bl, total
+        at = 0
+        while at + 24 <= len(data):
+            found = sound(at)
+            if found is None:
+                if data[at:at + 4] == b"\0\0\0\0":
+                    break
+                nxt = data.find(b"NVR1", at + 1)
+                while nxt != -1 and sound(nxt) is None:
+                    nxt = data.find(b"NVR1", nxt + 1)
+                if nxt == -1:
+                    break
+                at = nxt
+                continue
+            kind, part, hl, nl, bl, total = found
+            h = data[at + 24:at + 24 + hl].decode()
+            name = data[at + 24 + hl:at + 24 + hl + nl].decode()
+            if kind == 1:
+                files[(part, h, name)] = (path, at + 24 + hl + nl, bl)
+            else:
+                files.pop((part, h, name), None)
+            at += total
+    return files
+
+
 class Cluster:
-    def __init__(self, nimbus, nodes=4):
+    def __init__(self, nimbus, nodes=4, volumes=False):
         self.nimbus = nimbus
+        self.volumes = volumes
         self.root = tempfile.mkdtemp(prefix="nimbus-faults-")
         self.rings = os.path.join(self.root, "rings")
         os.makedirs(self.rings)
@@ -55,7 +103,7 @@ class Cluster:
                        "port": self.ports[i], "hashPath": self.hash, "ringDirectory": self.rings,
                        "replicationInterval": 1, "dbReplicationInterval": 1, "updaterInterval": 1, "auditorInterval": 2,
                        "auditorBytesPerSecond": 100 * 1024 * 1024, "auditorFilesPerSecond": 2000, "expirerInterval": 5,
-                       "ringCheckInterval": 1, "containerReportInterval": 0.5}, f)
+                       "ringCheckInterval": 1, "containerReportInterval": 0.5, "objectVolumes": self.volumes}, f)
 
     def device(self, i):
         return os.path.join(self.root, f"node{i}", f"d{i}")
@@ -132,7 +180,19 @@ class Cluster:
                 h = os.path.basename(dirpath)
                 if h in hashes and any(f.endswith(".data") for f in files):
                     found[hashes[h]].add(i)
+            for (_part, h, name) in volume_files(self.device(i)):
+                if h in hashes and name.endswith(".data"):
+                    found[hashes[h]].add(i)
         return found
+
+    def data_images(self, node, h):
+        """Where the .data files of hash `h` on `node` are: [(path, offset, length)]."""
+        out = []
+        for dirpath, _d, files in os.walk(os.path.join(self.device(node), "objects")):
+            if os.path.basename(dirpath) == h:
+                out += [(os.path.join(dirpath, f), 0, os.path.getsize(os.path.join(dirpath, f))) for f in files if f.endswith(".data")]
+        out += [place for (_p, hh, name), place in volume_files(self.device(node)).items() if hh == h and name.endswith(".data")]
+        return out
 
     def primaries(self, container, name):
         """Node indexes of an object's primaries in the current ring (via the port)."""
@@ -228,8 +288,14 @@ def scenario_disk_wiped(c):
         if check_status != 201:
             raise Failure(f"setup PUT failed {check_status}")
         names[f"o{i}"] = hashlib.md5(body).hexdigest()
+    if c.volumes:
+        # A node keeps its volumes open: the disk is replaced while it is down.
+        c.kill("node2")
     shutil.rmtree(os.path.join(c.device(2), "objects"), ignore_errors=True)
     shutil.rmtree(os.path.join(c.device(2), "containers"), ignore_errors=True)
+    shutil.rmtree(os.path.join(c.device(2), "volumes"), ignore_errors=True)
+    if c.volumes:
+        c.start_node(2)
     failures = []
     stop = threading.Event()
 
@@ -277,15 +343,13 @@ def flip_byte(c, container, name):
     """Flips one byte of the object's .data on its first holder; answers (node, hash dir name)."""
     node = sorted(c.holders(container, [name], 4)[name])[0]
     h = c.object_hash(container, name)
-    for dirpath, _d, files in os.walk(os.path.join(c.device(node), "objects")):
-        if os.path.basename(dirpath) == h:
-            path = os.path.join(dirpath, [f for f in files if f.endswith(".data")][0])
-            with open(path, "r+b") as f:
-                f.seek(1000)
-                b = f.read(1)
-                f.seek(1000)
-                f.write(bytes([b[0] ^ 0xFF]))
-            return node, h
+    for path, offset, _length in c.data_images(node, h):
+        with open(path, "r+b") as f:
+            f.seek(offset + 1000)
+            b = f.read(1)
+            f.seek(offset + 1000)
+            f.write(bytes([b[0] ^ 0xFF]))
+        return node, h
     raise Failure("no .data file to corrupt")
 
 
@@ -316,12 +380,10 @@ def scenario_bit_rot(c):
 
 
 def good_copy(c, node, h, body):
-    for dirpath, _d, files in os.walk(os.path.join(c.device(node), "objects")):
-        if os.path.basename(dirpath) == h:
-            for f in files:
-                if f.endswith(".data"):
-                    with open(os.path.join(dirpath, f), "rb") as fh:
-                        return fh.read(len(body)) == body
+    for path, offset, _length in c.data_images(node, h):
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read(len(body)) == body
     return False
 
 
@@ -480,12 +542,13 @@ SCENARIOS = {
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nimbus", required=True)
+    ap.add_argument("--object-volumes", action="store_true", help="the nodes pack small objects into volumes")
     ap.add_argument("scenarios", nargs="*")
     args = ap.parse_args()
     chosen = args.scenarios or list(SCENARIOS)
     for name in chosen:
         print(f"== {name}")
-        c = Cluster(args.nimbus)
+        c = Cluster(args.nimbus, volumes=args.object_volumes)
         try:
             c.start_all()
             SCENARIOS[name](c)

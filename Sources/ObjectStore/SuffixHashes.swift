@@ -35,6 +35,14 @@ public enum SuffixHashes {
         let invalidPath = "\(partDir)/hashes.invalid"
         let jsonPath = "\(partDir)/hashes.json"
         var stale = Set(recalculate)
+        // One consolidation of a partition at a time (the replicator's and a peer's REPLICATE
+        // can ask at once): the partition directory's own lock, held until hashes.json is
+        // written, so neither writes over the other's result with a stale copy of it (an
+        // invalidation one of them consumed would be lost). Writers only take the lock of
+        // hashes.invalid, never this one.
+        let partitionLock = open(partDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if partitionLock >= 0 { flock(partitionLock, LOCK_EX) }
+        defer { if partitionLock >= 0 { close(partitionLock) } }
         // Take the invalidations under the writers' lock, then truncate them.
         let fd = open(invalidPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         if fd >= 0 {

@@ -53,8 +53,9 @@ public final class StorageNode: Service, Sendable {
             let removed = DeviceMaintenance.cleanTemp(devicePath: path)
             if removed > 0 { logger.notice("removed \(removed) temp files of interrupted writes on \(device)") }
             if config.objectVolumes {
-                let (_, files, cut) = try VolumeStore.open(devicePath: path)
+                let (_, files, cut, damaged) = try VolumeStore.open(devicePath: path)
                 logger.notice("volumes of \(device): \(files) files\(cut > 0 ? ", \(cut) bytes of unfinished records cut off" : "")")
+                if damaged > 0 { logger.error("volumes of \(device): \(damaged) damaged bytes skipped (replication brings those files back)") }
             }
         }
         let paths = StoragePaths(devicesRoot: config.devicesRoot, hashPath: config.hashPath)

@@ -89,7 +89,7 @@ import Testing
         let volume = try #require(VolumeStore.registered(dev)?.place(partition: 2, hash: b.hash, name: "\(Timestamp(seconds: 100).internalForm).data"))
         // A crash in the middle of the last record: its header and 100 bytes of it on disk.
         #expect(truncate(volume.path, off_t(volume.offset + 100)) == 0)
-        let (_, files, cut) = try VolumeStore.open(devicePath: dev)
+        let (_, files, cut, _) = try VolumeStore.open(devicePath: dev)
         let headLength = Int64(VolumeRecord.headerSize + b.hash.utf8.count + "\(Timestamp(seconds: 100).internalForm).data".utf8.count)
         #expect(files == 1 && cut == headLength + 100)
         #expect(try contents(a) == Array("kept".utf8))
@@ -99,11 +99,35 @@ import Testing
         let fd = open(volume.path, O_WRONLY | O_APPEND)
         _ = [UInt8](repeating: 0x4E, count: 40).withUnsafeBytes { write(fd, $0.baseAddress, 40) }
         close(fd)
-        let (_, again, garbage) = try VolumeStore.open(devicePath: dev)
+        let (_, again, garbage, _) = try VolumeStore.open(devicePath: dev)
         #expect(again == 1 && garbage == 40)
         try put(b, Array("after".utf8), at: Timestamp(seconds: 300))
         try VolumeStore.open(devicePath: dev)
         #expect(try contents(b) == Array("after".utf8) && (try contents(a)) == Array("kept".utf8))
+    }
+
+    @Test func damageInTheMiddleSkipsOneRecordAndKeepsTheRest() throws {
+        let dev = try device()
+        defer { done(dev) }
+        let files = (0..<3).map { DiskFile(devicePath: dev, partition: $0, hash: String(repeating: "\($0)", count: 29) + "abc") }
+        for (i, f) in files.enumerated() { try put(f, [UInt8](repeating: UInt8(65 + i), count: 2000), at: Timestamp(seconds: 100)) }
+        let name = "\(Timestamp(seconds: 100).internalForm).data"
+        let middle = try #require(VolumeStore.registered(dev)?.place(partition: 1, hash: files[1].hash, name: name))
+        // Bit rot in the middle record's bytes: its CRC no longer checks.
+        let fd = open(middle.path, O_RDWR)
+        var byte: UInt8 = 0x5A
+        _ = pwrite(fd, &byte, 1, off_t(middle.offset + 10))
+        close(fd)
+        let (_, count, cut, damaged) = try VolumeStore.open(devicePath: dev)
+        #expect(count == 2 && cut == 0)
+        #expect(damaged == Int64(VolumeRecord.headerSize + files[1].hash.utf8.count + name.utf8.count) + middle.length)
+        #expect(try contents(files[0]) == [UInt8](repeating: 65, count: 2000))
+        #expect(try contents(files[2]) == [UInt8](repeating: 67, count: 2000), "the record after the damage is kept")
+        guard case .missing = try files[1].open() else { Issue.record("the damaged record must not be read"); return }
+        // New records still go after the last one.
+        try put(files[1], Array("again".utf8), at: Timestamp(seconds: 200))
+        try VolumeStore.open(devicePath: dev)
+        #expect(try contents(files[1]) == Array("again".utf8) && (try contents(files[2])) == [UInt8](repeating: 67, count: 2000))
     }
 
     @Test func aBigObjectStaysAFile() throws {

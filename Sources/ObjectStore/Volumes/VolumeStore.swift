@@ -37,9 +37,10 @@ public final class VolumeStore: @unchecked Sendable {
     }
 
     /// Opens (replaying every volume) and registers the store of a device; answers how many
-    /// files it indexes and how many bytes of torn tail were cut off.
+    /// files it indexes, how many bytes of torn tail were cut off and how many damaged bytes
+    /// in the middle of a volume were skipped.
     @discardableResult
-    public static func open(devicePath: String) throws -> (store: VolumeStore, files: Int, cutBytes: Int64) {
+    public static func open(devicePath: String) throws -> (store: VolumeStore, files: Int, cutBytes: Int64, damagedBytes: Int64) {
         let dir = "\(devicePath)/volumes"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let numbers = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap { name -> Int? in
@@ -49,10 +50,12 @@ public final class VolumeStore: @unchecked Sendable {
         var index = VolumeIndex()
         var volumes: [Int: ObjectVolume] = [:]
         var cut: Int64 = 0
+        var damaged: Int64 = 0
         for n in numbers {
-            let (volume, removed) = try replay(number: n, path: "\(dir)/v\(n)", into: &index)
+            let (volume, removed, skipped) = try replay(number: n, path: "\(dir)/v\(n)", into: &index)
             volumes[n] = volume
             cut += removed
+            damaged += skipped
         }
         let last: ObjectVolume
         if let n = numbers.last, let v = volumes[n], v.size < volumeLimit {
@@ -66,7 +69,7 @@ public final class VolumeStore: @unchecked Sendable {
         registry.lock()
         stores[devicePath] = store
         registry.unlock()
-        return (store, index.count, cut)
+        return (store, index.count, cut, damaged)
     }
 
     /// Forgets a device's store (a node stopping; tests).
@@ -93,8 +96,9 @@ public final class VolumeStore: @unchecked Sendable {
         return ObjectVolume(number: number, path: path, fd: fd, end: 0)
     }
 
-    /// Reads a volume's records into `index`; a torn or damaged tail is cut off.
-    private static func replay(number: Int, path: String, into index: inout VolumeIndex) throws -> (ObjectVolume, Int64) {
+    /// Reads a volume's records into `index` (`VolumeReplay`); a torn tail is cut off, damaged
+    /// records in the middle skipped. Answers the volume, the bytes cut and the bytes skipped.
+    private static func replay(number: Int, path: String, into index: inout VolumeIndex) throws -> (ObjectVolume, Int64, Int64) {
         let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw DiskFileError.io("open \(path): \(String(cString: strerror(errno)))") }
         var st = stat()
@@ -103,55 +107,22 @@ public final class VolumeStore: @unchecked Sendable {
             throw DiskFileError.io("stat \(path)")
         }
         let size = Int64(st.st_size)
-        var offset: Int64 = 0
-        var buffer = [UInt8](repeating: 0, count: 8 << 20)
-        var bufferStart: Int64 = 0
-        var bufferCount = 0
-        scan: while offset < size {
-            // Keep the record being read whole in the buffer (growing it for a big one).
-            func fill(_ need: Int) -> Bool {
-                if offset >= bufferStart && offset + Int64(need) <= bufferStart + Int64(bufferCount) { return true }
-                if need > buffer.count { buffer = [UInt8](repeating: 0, count: need) }
-                let want = Int(min(Int64(buffer.count), size - offset))
-                guard want >= need else { return false }
-                var done = 0
-                while done < want {
-                    let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, want - done, off_t(offset) + off_t(done)) }
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { return false }
-                    done += n
-                }
-                bufferStart = offset
-                bufferCount = want
-                return true
-            }
-            guard fill(VolumeRecord.headerSize) else { break scan }
-            // The whole record's length, from its header, before the CRC check reads all of it.
-            let at = Int(offset - bufferStart)
-            let lengths = buffer.withUnsafeBytes { b -> (Int, Int, UInt64) in
-                (Int(b[at + 9]), Int(b[at + 10]) | Int(b[at + 11]) << 8,
-                 (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[at + 12 + $1]) << (8 * UInt64($1)) })
-            }
-            let total = UInt64(VolumeRecord.headerSize + lengths.0 + lengths.1) &+ lengths.2
-            guard lengths.2 < UInt64(size), total <= UInt64(size - offset), fill(Int(total)) else { break scan }
-            let record = buffer.withUnsafeBytes { b in
-                VolumeRecord.decode(UnsafeRawBufferPointer(rebasing: b[0..<bufferCount]), at: Int(offset - bufferStart))
-            }
-            guard let record else { break scan }
+        var replay = VolumeReplay(fd: fd, size: size)
+        let outcome = replay.run { record, bodyOffset in
             switch record.kind {
             case .put:
                 index.put(partition: record.partition, hash: record.hash, name: record.name,
-                          VolumeIndex.Location(volume: number, offset: offset + Int64(record.bodyOffset), length: record.bodyLength))
+                          VolumeIndex.Location(volume: number, offset: bodyOffset, length: record.bodyLength))
             case .remove:
                 index.remove(partition: record.partition, hash: record.hash, name: record.name)
             }
-            offset += record.length
         }
+        let offset = outcome.end
         // What follows the last whole record is cut off: zeros written ahead (not counted) and
         // any record a crash left unfinished (counted).
         let cut = nonZeroBytes(fd: fd, from: offset, to: size)
         if size > offset { _ = ftruncate(fd, off_t(offset)) }
-        return (ObjectVolume(number: number, path: path, fd: fd, end: offset), cut)
+        return (ObjectVolume(number: number, path: path, fd: fd, end: offset), cut, outcome.damaged)
     }
 
     /// How many bytes of `fd` in `from..<to` are not zero (stopping at the last non-zero one).

@@ -26,9 +26,10 @@ def free_ports(n):
 def volume_files(device):
     """The files a device keeps in object volumes (nimbus node `objectVolumes`), replayed from
     the records as the node does at start-up: {(partition, hash, name): (volume path, offset,
-    length)}. Record: "NVR1", kind, partition u32, hash length u8, name length u16, body length
-    u64, CRC-32 (LE), hash, name, body. A record that does not check is skipped up to the next
-    one that does (damage); zeros or nothing sound after it end the volume."""
+    length)}. Volume: "NVV1", 8 bytes of salt, CRC-32 of those; then records: "NVR1", kind,
+    partition u32, hash length u8, name length u16, body length u64, CRC-32 seeded with the
+    salt's CRC (LE), hash, name, body. A record that does not check is skipped up to the next one
+    that does (damage); nothing sound after it ends the volume."""
     import struct, zlib
     files = {}
     vdir = os.path.join(device, "volumes")
@@ -37,21 +38,22 @@ def volume_files(device):
     for v in sorted((n for n in os.listdir(vdir) if n.startswith("v")), key=lambda n: int(n[1:])):
         path = os.path.join(vdir, v)
         data = open(path, "rb").read()
+        if len(data) < 16 or data[:4] != b"NVV1":
+            continue
+        seed = zlib.crc32(data[4:12])  # the volume's salt seeds its records' CRCs
 
         def sound(at):
             if at + 24 > len(data) or data[at:at + 4] != b"NVR1":
                 return None
             kind, part, hl, nl, bl, crc = struct.unpack_from("<BIBHQI", data, at + 4)
             total = 24 + hl + nl + bl
-            if at + total > len(data) or zlib.crc32(data[at + 24:at + total], zlib.crc32(data[at:at + 20])) != crc:
+            if at + total > len(data) or zlib.crc32(data[at + 24:at + total], zlib.crc32(data[at:at + 20], seed)) != crc:
                 return None
             return kind, part, hl, nl, bl, total
-        at = 0
+        at = 16
         while at + 24 <= len(data):
             found = sound(at)
             if found is None:
-                if data[at:at + 4] == b"\0\0\0\0":
-                    break
                 nxt = data.find(b"NVR1", at + 1)
                 while nxt != -1 and sound(nxt) is None:
                     nxt = data.find(b"NVR1", nxt + 1)

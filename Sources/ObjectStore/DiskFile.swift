@@ -59,16 +59,16 @@ public struct DiskFile: Sendable {
 
     /// Opens one file of the hash directory, wherever it is kept.
     func reader(_ name: String) throws -> ObjectReader {
-        if let volumes, let at = volumes.location(partition: partition, hash: hash, name: name), let fd = volumes.descriptor(of: at) {
-            return try ObjectReader(path: "\(directory)/\(name)", fd: fd, base: at.offset, size: at.length, ownsDescriptor: false)
+        if let volumes, let at = volumes.location(partition: partition, hash: hash, name: name), let volume = volumes.volume(of: at) {
+            return try ObjectReader(path: "\(directory)/\(name)", fd: volume.fd, base: at.offset, size: at.length, owner: volume)
         }
         return try ObjectReader(path: "\(directory)/\(name)")
     }
 
     /// The metadata of one file (a `.meta`), wherever it is kept.
     func footer(_ name: String) throws -> [String: String] {
-        if let volumes, let at = volumes.location(partition: partition, hash: hash, name: name), let fd = volumes.descriptor(of: at) {
-            return try MetadataFooter.read(fd: fd, base: at.offset, fileSize: at.length).metadata
+        if let volumes, let at = volumes.location(partition: partition, hash: hash, name: name), let volume = volumes.volume(of: at) {
+            return try withExtendedLifetime(volume) { try MetadataFooter.read(fd: volume.fd, base: at.offset, fileSize: at.length).metadata }
         }
         return try Self.readFooterFile("\(directory)/\(name)")
     }
@@ -82,8 +82,8 @@ public struct DiskFile: Sendable {
     /// One file's bytes as stored (object bytes and footer), for sending it to another replica;
     /// nil when it is gone (replaced by a newer version meanwhile).
     public func storedFile(_ name: String) -> StoredFile? {
-        if let volumes, let at = volumes.location(partition: partition, hash: hash, name: name), let fd = volumes.descriptor(of: at) {
-            return StoredFile(fd: fd, base: at.offset, size: at.length, ownsDescriptor: false)
+        if let volumes, let at = volumes.location(partition: partition, hash: hash, name: name), let volume = volumes.volume(of: at) {
+            return StoredFile(fd: volume.fd, base: at.offset, size: at.length, owner: volume)
         }
         let fd = Glibc.open("\(directory)/\(name)", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
@@ -92,7 +92,7 @@ public struct DiskFile: Sendable {
             close(fd)
             return nil
         }
-        return StoredFile(fd: fd, base: 0, size: Int64(st.st_size), ownsDescriptor: true)
+        return StoredFile(fd: fd, base: 0, size: Int64(st.st_size), owner: nil)
     }
 
     static func parse(_ name: String) -> ListedFile? {
@@ -225,9 +225,13 @@ public struct DiskFile: Sendable {
         /// Where the file's image starts in `fd`.
         public let base: Int64
         public let size: Int64
-        let ownsDescriptor: Bool
+        /// The volume the descriptor belongs to (kept open while this is used); nil: a plain
+        /// file whose descriptor `close` closes.
+        let owner: AnyObject?
 
-        public func close() { if ownsDescriptor { Glibc.close(fd) } }
+        public func close() {
+            if owner == nil { Glibc.close(fd) }
+        }
     }
 
     static func readFooterFile(_ path: String) throws -> [String: String] {

@@ -12,8 +12,9 @@ public final class ObjectReader: @unchecked Sendable {
     private let fd: Int32
     /// Where the file's image starts in `fd` (0 for a plain file; a record's body in a volume).
     private let base: Int64
-    /// Whether the descriptor is this reader's to close (a volume's stays open for its store).
-    private let ownsDescriptor: Bool
+    /// The volume whose descriptor this reads (kept open as long as the reader lives); nil: a
+    /// plain file's descriptor, this reader's to close.
+    private let owner: AnyObject?
     /// Effective metadata: the `.data` metadata, with the user metadata of a newer `.meta` applied.
     public private(set) var metadata: [String: String]
     /// The metadata of the `.data` file alone, as its PUT wrote it.
@@ -31,11 +32,11 @@ public final class ObjectReader: @unchecked Sendable {
             close(fd)
             throw DiskFileError.io("stat \(path)")
         }
-        try self.init(path: path, fd: fd, base: 0, size: Int64(st.st_size), ownsDescriptor: true)
+        try self.init(path: path, fd: fd, base: 0, size: Int64(st.st_size), owner: nil)
     }
 
     /// A file image of `size` bytes at `base` in `fd` (a volume record's body).
-    init(path: String, fd: Int32, base: Int64, size: Int64, ownsDescriptor: Bool) throws {
+    init(path: String, fd: Int32, base: Int64, size: Int64, owner: AnyObject?) throws {
         do {
             let (meta, length) = try MetadataFooter.read(fd: fd, base: base, fileSize: size)
             guard let ts = meta["X-Timestamp"].flatMap({ Timestamp($0) }) else {
@@ -49,16 +50,16 @@ public final class ObjectReader: @unchecked Sendable {
             self.contentLength = length
             self.dataTimestamp = ts
         } catch {
-            if ownsDescriptor { close(fd) }
+            if owner == nil { close(fd) }
             throw error
         }
         self.path = path
         self.fd = fd
         self.base = base
-        self.ownsDescriptor = ownsDescriptor
+        self.owner = owner
     }
 
-    deinit { if ownsDescriptor { close(fd) } }
+    deinit { if owner == nil { close(fd) } }
 
     /// Applies the metadata of a POST: user metadata and Content-Type are replaced; the
     /// immutable parts (ETag, length, name, data timestamp) stay.

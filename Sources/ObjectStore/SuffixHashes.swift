@@ -16,7 +16,7 @@ public enum SuffixHashes {
         var fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         if fd < 0 && errno == ENOENT {
             // A file kept in a volume has no hash directory that made the partition's.
-            try? FileManager.default.createDirectory(atPath: partDir, withIntermediateDirectories: true)
+            ensurePartitionDirectory(partDir)
             fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         }
         guard fd >= 0 else { return }
@@ -40,6 +40,7 @@ public enum SuffixHashes {
         // written, so neither writes over the other's result with a stale copy of it (an
         // invalidation one of them consumed would be lost). Writers only take the lock of
         // hashes.invalid, never this one.
+        if VolumeStore.registered(devicePath) != nil && access(partDir, F_OK) != 0 { ensurePartitionDirectory(partDir) }
         let partitionLock = open(partDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if partitionLock >= 0 { flock(partitionLock, LOCK_EX) }
         defer { if partitionLock >= 0 { close(partitionLock) } }
@@ -130,5 +131,12 @@ public enum SuffixHashes {
         var hashes = Set(DirectoryNames.list("\(devicePath)/objects/\(partition)/\(suffix)"))
         if let volumes = VolumeStore.registered(devicePath) { hashes.formUnion(volumes.hashes(partition: partition, suffix: suffix)) }
         return hashes.sorted()
+    }
+
+    /// Creates a partition's directory and makes its name durable (the replicator finds
+    /// partitions by their directories).
+    static func ensurePartitionDirectory(_ partDir: String) {
+        try? FileManager.default.createDirectory(atPath: partDir, withIntermediateDirectories: true)
+        AtomicFile.fsyncDirectory((partDir as NSString).deletingLastPathComponent)
     }
 }

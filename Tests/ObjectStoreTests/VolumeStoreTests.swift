@@ -130,6 +130,70 @@ import Testing
         #expect(try contents(files[1]) == Array("again".utf8) && (try contents(files[2])) == [UInt8](repeating: 67, count: 2000))
     }
 
+    @Test func aRecordHiddenInAnObjectsBytesIsNeverTakenForOne() throws {
+        let dev = try device()
+        defer { done(dev) }
+        let victim = DiskFile(devicePath: dev, partition: 1, hash: String(repeating: "b", count: 29) + "abc")
+        let carrier = DiskFile(devicePath: dev, partition: 2, hash: String(repeating: "c", count: 29) + "abc")
+        let after = DiskFile(devicePath: dev, partition: 3, hash: String(repeating: "d", count: 29) + "abc")
+        // A far-future tombstone for `victim`, as a record, inside an uploaded object's bytes:
+        // with every seed a client could guess.
+        let tombstone = try MetadataFooter.encode(["X-Timestamp": Timestamp(seconds: 9e9).internalForm, "name": "/a/c/o"])
+        var payload: [UInt8] = []
+        for seed: UInt32 in [0, 1, 0xFFFF_FFFF] {
+            let forged = VolumeRecord(kind: .put, partition: 1, hash: victim.hash, name: "\(Timestamp(seconds: 9e9).internalForm).ts",
+                                      bodyLength: Int64(tombstone.count))
+            payload += tombstone.withUnsafeBytes { forged.encodeHead(body: $0, seed: seed) } + tombstone
+        }
+        try put(victim, Array("precious".utf8), at: Timestamp(seconds: 100))
+        try put(carrier, Array("x".utf8) + payload, at: Timestamp(seconds: 100))
+        try put(after, Array("later".utf8), at: Timestamp(seconds: 100))
+        // The carrier's own record damaged: the replay searches on through its bytes.
+        let name = "\(Timestamp(seconds: 100).internalForm).data"
+        let place = try #require(VolumeStore.registered(dev)?.place(partition: 2, hash: carrier.hash, name: name))
+        let fd = open(place.path, O_RDWR)
+        var byte: UInt8 = 0x21
+        _ = pwrite(fd, &byte, 1, off_t(place.offset))
+        close(fd)
+        let (_, count, cut, damaged) = try VolumeStore.open(devicePath: dev)
+        #expect(count == 2 && cut == 0 && damaged > 0)
+        #expect(try contents(victim) == Array("precious".utf8), "no forged tombstone")
+        #expect(VolumeStore.registered(dev)?.names(partition: 1, hash: victim.hash) == [name])
+        #expect(try contents(after) == Array("later".utf8))
+    }
+
+    @Test func anImpossibleLengthIsDamageNotAnAllocation() throws {
+        let dev = try device()
+        defer { done(dev) }
+        let a = DiskFile(devicePath: dev, partition: 1, hash: String(repeating: "e", count: 29) + "abc")
+        let b = DiskFile(devicePath: dev, partition: 2, hash: String(repeating: "f", count: 29) + "abc")
+        try put(a, Array("first".utf8), at: Timestamp(seconds: 100))
+        try put(b, Array("second".utf8), at: Timestamp(seconds: 100))
+        let name = "\(Timestamp(seconds: 100).internalForm).data"
+        let place = try #require(VolumeStore.registered(dev)?.place(partition: 1, hash: a.hash, name: name))
+        // The body length field of a's record (12 bytes into its header) says 2^56 bytes.
+        let header = place.offset - Int64(VolumeRecord.headerSize + a.hash.utf8.count + name.utf8.count)
+        let fd = open(place.path, O_RDWR)
+        var byte: UInt8 = 0x01
+        _ = pwrite(fd, &byte, 1, off_t(header + 12 + 7))
+        close(fd)
+        let (_, count, _, damaged) = try VolumeStore.open(devicePath: dev)
+        #expect(count == 1 && damaged > 0)
+        #expect(try contents(b) == Array("second".utf8))
+    }
+
+    @Test func anotherOpenerOfTheSameVolumesIsRefused() throws {
+        let dev = try device()
+        defer { done(dev) }
+        VolumeStore.unregister(dev)
+        let other = open("\(dev)/volumes", O_RDONLY | O_DIRECTORY)
+        defer { close(other) }
+        #expect(flock(other, LOCK_EX | LOCK_NB) == 0)
+        #expect(throws: DiskFileError.self) { try VolumeStore.open(devicePath: dev) }
+        flock(other, LOCK_UN)
+        #expect(try VolumeStore.open(devicePath: dev).files == 0)
+    }
+
     @Test func aBigObjectStaysAFile() throws {
         let dev = try device()
         defer { done(dev) }

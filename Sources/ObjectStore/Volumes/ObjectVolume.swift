@@ -12,6 +12,8 @@ final class ObjectVolume: @unchecked Sendable {
     let number: Int
     let path: String
     let fd: Int32
+    /// The CRC seed of this volume's records (its header's salt).
+    let seed: UInt32
     private let condition = NSCondition()
     /// Where the next record goes (the end of the last whole record).
     private var end: Int64
@@ -27,10 +29,11 @@ final class ObjectVolume: @unchecked Sendable {
     /// How far ahead zeros are written at a time.
     static let preallocationStep: Int64 = 8 << 20
 
-    init(number: Int, path: String, fd: Int32, end: Int64) {
+    init(number: Int, path: String, fd: Int32, seed: UInt32, end: Int64) {
         self.number = number
         self.path = path
         self.fd = fd
+        self.seed = seed
         self.end = end
         self.synced = end
         var st = stat()
@@ -49,7 +52,14 @@ final class ObjectVolume: @unchecked Sendable {
             at += Int64(n)
         }
         // The new length and blocks are on disk before any record in them is acknowledged.
-        guard fsync(fd) == 0 else { throw DiskFileError.io("volume \(path): fsync: \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else {
+            // This flush may have consumed the error of records appended before: none of them
+            // may be acknowledged by a later flush that succeeds, so the volume is done.
+            let failure = errno
+            broken = true
+            condition.broadcast()
+            throw DiskFileError.io("volume \(path): fsync: \(String(cString: strerror(failure)))")
+        }
         allocated = target
     }
 

@@ -8,10 +8,12 @@ import Foundation
 ///     "NVR1" kind:u8 partition:u32 hashLength:u8 nameLength:u16 bodyLength:u64 crc32:u32
 ///     hash name body
 ///
-/// Integers are little-endian; the CRC-32 covers every byte of the record but its own four. A
-/// volume is replayed from the start at start-up: the first record that does not check marks
-/// the end of what was ever made durable (records are appended in order under one lock and
-/// acknowledged only after an `fdatasync` covering them), and the volume is cut there.
+/// Integers are little-endian; the CRC-32 covers every byte of the record but its own four,
+/// seeded with the volume's random salt (`VolumeHeader`): object bytes a client uploaded can
+/// hold something shaped like a record, but never one that checks, so the replay's search for
+/// the next sound record after damage cannot take client data for a record. Hashes must be hex
+/// and names `<timestamp>.data|ts|meta` (they become paths when a file is quarantined), and a
+/// body is at most `maxBodyLength`.
 struct VolumeRecord: Equatable {
     enum Kind: UInt8 {
         case put = 1
@@ -28,12 +30,15 @@ struct VolumeRecord: Equatable {
     /// Length of the body that follows the record's names (0 for a removal).
     var bodyLength: Int64
 
+    /// No record body is larger: volumes hold files up to `VolumeStore.smallFileLimit`.
+    static let maxBodyLength = Int64(VolumeStore.smallFileLimit) + (1 << 20)
+
     /// Where the body starts, relative to the record's start.
     var bodyOffset: Int { Self.headerSize + hash.utf8.count + name.utf8.count }
 
     /// The record's header and names; `body` (when given) goes into the CRC, and is written
     /// straight after by the caller.
-    func encodeHead(body: UnsafeRawBufferPointer?) -> [UInt8] {
+    func encodeHead(body: UnsafeRawBufferPointer?, seed: UInt32) -> [UInt8] {
         var out = Self.magic
         out.append(kind.rawValue)
         Self.append(UInt64(UInt32(truncatingIfNeeded: partition)), bytes: 4, to: &out)
@@ -44,7 +49,7 @@ struct VolumeRecord: Equatable {
         out += [0, 0, 0, 0]
         out += Array(hash.utf8)
         out += Array(name.utf8)
-        var crc = Self.crc(out[0..<crcAt], seed: 0)
+        var crc = Self.crc(out[0..<crcAt], seed: seed)
         crc = Self.crc(out[(crcAt + 4)...], seed: crc)
         if let body, body.count > 0 {
             crc = UInt32(crc32(UInt(crc), body.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt32(body.count)))
@@ -58,7 +63,7 @@ struct VolumeRecord: Equatable {
 
     /// Reads the record starting at `bytes[at...]` (header, names and body all present) and
     /// checks its CRC; nil when the bytes there are not a whole, sound record.
-    static func decode(_ bytes: UnsafeRawBufferPointer, at: Int) -> VolumeRecord? {
+    static func decode(_ bytes: UnsafeRawBufferPointer, at: Int, seed: UInt32) -> VolumeRecord? {
         guard bytes.count - at >= headerSize else { return nil }
         let b = UnsafeRawBufferPointer(rebasing: bytes[at...])
         guard b[0] == magic[0], b[1] == magic[1], b[2] == magic[2], b[3] == magic[3], let kind = Kind(rawValue: b[4]) else { return nil }
@@ -67,14 +72,20 @@ struct VolumeRecord: Equatable {
         let nameLength = Int(read(b, 10, bytes: 2))
         let bodyLength = read(b, 12, bytes: 8)
         let stored = UInt32(read(b, 20, bytes: 4))
-        guard bodyLength <= UInt64(Int64.max), hashLength > 0, nameLength > 0 else { return nil }
+        guard bodyLength <= UInt64(maxBodyLength), hashLength > 0, hashLength <= 64, nameLength > 0, nameLength <= 64 else { return nil }
         let total = headerSize + hashLength + nameLength
         guard b.count >= total, UInt64(b.count - total) >= bodyLength else { return nil }
-        var crc = Self.crc(b[0..<20], seed: 0)
+        var crc = Self.crc(b[0..<20], seed: seed)
         crc = Self.crc(b[24..<(total + Int(bodyLength))], seed: crc)
         guard crc == stored else { return nil }
-        let hash = String(decoding: b[24..<(24 + hashLength)], as: UTF8.self)
-        let name = String(decoding: b[(24 + hashLength)..<total], as: UTF8.self)
+        let hashBytes = b[24..<(24 + hashLength)]
+        guard hashBytes.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else { return nil }
+        let hash = String(decoding: hashBytes, as: UTF8.self)
+        let nameBytes = b[(24 + hashLength)..<total]
+        // ASCII only, so the decoded names are as long as the stored ones (offsets stay right).
+        guard nameBytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else { return nil }
+        let name = String(decoding: nameBytes, as: UTF8.self)
+        guard DiskFile.parse(name) != nil else { return nil }
         return VolumeRecord(kind: kind, partition: partition, hash: hash, name: name, bodyLength: Int64(bodyLength))
     }
 

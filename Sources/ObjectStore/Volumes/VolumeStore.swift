@@ -13,8 +13,8 @@ import NimbusCore
 /// hardware (docs/performance.md). Not built: compaction (space of removed records is not
 /// reclaimed) and an index checkpoint (start-up replays every volume).
 public final class VolumeStore: @unchecked Sendable {
-    // @unchecked: `index`, `active` and `volumes` are only touched with `lock` held; the
-    // volumes synchronise their own appends.
+    // @unchecked: `index`, `active`, `volumes` and `lockDescriptor` are only touched with
+    // `lock` held; the volumes synchronise their own appends.
     public let devicePath: String
     private let lock = NSLock()
     private var index = VolumeIndex()
@@ -43,6 +43,17 @@ public final class VolumeStore: @unchecked Sendable {
     public static func open(devicePath: String) throws -> (store: VolumeStore, files: Int, cutBytes: Int64, damagedBytes: Int64) {
         let dir = "\(devicePath)/volumes"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // One process per device's volumes: a second would append over the first's records.
+        // A store this process had for the device gives its lock up first (a reopen).
+        unregister(devicePath)
+        let lockFD = Glibc.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard lockFD >= 0 else { throw DiskFileError.io("open \(dir): \(String(cString: strerror(errno)))") }
+        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+            close(lockFD)
+            throw DiskFileError.io("\(dir) is in use by another process")
+        }
+        var opened = false
+        defer { if !opened { close(lockFD) } }
         let numbers = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap { name -> Int? in
             guard name.hasPrefix("v") else { return nil }
             return Int(name.dropFirst())
@@ -65,35 +76,61 @@ public final class VolumeStore: @unchecked Sendable {
             last = try create(number: n, dir: dir)
             volumes[n] = last
         }
-        let store = VolumeStore(devicePath: devicePath, index: index, volumes: volumes, active: last)
+        let store = VolumeStore(devicePath: devicePath, index: index, volumes: volumes, active: last, lockFD: lockFD)
+        opened = true
         registry.lock()
         stores[devicePath] = store
         registry.unlock()
         return (store, index.count, cut, damaged)
     }
 
-    /// Forgets a device's store (a node stopping; tests).
+    /// Forgets a device's store (a node stopping; tests); its lock goes with it. Readers that
+    /// still hold one of its volumes keep that volume open until they are done.
     public static func unregister(_ devicePath: String) {
         registry.lock()
-        stores[devicePath] = nil
+        let store = stores.removeValue(forKey: devicePath)
         registry.unlock()
+        store?.releaseLock()
     }
 
-    private init(devicePath: String, index: VolumeIndex, volumes: [Int: ObjectVolume], active: ObjectVolume) {
+    /// The descriptor holding the `flock` of `volumes/` (-1 once released).
+    private var lockDescriptor: Int32 = -1
+
+    private init(devicePath: String, index: VolumeIndex, volumes: [Int: ObjectVolume], active: ObjectVolume, lockFD: Int32) {
         self.devicePath = devicePath
         self.index = index
         self.volumes = volumes
         self.active = active
+        self.lockDescriptor = lockFD
     }
 
+    deinit { releaseLock() }
+
+    private func releaseLock() {
+        lock.lock()
+        let fd = lockDescriptor
+        lockDescriptor = -1
+        lock.unlock()
+        if fd >= 0 { close(fd) }
+    }
+
+    /// Creates volume `number` with a fresh header (flushed, and its name, before any record
+    /// in it can be acknowledged).
     private static func create(number: Int, dir: String) throws -> ObjectVolume {
         let path = "\(dir)/v\(number)"
         let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw DiskFileError.io("create \(path): \(String(cString: strerror(errno)))") }
-        // The new name must survive a crash before anything in it is acknowledged.
-        guard fsync(fd) == 0 else { throw DiskFileError.io("fsync \(path)") }
+        let header = VolumeHeader.random()
+        do {
+            try header.encode().withUnsafeBytes { try ObjectVolume.pwriteFully(fd, $0, at: 0) }
+            guard fsync(fd) == 0 else { throw DiskFileError.io("fsync \(path)") }
+        } catch {
+            close(fd)
+            unlink(path)
+            throw error
+        }
         AtomicFile.fsyncDirectory(dir)
-        return ObjectVolume(number: number, path: path, fd: fd, end: 0)
+        return ObjectVolume(number: number, path: path, fd: fd, seed: header.seed, end: Int64(VolumeHeader.size))
     }
 
     /// Reads a volume's records into `index` (`VolumeReplay`); a torn tail is cut off, damaged
@@ -107,8 +144,30 @@ public final class VolumeStore: @unchecked Sendable {
             throw DiskFileError.io("stat \(path)")
         }
         let size = Int64(st.st_size)
-        var replay = VolumeReplay(fd: fd, size: size)
-        let outcome = replay.run { record, bodyOffset in
+        var headerBytes = [UInt8](repeating: 0, count: VolumeHeader.size)
+        let header: VolumeHeader
+        if size < Int64(VolumeHeader.size) || (MetadataFooter.preadFully(fd, &headerBytes, offset: 0) && headerBytes.allSatisfy { $0 == 0 }) {
+            // Created, but its header never made it to disk: nothing in it was acknowledged.
+            header = VolumeHeader.random()
+            do {
+                _ = ftruncate(fd, 0)
+                try header.encode().withUnsafeBytes { try ObjectVolume.pwriteFully(fd, $0, at: 0) }
+                guard fsync(fd) == 0 else { throw DiskFileError.io("fsync \(path)") }
+            } catch {
+                close(fd)
+                throw error
+            }
+            return (ObjectVolume(number: number, path: path, fd: fd, seed: header.seed, end: Int64(VolumeHeader.size)), 0, 0)
+        } else if let h = VolumeHeader.decode(headerBytes) {
+            header = h
+        } else {
+            close(fd)
+            throw DiskFileError.corrupt("\(path): not a volume (bad header); not opened")
+        }
+        var replay = VolumeReplay(fd: fd, size: size, seed: header.seed)
+        let outcome: VolumeReplay.Outcome
+        do {
+            outcome = try replay.run { record, bodyOffset in
             switch record.kind {
             case .put:
                 index.put(partition: record.partition, hash: record.hash, name: record.name,
@@ -116,13 +175,18 @@ public final class VolumeStore: @unchecked Sendable {
             case .remove:
                 index.remove(partition: record.partition, hash: record.hash, name: record.name)
             }
+            }
+        } catch {
+            // A read error is not the end of the volume: nothing is cut, the device is not opened.
+            close(fd)
+            throw error
         }
         let offset = outcome.end
         // What follows the last whole record is cut off: zeros written ahead (not counted) and
         // any record a crash left unfinished (counted).
         let cut = nonZeroBytes(fd: fd, from: offset, to: size)
         if size > offset { _ = ftruncate(fd, off_t(offset)) }
-        return (ObjectVolume(number: number, path: path, fd: fd, end: offset), cut, outcome.damaged)
+        return (ObjectVolume(number: number, path: path, fd: fd, seed: header.seed, end: offset), cut, outcome.damaged)
     }
 
     /// How many bytes of `fd` in `from..<to` are not zero (stopping at the last non-zero one).
@@ -198,19 +262,19 @@ public final class VolumeStore: @unchecked Sendable {
         return index.count
     }
 
-    /// The descriptor of a volume, open for the life of the store (readers use `pread`).
-    func descriptor(of location: VolumeIndex.Location) -> Int32? {
+    /// The volume a location is in (readers `pread` its descriptor and keep it alive).
+    func volume(of location: VolumeIndex.Location) -> ObjectVolume? {
         lock.lock()
         defer { lock.unlock() }
-        return volumes[location.volume]?.fd
+        return volumes[location.volume]
     }
 
     /// Puts a file (its whole image) into the active volume and returns once it is durable
     /// (group commit). Fails with `.exists` when the hash directory already has the name.
     func put(partition: Int, hash: String, name: String, image: UnsafeRawBufferPointer) throws {
         guard hash.utf8.count <= 255, name.utf8.count <= 65_535 else { throw DiskFileError.io("name too long for a volume record") }
+        guard Int64(image.count) <= VolumeRecord.maxBodyLength else { throw DiskFileError.io("file too large for a volume") }
         let record = VolumeRecord(kind: .put, partition: partition, hash: hash, name: name, bodyLength: Int64(image.count))
-        let head = record.encodeHead(body: image)
         lock.lock()
         if index.location(partition: partition, hash: hash, name: name) != nil {
             lock.unlock()
@@ -218,22 +282,19 @@ public final class VolumeStore: @unchecked Sendable {
         }
         let volume = active
         lock.unlock()
+        let head = record.encodeHead(body: image, seed: volume.seed)
         let (bodyOffset, end) = try volume.append(head: head, body: image)
         try volume.sync(upTo: end)
         lock.lock()
         index.put(partition: partition, hash: hash, name: name,
                   VolumeIndex.Location(volume: volume.number, offset: bodyOffset, length: Int64(image.count)))
-        let rotate = active === volume && end >= Self.volumeLimit
-        lock.unlock()
-        if rotate { try rotateActive(after: volume) }
-    }
-
-    private func rotateActive(after full: ObjectVolume) throws {
-        let next = try Self.create(number: full.number + 1, dir: "\(devicePath)/volumes")
-        lock.lock()
-        if active === full {
-            active = next
-            volumes[next.number] = next
+        if active === volume && end >= Self.volumeLimit {
+            // Under the lock, so one writer starts the next volume. The file is durable and
+            // indexed already: a failure here is retried by the next put, not this one's error.
+            if let next = try? Self.create(number: volumes.keys.max().map { $0 + 1 } ?? 1, dir: "\(devicePath)/volumes") {
+                active = next
+                volumes[next.number] = next
+            }
         }
         lock.unlock()
     }
@@ -243,23 +304,41 @@ public final class VolumeStore: @unchecked Sendable {
     /// (it is only ever removed because a newer one makes it obsolete).
     @discardableResult
     func remove(partition: Int, hash: String, name: String) -> Bool {
+        removeAndTellWhere(partition: partition, hash: hash, name: name) != nil
+    }
+
+    /// Removes a file; answers the volume and offset its removal record ends at (nil: not kept here).
+    private func removeAndTellWhere(partition: Int, hash: String, name: String) -> (ObjectVolume, Int64)? {
+        // The record is appended with the store's lock held: a put of the same name (a file
+        // quarantined and pushed back by a peer) waits for the exists check until the removal
+        // is in the volume, so a replay never sees put, put, remove.
         lock.lock()
-        guard index.remove(partition: partition, hash: hash, name: name) else {
-            lock.unlock()
-            return false
-        }
+        defer { lock.unlock() }
+        guard index.remove(partition: partition, hash: hash, name: name) else { return nil }
         let volume = active
-        lock.unlock()
-        let head = VolumeRecord(kind: .remove, partition: partition, hash: hash, name: name, bodyLength: 0).encodeHead(body: nil)
-        _ = try? volume.append(head: head, body: nil)
-        return true
+        let head = VolumeRecord(kind: .remove, partition: partition, hash: hash, name: name, bodyLength: 0).encodeHead(body: nil, seed: volume.seed)
+        guard let (_, end) = try? volume.append(head: head, body: nil) else { return nil }
+        return (volume, end)
     }
 
     /// Drops every file of a partition (a handoff partition whose files the primaries now have).
-    public func dropPartition(_ partition: Int) {
+    /// The removals are flushed before this returns: the caller then removes the partition's
+    /// directory, and a crash must not bring back files whose directory is gone.
+    public func dropPartition(_ partition: Int) throws {
         lock.lock()
         let files = index.files(partition: partition)
         lock.unlock()
-        for (hash, name) in files { remove(partition: partition, hash: hash, name: name) }
+        var last: (ObjectVolume, Int64)?
+        for (hash, name) in files {
+            if let at = removeAndTellWhere(partition: partition, hash: hash, name: name) { last = at }
+        }
+        if let (volume, end) = last { try volume.sync(upTo: end) }
+    }
+
+    /// Partitions with files in volumes (the replicator walks them with the directories).
+    public var partitions: [Int] {
+        lock.lock()
+        defer { lock.unlock() }
+        return index.partitionNumbers
     }
 }

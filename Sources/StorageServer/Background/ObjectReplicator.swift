@@ -33,7 +33,9 @@ actor ObjectReplicator: PeriodicService {
         guard let ring = env.rings.ring(.object) else { return result }
         for device in env.devices {
             let objectsDir = "\(env.paths.devicePath(device))/objects"
-            let partitions = await DeviceWalk(pools: env.pools, device: device).list(objectsDir).compactMap(Int.init)
+            var partitions = Set(await DeviceWalk(pools: env.pools, device: device).list(objectsDir).compactMap(Int.init))
+            // A partition whose files are all in volumes may have lost its directory.
+            if let volumes = VolumeStore.registered(env.paths.devicePath(device)) { partitions.formUnion(volumes.partitions) }
             for partition in partitions.shuffled() where partition < ring.partitionCount {
                 if Task.isCancelled { return result }
                 await replicate(device: device, partition: partition, ring: ring, result: &result)
@@ -77,8 +79,10 @@ actor ObjectReplicator: PeriodicService {
             // Every primary has what this handoff held: it can go.
             let dir = "\(devicePath)/objects/\(partition)"
             _ = try? await env.pools.run(device) {
+                // The volumes' removals are flushed first: a crash in between must not leave
+                // files whose partition directory (what this walk finds) is gone.
+                try VolumeStore.registered(devicePath)?.dropPartition(partition)
                 try FileManager.default.removeItem(atPath: dir)
-                VolumeStore.registered(devicePath)?.dropPartition(partition)
             }
             result.handoffsRemoved += 1
         }

@@ -31,8 +31,8 @@ actor Auditor: PeriodicService {
         for device in env.devices {
             let devicePath = env.paths.devicePath(device)
             let walk = DeviceWalk(pools: env.pools, device: device)
-            await walk.hashDirectories(under: "\(devicePath)/objects") { partition, dir in
-                let file = DiskFile(devicePath: devicePath, partition: partition, hash: (dir as NSString).lastPathComponent)
+            // One object: checked on the device's pool, counted, throttled.
+            func check(_ file: DiskFile) async {
                 let (ok, read) = (try? await env.pools.run(device) { try Self.audit(file) }) ?? (true, 0)
                 checked += 1
                 bytes += read
@@ -41,22 +41,15 @@ actor Auditor: PeriodicService {
                     env.logger.error("auditor: \(file.directory) failed its check; quarantined")
                 }
                 await throttle(started: started, files: checked, bytes: bytes)
+            }
+            await walk.hashDirectories(under: "\(devicePath)/objects") { partition, dir in
+                await check(DiskFile(devicePath: devicePath, partition: partition, hash: (dir as NSString).lastPathComponent))
                 return true
             }
             // Files kept in volumes have no hash directory of their own to walk.
-            if let volumes = VolumeStore.registered(devicePath) {
-                for (partition, hash) in volumes.allHashes() {
-                    if Task.isCancelled { break }
-                    let file = DiskFile(devicePath: devicePath, partition: partition, hash: hash)
-                    let (ok, read) = (try? await env.pools.run(device) { try Self.audit(file) }) ?? (true, 0)
-                    checked += 1
-                    bytes += read
-                    if !ok {
-                        quarantined += 1
-                        env.logger.error("auditor: \(file.directory) (in a volume) failed its check; quarantined")
-                    }
-                    await throttle(started: started, files: checked, bytes: bytes)
-                }
+            for (partition, hash) in VolumeStore.registered(devicePath)?.allHashes() ?? [] {
+                if Task.isCancelled { break }
+                await check(DiskFile(devicePath: devicePath, partition: partition, hash: hash))
             }
             for dir in ["containers", "accounts"] {
                 await walk.databases(under: "\(devicePath)/\(dir)") { _, db in

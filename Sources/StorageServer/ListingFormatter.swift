@@ -109,7 +109,12 @@ extension ObjectRecord: ListingRow {
             default: out.hash += "; \(key)=\(value)"
             }
         }
-        if let target { out.extra.append(("symlink_path", ListingFormatter.jsonString("/v1/\(targetAccount)/\(target)"))) }
+        if let target {
+            // The target travels percent-encoded in the row (it came as a header value); Swift
+            // lists it decoded, as the names it holds.
+            let decoded = (try? PercentCoding.decodeUTF8(target)) ?? target
+            out.extra.append(("symlink_path", ListingFormatter.jsonString("/v1/\(targetAccount)/\(decoded)")))
+        }
         if let sloEtag { out.extra.append(("slo_etag", ListingFormatter.jsonString("\"\(sloEtag)\""))) }
         return out
     }

@@ -61,6 +61,20 @@ import Testing
         #expect(try await h.request("POST", "\(account)/s/link", headers: auth).status == 307)
     }
 
+    @Test func aSymlinksListingShowsItsTargetPathDecoded() async throws {
+        // Swift's functional tests name containers with random UTF-8 (combining marks included);
+        // the listing's symlink_path holds the names, not their percent-encoding.
+        let container = "\u{1803}\u{0901}嘅"
+        let encoded = PercentCoding.encodePath(container, keepSlash: false)
+        #expect(try await h.request("PUT", "\(account)/\(encoded)", headers: auth).status == 201)
+        #expect(try await h.request("PUT", "\(account)/\(encoded)/link", headers: auth + [("X-Symlink-Target", "\(encoded)/t%C3%A4rget")],
+                                    body: []).status == 201)
+        let listing = try await h.request("GET", "\(account)/\(encoded)?format=json", headers: auth)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(listing.body.readableBytesView)) as? [[String: Any]])
+        let name = account.split(separator: "/").last.map(String.init) ?? ""
+        #expect(rows.first?["symlink_path"] as? String == "/v1/\(name)/\(container)/tärget")
+    }
+
     @Test func staticWebServesIndexAndListingsToAnonymousReaders() async throws {
         #expect(try await h.request("PUT", "\(account)/web", headers: auth + [("X-Container-Read", ".r:*,.rlistings"),
                                                                              ("X-Container-Meta-Web-Listings", "true")]).status == 201)

@@ -24,4 +24,22 @@ public enum NameBytes {
         }
         return nil
     }
+
+    /// Splits at every `separator` byte (at most `maxSplits` times), keeping empty parts.
+    public static func split(_ name: some StringProtocol, separator: UInt8 = UInt8(ascii: "/"), maxSplits: Int = .max) -> [String] {
+        name.utf8.split(separator: separator, maxSplits: maxSplits, omittingEmptySubsequences: false)
+            .map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// `name` without leading and trailing `byte`s (slashes by default).
+    public static func trim(_ name: some StringProtocol, _ byte: UInt8 = UInt8(ascii: "/")) -> String {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.firstIndex(where: { $0 != byte }), let last = bytes.lastIndex(where: { $0 != byte }) else { return "" }
+        return String(decoding: bytes[first...last], as: UTF8.self)
+    }
+
+    /// Whether `name` holds the byte `byte` (a slash by default).
+    public static func contains(_ name: some StringProtocol, _ byte: UInt8 = UInt8(ascii: "/")) -> Bool {
+        name.utf8.contains(byte)
+    }
 }

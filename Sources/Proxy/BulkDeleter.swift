@@ -41,7 +41,7 @@ struct BulkDeleter: Sendable {
             return result
         }
         var failureStatus = 400
-        let isObject: (String) -> Bool = { $0.trimmingCharacters(in: ["/"]).contains("/") }
+        let isObject: (String) -> Bool = { NameBytes.contains(NameBytes.trim($0)) }
         for pass in [targets.filter { isObject($0.name) }, targets.filter { !isObject($0.name) }] {
             var work: [Target] = []
             for t in pass where !t.name.isEmpty {

@@ -80,7 +80,7 @@ struct BulkExtractor: Sendable {
                 }
                 var name = entry.name
                 if name.hasPrefix("./") { name.removeFirst(2) }
-                while name.hasPrefix("/") { name.removeFirst() }
+                while NameBytes.hasPrefix(name, "/") { name = NameBytes.dropPrefix(name, bytes: 1) }
                 if !base.isEmpty { name = base + "/" + name }
                 guard let (container, object) = NameBytes.splitOnce(name, "/"), !object.isEmpty else {
                     try await source.skipMember()

@@ -116,9 +116,8 @@ struct TempURLSignature {
         } else if let existing {
             disposition = existing
         } else {
-            var name = path.object ?? ""
-            while name.hasSuffix("/") { name.removeLast() }
-            let base = name.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? name
+            let name = path.object ?? ""
+            let base = NameBytes.split(NameBytes.trim(name)).last ?? name
             disposition = Self.dispositionFormat("attachment", base)
         }
         r.headers.add(name: "Content-Disposition", value: disposition.replacingOccurrences(of: "\n", with: "%0A"))

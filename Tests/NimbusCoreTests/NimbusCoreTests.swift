@@ -108,6 +108,18 @@ import Testing
         #expect(!NameBytes.hasPrefix("dir", "dir/"))
         #expect(throws: HTTPError.self) { try SwiftPath.parse("/v1/a/c%2F%E0%A4%83") }
     }
+
+    @Test func splitTrimAndContainsSeeEverySlash() {
+        // "/\u{900}" is one Character: String's own split, trim and contains miss that slash
+        // (a segment path "/c/\u{900}seg" was refused as not naming an object).
+        let path = "/c\u{900}/\u{900}seg/\u{902}x/"
+        #expect(NameBytes.split(path) == ["", "c\u{900}", "\u{900}seg", "\u{902}x", ""])
+        #expect(NameBytes.split(path, maxSplits: 2) == ["", "c\u{900}", "\u{900}seg/\u{902}x/"])
+        #expect(NameBytes.trim("//\u{900}a/b//") == "\u{900}a/b")
+        #expect(NameBytes.trim("///") == "")
+        #expect(NameBytes.contains(NameBytes.trim("/c/\u{900}seg")))
+        #expect(!NameBytes.contains(NameBytes.trim("/container/")))
+    }
 }
 
 @Suite struct PythonJSONTests {

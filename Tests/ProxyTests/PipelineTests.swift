@@ -207,3 +207,15 @@ final class NIOLockedValueBoxString: Sendable {
     func append(_ s: String) { box.withLockedValue { $0 += s } }
     var value: String { box.withLockedValue { $0 } }
 }
+
+/// SLO manifests name their segments by path; a path is split by bytes, not Characters.
+@Suite struct SLOManifestInputTests {
+    @Test func aSegmentNamedWithALeadingCombiningMarkIsAnObjectPath() throws {
+        let body = Data(#"[{"path": "/segs/\u0900seg", "etag": null, "size_bytes": 1}, {"path": "/segs\u0903/\u0902x", "size_bytes": 1}]"#.utf8)
+        let input = try SLOManifestInput(body, manifestPath: try SwiftPath.parse("/v1/AUTH_test/c/m"))
+        #expect(input.segments.count == 2)
+        #expect(throws: HTTPError.self) {
+            try SLOManifestInput(Data(#"[{"path": "/\u0900onlycontainer/", "size_bytes": 1}]"#.utf8), manifestPath: try SwiftPath.parse("/v1/AUTH_test/c/m"))
+        }
+    }
+}

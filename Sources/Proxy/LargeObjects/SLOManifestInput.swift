@@ -67,8 +67,9 @@ struct SLOManifestInput {
                 }
                 etag = s
             }
-            let trimmed = path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-            guard trimmed.contains("/") else {
+            // By bytes: "/" followed by a combining mark is one Character (a segment named
+            // "\u{900}…" was refused as "not an object").
+            guard NameBytes.contains(NameBytes.trim(path)) else {
                 errors.append("Index \(index): path does not refer to an object. Path must be of the form /container/object.")
                 continue
             }

@@ -236,7 +236,7 @@ enum S3Objects {
     /// signer's own rights (Swift's container ACLs), never the owner's.
     static func copySource(_ call: S3Call) async throws -> S3CopySource {
         guard let source = call.request.header("x-amz-copy-source") else { throw S3Error.malformedXML }
-        var text = source.hasPrefix("/") ? String(source.dropFirst()) : source
+        var text = NameBytes.hasPrefix(source, "/") ? NameBytes.dropPrefix(source, bytes: 1) : source
         if let q = text.range(of: "?versionId=") {
             let version = text[q.upperBound...]
             guard version == "null" else { throw S3Error.notImplemented("copying a version other than null") }
@@ -244,7 +244,7 @@ enum S3Objects {
         }
         let decoded: String
         do { decoded = try PercentCoding.decodeUTF8(text) } catch { throw S3Error("InvalidArgument", "Invalid copy source encoding.") }
-        let parts = decoded.split(separator: "/", maxSplits: 1)
+        let parts = NameBytes.split(decoded, maxSplits: 1).filter { !$0.isEmpty }
         guard parts.count == 2, !parts[1].isEmpty else {
             throw S3Error.invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey", name: "x-amz-copy-source", value: source)
         }

@@ -24,14 +24,14 @@ struct S3Target: Sendable {
         do { path = try PercentCoding.decodeUTF8(rawPath) } catch {
             throw S3Error("InvalidURI", "Couldn't parse the specified URI.")
         }
-        var rest = Substring(path)
-        if rest.hasPrefix("/") { rest = rest.dropFirst() }
+        // By bytes: a key may start with a combining mark, which a Character "/" absorbs.
+        let rest = NameBytes.hasPrefix(path, "/") ? NameBytes.dropPrefix(path, bytes: 1) : path
         if let hostBucket {
             bucket = hostBucket
             key = rest.isEmpty ? nil : String(rest)
             resourcePath = "/" + hostBucket + rawPath
         } else {
-            let parts = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            let parts = NameBytes.split(rest, maxSplits: 1)
             bucket = parts.first.flatMap { $0.isEmpty ? nil : String($0) }
             key = parts.count > 1 && !parts[1].isEmpty ? String(parts[1]) : nil
             resourcePath = rawPath

@@ -63,7 +63,7 @@ actor ObjectExpirer: PeriodicService {
 
     /// `/account/container/object` into its parts (the object may hold slashes).
     static func split(_ name: String) -> (String, String, String)? {
-        let parts = name.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+        let parts = NameBytes.split(name, maxSplits: 3)
         guard parts.count == 4, parts[0].isEmpty else { return nil }
         return (String(parts[1]), String(parts[2]), String(parts[3]))
     }

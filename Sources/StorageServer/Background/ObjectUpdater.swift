@@ -57,9 +57,9 @@ actor ObjectUpdater: PeriodicService {
 
     private func deliver(_ pending: AsyncPending) async -> Bool {
         var targets = [(pending.host, pending.device, pending.partition)]
-        let parts = pending.path.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
-        if let ring = env.rings.ring(.container), parts.count == 3 {
-            let (part, nodes) = ring.nodes(account: String(parts[1]), container: String(parts[2].split(separator: "/").first ?? ""))
+        let parts = NameBytes.split(pending.path, maxSplits: 3)
+        if let ring = env.rings.ring(.container), parts.count >= 3 {
+            let (part, nodes) = ring.nodes(account: parts[1], container: parts[2])
             if !nodes.contains(where: { $0.address == pending.host && $0.device == pending.device }) {
                 targets = nodes.map { ($0.address, $0.device, String(part)) }
             }

@@ -5,7 +5,10 @@ import Testing
 
 /// Small object files packed into volumes: the same files a hash directory would hold, found
 /// through the index, durable across a reopen, a torn tail cut off, big files kept as files.
-@Suite struct VolumeStoreTests {
+// Serialized: these tests flush files from synchronous test functions, which hold one of Swift's
+// few cooperative threads each (two on a 2-core machine) — together they starved other suites'
+// servers under load.
+@Suite(.serialized) struct VolumeStoreTests {
     /// A device directory with a registered store (unregistered and removed by `done`).
     func device() throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vdev-\(UUID())").path

@@ -43,7 +43,10 @@ final class ObjectVolume: @unchecked Sendable {
     /// Writes and flushes zeros up to a whole step past `needed` (with `condition` held).
     private func preallocate(covering needed: Int64) throws {
         guard needed > allocated else { return }
-        let target = (needed / Self.preallocationStep + 1) * Self.preallocationStep
+        // 1 MiB ahead at first, up to a whole step once the volume has grown (a new, nearly
+        // empty volume does not write and flush 8 MiB of zeros).
+        let step = min(Self.preallocationStep, max(1 << 20, allocated / 2))
+        let target = (needed / step + 1) * step
         let zeros = [UInt8](repeating: 0, count: 1 << 20)
         var at = allocated
         while at < target {

@@ -57,9 +57,16 @@ public struct DiskFile: Sendable {
         return names
     }
 
+    /// The volume and place of one file of the hash directory, when a volume keeps it.
+    private func inVolume(_ name: String) -> (ObjectVolume, VolumeIndex.Location)? {
+        guard let volumes, let at = volumes.location(partition: partition, hash: hash, name: name),
+              let volume = volumes.volume(of: at) else { return nil }
+        return (volume, at)
+    }
+
     /// Opens one file of the hash directory, wherever it is kept.
     func reader(_ name: String) throws -> ObjectReader {
-        if let volumes, let at = volumes.location(partition: partition, hash: hash, name: name), let volume = volumes.volume(of: at) {
+        if let (volume, at) = inVolume(name) {
             return try ObjectReader(path: "\(directory)/\(name)", fd: volume.fd, base: at.offset, size: at.length, owner: volume)
         }
         return try ObjectReader(path: "\(directory)/\(name)")
@@ -67,7 +74,7 @@ public struct DiskFile: Sendable {
 
     /// The metadata of one file (a `.meta`), wherever it is kept.
     func footer(_ name: String) throws -> [String: String] {
-        if let volumes, let at = volumes.location(partition: partition, hash: hash, name: name), let volume = volumes.volume(of: at) {
+        if let (volume, at) = inVolume(name) {
             return try withExtendedLifetime(volume) { try MetadataFooter.read(fd: volume.fd, base: at.offset, fileSize: at.length).metadata }
         }
         return try Self.readFooterFile("\(directory)/\(name)")
@@ -82,7 +89,7 @@ public struct DiskFile: Sendable {
     /// One file's bytes as stored (object bytes and footer), for sending it to another replica;
     /// nil when it is gone (replaced by a newer version meanwhile).
     public func storedFile(_ name: String) -> StoredFile? {
-        if let volumes, let at = volumes.location(partition: partition, hash: hash, name: name), let volume = volumes.volume(of: at) {
+        if let (volume, at) = inVolume(name) {
             return StoredFile(fd: volume.fd, base: at.offset, size: at.length, owner: volume)
         }
         let fd = Glibc.open("\(directory)/\(name)", O_RDONLY | O_CLOEXEC)

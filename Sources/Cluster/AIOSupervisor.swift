@@ -43,7 +43,7 @@ public final class AIOSupervisor: Service, Sendable {
     /// (owner-only: they hold the hash-path secrets) and returns the children to run.
     public static func children(dataDir: String, state: AIOState, host: String, proxyPort: Int,
                                 proxyServer: HTTPServerOptionsArguments = .init(), keystone: KeystoneAuthConfig? = nil, pipelineFile: String? = nil,
-                                compute: AIOCompute? = nil,
+                                compute: AIOCompute? = nil, serversOnly: Bool = false,
                                 logArguments: [String]) throws -> [Child] {
         let conf = "\(dataDir)/conf"
         try FileManager.default.createDirectory(atPath: conf, withIntermediateDirectories: true,
@@ -58,7 +58,7 @@ public final class AIOSupervisor: Service, Sendable {
         }
         var out: [Child] = []
         for n in 0..<state.layout.nodes {
-            let path = try write(try encoder.encode(AllInOne.nodeConfig(n, dataDir: dataDir, state: state)), "node\(n + 1)")
+            let path = try write(try encoder.encode(AllInOne.nodeConfig(n, dataDir: dataDir, state: state, serversOnly: serversOnly)), "node\(n + 1)")
             out.append(Child(name: "node\(n + 1)", arguments: ["node", "--config", path, "--exit-with-parent"] + logArguments))
         }
         var proxy = AllInOne.proxyConfig(dataDir: dataDir, host: host, port: proxyPort)

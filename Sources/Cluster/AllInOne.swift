@@ -77,12 +77,14 @@ public final class AllInOne: Sendable {
 
     /// The config of storage node `n` (0-based). Nodes listen on loopback only, whatever
     /// address the proxy serves: they take unauthenticated writes and are the proxy's alone.
-    public static func nodeConfig(_ n: Int, dataDir: String, state: AIOState) -> StorageNodeConfig {
+    /// - Parameter serversOnly: no background daemons (`StorageNodeConfig.backgroundDaemons`).
+    public static func nodeConfig(_ n: Int, dataDir: String, state: AIOState, serversOnly: Bool = false) -> StorageNodeConfig {
         let devices = (0..<state.layout.devicesPerNode).map { deviceName(node: n, index: $0) }
         var config = StorageNodeConfig(devicesRoot: "\(dataDir)/node\(n + 1)", devices: devices, host: nodeHost,
                                        port: state.nodePorts[n], hashPath: state.hashPath, ringDirectory: "\(dataDir)/rings")
         config.expirerInterval = 10
         config.objectVolumes = state.layout.objectVolumes ?? false
+        config.backgroundDaemons = !serversOnly
         return config
     }
 

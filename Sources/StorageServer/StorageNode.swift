@@ -102,15 +102,7 @@ public final class StorageNode: Service, Sendable {
                 let b = self.background
                 let c = self.config
                 group.addTask { await b.rings.watch(interval: Self.duration(c.ringCheckInterval)) }
-                group.addTask { await b.expirer.run(interval: Self.duration(c.expirerInterval)) }
-                group.addTask { await b.objectReplicator.run(interval: Self.duration(c.replicationInterval)) }
-                group.addTask { await b.dbReplicator.run(interval: Self.duration(c.dbReplicationInterval)) }
-                group.addTask { await b.updater.run(interval: Self.duration(c.updaterInterval)) }
-                group.addTask {
-                    // The first audit waits one interval: a starting node has replication to do first.
-                    try? await Task.sleep(for: Self.duration(c.auditorInterval))
-                    await b.auditor.run(interval: Self.duration(c.auditorInterval))
-                }
+                if c.backgroundDaemons { Self.addBackgroundDaemons(b, c, to: &group) }
                 try await group.next()
                 group.cancelAll()
             }
@@ -120,6 +112,20 @@ public final class StorageNode: Service, Sendable {
         await reporter.flush()
         client.shutdown()
         await pools.shutdown()
+    }
+
+    /// The daemons Swift's `startrest` would start: expirer, object and DB replicators,
+    /// updater, auditor.
+    private static func addBackgroundDaemons(_ b: Background, _ c: StorageNodeConfig, to group: inout ThrowingTaskGroup<Void, any Error>) {
+        group.addTask { await b.expirer.run(interval: Self.duration(c.expirerInterval)) }
+        group.addTask { await b.objectReplicator.run(interval: Self.duration(c.replicationInterval)) }
+        group.addTask { await b.dbReplicator.run(interval: Self.duration(c.dbReplicationInterval)) }
+        group.addTask { await b.updater.run(interval: Self.duration(c.updaterInterval)) }
+        group.addTask {
+            // The first audit waits one interval: a starting node has replication to do first.
+            try? await Task.sleep(for: Self.duration(c.auditorInterval))
+            await b.auditor.run(interval: Self.duration(c.auditorInterval))
+        }
     }
 
     static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64(seconds * 1000)) }

@@ -38,6 +38,11 @@ public struct StorageNodeConfig: Sendable, Codable {
     /// Small object files (up to `VolumeStore.smallFileLimit`) packed into append-only volume
     /// files with group commit instead of one file each (the LOSF prototype; off by default).
     public var objectVolumes = false
+    /// Runs the background daemons (replicators, updater, auditor, expirer) beside the server.
+    /// Off only for a node started like Swift's SAIO `startmain` (servers only), e.g. to
+    /// benchmark the servers against a SAIO started that way; container usage reports and the
+    /// ring watcher run either way.
+    public var backgroundDaemons = true
 
     public init(devicesRoot: String, devices: [String], host: String, port: Int, hashPath: HashPathConfig, ringDirectory: String) {
         self.devicesRoot = devicesRoot
@@ -51,7 +56,7 @@ public struct StorageNodeConfig: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case devicesRoot, devices, host, port, hashPath, ringDirectory, containerReportInterval, updateTimeout, expirerInterval
         case replicationInterval, dbReplicationInterval, updaterInterval, auditorInterval, auditorBytesPerSecond, auditorFilesPerSecond
-        case reclaimAge, ringCheckInterval, server, objectVolumes
+        case reclaimAge, ringCheckInterval, server, objectVolumes, backgroundDaemons
     }
 
     /// Decodes a config file; the intervals and timeouts are optional.
@@ -75,6 +80,7 @@ public struct StorageNodeConfig: Sendable, Codable {
         reclaimAge = try c.decodeIfPresent(Double.self, forKey: .reclaimAge) ?? reclaimAge
         ringCheckInterval = try c.decodeIfPresent(Double.self, forKey: .ringCheckInterval) ?? ringCheckInterval
         objectVolumes = try c.decodeIfPresent(Bool.self, forKey: .objectVolumes) ?? objectVolumes
+        backgroundDaemons = try c.decodeIfPresent(Bool.self, forKey: .backgroundDaemons) ?? backgroundDaemons
         server = try c.decodeIfPresent(HTTPServerOptions.self, forKey: .server) ?? server
     }
 }

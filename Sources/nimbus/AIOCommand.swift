@@ -48,6 +48,9 @@ struct AIOCommand: AsyncParsableCommand {
     @Flag(help: "Pack small objects into append-only volume files with group commit (the LOSF prototype) when the data directory is created; remembered.")
     var objectVolumes = false
 
+    @Flag(help: "Run the servers only, as Swift's SAIO `startmain` does: no replicators, updater, auditor or expirer (for benchmarks against a SAIO started that way; nothing repairs or expires while it runs).")
+    var serversOnly = false
+
     @Flag(help: "Also run the compute cloud's control plane: the EC2 Query API with its image registry.")
     var compute = false
 
@@ -148,7 +151,7 @@ struct AIOCommand: AsyncParsableCommand {
                 return k
             },
             pipelineFile: proxyPipeline.map(Self.absolute),
-            compute: computeArgs,
+            compute: computeArgs, serversOnly: serversOnly,
             logArguments: log.arguments)
         let supervisor = AIOSupervisor(executable: try Self.ownExecutable(), children: children, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: supervisor)],

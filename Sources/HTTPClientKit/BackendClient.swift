@@ -144,9 +144,7 @@ public final class BackendClient: Sendable {
             h.replaceOrAdd(name: "Content-Length", value: String(body?.readableBytes ?? 0))
             h.replaceOrAdd(name: "Host", value: "\(host):\(port)")
             do {
-                try await conn.sendHead(method: method, uri: uri, headers: h)
-                if let body, body.readableBytes > 0 { try await conn.sendBody(body) }
-                try await conn.sendEnd()
+                try await conn.sendRequest(method: method, uri: uri, headers: h, body: body)
             } catch {
                 // A server may answer (413, 400…) and close before taking the whole body; its
                 // answer is then already queued and is the one worth returning.

@@ -41,6 +41,18 @@ public final class BackendConnection: Sendable {
         try await channel.writeAndFlush(HTTPClientRequestPart.head(head)).get()
     }
 
+    /// Sends a whole request whose body (if any) is in memory: head, body and end in one trip
+    /// to the channel's event loop and one flush, where sending them step by step costs three.
+    public func sendRequest(method: String, uri: String, headers: HTTPHeaders, body: ByteBuffer? = nil) async throws {
+        let head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: uri, headers: headers)
+        let channel = self.channel
+        try await channel.eventLoop.flatSubmit {
+            channel.write(HTTPClientRequestPart.head(head), promise: nil)
+            if let body, body.readableBytes > 0 { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
+            return channel.writeAndFlush(HTTPClientRequestPart.end(nil))
+        }.get()
+    }
+
     /// Sends one body chunk and waits until it is handed to the socket (backpressure).
     public func sendBody(_ buffer: ByteBuffer) async throws {
         try await channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(buffer))).get()

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NimbusCore
@@ -55,10 +56,16 @@ public struct HTTPResponse: Sendable {
 public struct BodyWriter: Sendable {
     private let sink: @Sendable (ByteBuffer) async throws -> Void
 
-    init(outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, counter: ByteCounter) {
+    /// - Parameter head: the response head, sent with the first chunk (one write, one trip to
+    ///   the event loop, instead of two) unless the server already sent it.
+    init(outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, counter: ByteCounter, head: PendingHead) {
         sink = { buffer in
             counter.add(buffer.readableBytes)
-            try await outbound.write(.body(.byteBuffer(buffer)))
+            if let first = head.take() {
+                try await outbound.write(contentsOf: [first, .body(.byteBuffer(buffer))])
+            } else {
+                try await outbound.write(.body(.byteBuffer(buffer)))
+            }
         }
     }
 
@@ -72,6 +79,14 @@ public struct BodyWriter: Sendable {
     public func write(_ buffer: ByteBuffer) async throws {
         try await sink(buffer)
     }
+}
+
+/// A response head not written yet: the first body chunk takes it along, or the end does.
+final class PendingHead: Sendable {
+    private let part: NIOLockedValueBox<HTTPServerResponsePart?>
+    init(_ head: HTTPServerResponsePart) { part = NIOLockedValueBox(head) }
+    /// The head, once; nil after it was taken.
+    func take() -> HTTPServerResponsePart? { part.withLockedValue { p in defer { p = nil }; return p } }
 }
 
 /// Counts bytes sent for the access log. Only touched from the connection's own task.

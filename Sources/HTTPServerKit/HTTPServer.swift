@@ -265,27 +265,37 @@ public final class HTTPServer: Sendable {
         if status.reasonPhrase.isEmpty || status.reasonPhrase == "" {
             status = HTTPResponseStatus(statusCode: response.status, reasonPhrase: HTTPStatusText.phrase(response.status))
         }
-        try await outbound.write(.head(HTTPResponseHead(version: head.version, status: status, headers: headers)))
-        var failed = false
-        if head.method != .HEAD && !bodyless {
+        // Head, body and end go out in as few writes as possible: each write is a trip from
+        // this task to the channel's event loop and back.
+        let responseHead = HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: status, headers: headers))
+        if head.method == .HEAD || bodyless {
+            try await outbound.write(contentsOf: [responseHead, .end(nil)])
+        } else {
             switch response.body {
             case .bytes(let buffer):
                 counter.add(buffer.readableBytes)
-                try await outbound.write(.body(.byteBuffer(buffer)))
-            case .stream(let produce):
-                do {
-                    try await produce(BodyWriter(outbound: outbound, counter: counter))
-                } catch {
-                    // Headers are gone: the only honest signal left is to cut the connection.
-                    logger.warning("response body aborted: \(error)", metadata: ["txid": "\(txid)"])
-                    failed = true
-                }
+                try await outbound.write(contentsOf: [responseHead, .body(.byteBuffer(buffer)), .end(nil)])
             case .empty:
-                break
+                try await outbound.write(contentsOf: [responseHead, .end(nil)])
+            case .stream(let produce):
+                // The head waits for the first chunk, except while the request body is still being
+                // read (bulk extraction): that client must see the answer begin at once.
+                let pending = PendingHead(responseHead)
+                if response.streamsRequestBody, let first = pending.take() { try await outbound.write(first) }
+                do {
+                    try await produce(BodyWriter(outbound: outbound, counter: counter, head: pending))
+                } catch {
+                    // Headers may be gone: the only honest signal left is to cut the connection.
+                    logger.warning("response body aborted: \(error)", metadata: ["txid": "\(txid)"])
+                    throw HTTPError(499, "aborted")
+                }
+                if let first = pending.take() {
+                    try await outbound.write(contentsOf: [first, .end(nil)])
+                } else {
+                    try await outbound.write(.end(nil))
+                }
             }
         }
-        if failed { throw HTTPError(499, "aborted") }
-        try await outbound.write(.end(nil))
         let ms = (ContinuousClock.now - started).milliseconds
         if options.accessLog {
             logger.info("\(remote) \"\(head.method.rawValue) \(uri)\" \(response.status) \(counter.value) \(body.bytesRead) \(ms)ms",

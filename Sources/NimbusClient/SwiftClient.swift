@@ -219,8 +219,7 @@ public final class SwiftClient: Sendable {
             guard fd >= 0 else { throw ClientError("cannot write \(tmp): \(String(cString: strerror(errno)))") }
             defer { close(fd) }
             do {
-                try await conn.sendHead(method: "GET", uri: uri, headers: headers)
-                try await conn.sendEnd()
+                try await conn.sendRequest(method: "GET", uri: uri, headers: headers)
                 let head = try await conn.readHead()
                 let status = Int(head.status.code)
                 guard status == 200 else {

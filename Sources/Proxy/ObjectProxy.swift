@@ -135,8 +135,7 @@ struct ObjectProxy {
                     do {
                         var h = headers
                         h.add(name: "Host", value: node.address)
-                        try await conn.sendHead(method: method, uri: BackendFanout.uri(device: node.device, partition: part, path: uri), headers: h)
-                        try await conn.sendEnd()
+                        try await conn.sendRequest(method: method, uri: BackendFanout.uri(device: node.device, partition: part, path: uri), headers: h)
                         return (try await conn.readHead(), conn)
                     } catch {
                         conn.close()
@@ -226,6 +225,9 @@ struct ObjectProxy {
         }
     }
 
+    /// Bodies up to this size are read whole by `passThrough` instead of streamed.
+    static let wholeReadLimit = 64 << 10
+
     /// Answers with a replica's response, streaming its body from `conn`.
     func passThrough(_ request: HTTPRequest, status: Int, headers: HTTPHeaders, conn: BackendConnection) async -> HTTPResponse {
         if request.method == "HEAD" || status == 304 || status == 412 {
@@ -234,6 +236,21 @@ struct ObjectProxy {
             return HTTPResponse(status: status, headers: headers)
         }
         let client = context.client
+        if let length = headers.first(name: "content-length").flatMap(Int.init), length <= Self.wholeReadLimit {
+            // A small body is read whole before answering: the client's answer then goes out in
+            // one write, and a replica that breaks off mid-body gets a clear 503, not a cut.
+            let deadline = conn.closeAfter(context.nodeTimeout)
+            defer { deadline.cancel() }
+            do {
+                let body = try await conn.readFullBody(limit: Self.wholeReadLimit)
+                client.release(conn)
+                return HTTPResponse(status: status, headers: headers, body: .bytes(body))
+            } catch {
+                conn.close()
+                context.metrics.backendError(server: .object)
+                return .error(503)
+            }
+        }
         return HTTPResponse(status: status, headers: headers, body: .stream { writer in
             do {
                 while let part = try await conn.readBodyPart(timeout: context.nodeTimeout) { try await writer.write(part) }

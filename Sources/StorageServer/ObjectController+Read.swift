@@ -13,8 +13,16 @@ extension ObjectController {
         let file = diskFile(p)
         let now = clock.now()
         let state: DiskFile.State
+        // A small object's bytes are read and checked in the same pool job as the open: one
+        // trip to the device pool per GET, and damage found before anything is answered.
+        let whole: ByteBuffer?
+        let wantsBody = request.method == "GET"
         do {
-            state = try await pools.run(p.device) { try file.open() }
+            (state, whole) = try await pools.run(p.device) {
+                let state = try file.open()
+                guard wantsBody, case .present(let reader) = state, reader.contentLength <= Self.wholeReadLimit else { return (state, nil) }
+                return (state, try Self.readWhole(reader))
+            }
         } catch let error as DiskFileError {
             // Only damage is quarantined; an I/O hiccup is not a reason to move good data aside.
             guard case .corrupt = error else { throw HTTPError(503, "Cannot read object: \(error)") }
@@ -74,9 +82,31 @@ extension ObjectController {
             return multipart(reader, ranges: ranges, headers: headers, device: p.device)
         }
         headers.add(name: "Content-Length", value: String(length))
+        if let whole { return HTTPResponse(status: 200, headers: headers, body: .bytes(whole)) }
         let verify = VerifyContext(file: file, pools: pools, device: p.device, etag: etag)
         return HTTPResponse(status: 200, headers: headers,
                             body: stream(reader, ranges: length > 0 ? [0...length - 1] : [], device: p.device, verify: length > 0 ? verify : nil))
+    }
+
+    /// Objects up to this size are read whole with their open (`readWhole`).
+    static let wholeReadLimit: Int64 = 64 << 10
+
+    /// All of a small object's bytes, their MD5 checked against the stored ETag.
+    static func readWhole(_ reader: ObjectReader) throws -> ByteBuffer {
+        let length = Int(reader.contentLength)
+        var buffer = ByteBufferAllocator().buffer(capacity: length)
+        var done = 0
+        while done < length {
+            let n = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length - done) { raw in
+                try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw.prefix(length - done)), at: Int64(done))
+            }
+            if n == 0 { throw DiskFileError.corrupt("short read") }
+            done += n
+        }
+        var md5 = MessageDigest(.md5)
+        buffer.withUnsafeReadableBytes { md5.update($0) }
+        guard md5.finalizeHexAndReset() == reader.etag else { throw DiskFileError.corrupt("MD5 mismatch") }
+        return buffer
     }
 
     /// The value of the first metadata item listed (comma-separated, any case) in `names`.

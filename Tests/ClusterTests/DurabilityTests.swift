@@ -98,6 +98,42 @@ import Testing
         #expect(Array(try await h.request("GET", "\(account)/dur/\(name)", headers: auth).body.readableBytesView) == objects[name])
     }
 
+    /// Flips a byte of the object's `.data` file on device `n`.
+    func rot(_ name: String, on n: Int) throws {
+        let hash = h.aio.state.hashPath.hash(account: "AUTH_test", container: "dur", object: name)
+        let data = try #require(try FileManager.default.subpathsOfDirectory(atPath: "\(device(n))/objects").first {
+            $0.contains(hash) && $0.hasSuffix(".data")
+        })
+        let fh = try FileHandle(forUpdating: URL(fileURLWithPath: "\(device(n))/objects/\(data)"))
+        try fh.seek(toOffset: 3)
+        try fh.write(contentsOf: Data([0x42 ^ 0xFF]))
+        try fh.close()
+    }
+
+    @Test func aRottenSmallCopyIsRefusedBeforeAnyByteAndTheReadGoesToAGoodOne() async throws {
+        let objects = try await putObjects(1, prefix: "smallrot")
+        let name = try #require(objects.keys.first)
+        let holders = h.devicesHolding(account: "AUTH_test", container: "dur", object: name)
+        #expect(holders.count == 3)
+        for n in holders.dropLast() { try rot(name, on: n) }
+        // Asked directly, a rotten copy's server answers 404 (not a 200 it then cuts) and
+        // quarantines the copy.
+        let ring = try RingSet.load(directory: h.aio.ringDirectory).object
+        let part = ring.partition(account: "AUTH_test", container: "dur", object: name)
+        let direct = try await h.client.request(host: "127.0.0.1", port: h.aio.state.nodePorts[holders[0]], method: "GET",
+                                                uri: "/\(AllInOne.deviceName(node: holders[0], index: 0))/\(part)/AUTH_test/dur/\(name)",
+                                                headers: [:], timeout: .seconds(10))
+        #expect(direct.status == 404)
+        #expect(!h.devicesHolding(account: "AUTH_test", container: "dur", object: name).contains(holders[0]))
+        // Through the proxy the client gets the right bytes, whichever replica it asks first.
+        for _ in 0..<3 {
+            let r = try await h.request("GET", "\(account)/dur/\(name)", headers: auth)
+            #expect(r.status == 200)
+            #expect(Array(r.body.readableBytesView) == objects[name])
+        }
+        #expect(Set(h.devicesHolding(account: "AUTH_test", container: "dur", object: name)).isSubset(of: [holders[1], holders[2]]))
+    }
+
     @Test func missedContainerUpdatesAreDeliveredByTheUpdater() async throws {
         // Hide the container DB on every replica: object PUTs succeed (the proxy has the container
         // cached) but their listing updates fail.

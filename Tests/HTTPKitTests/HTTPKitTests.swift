@@ -19,17 +19,7 @@ struct EchoHandler: HTTPHandler {
 
 @Suite struct HTTPKitTests {
     func withServer(_ body: (Int, BackendClient) async throws -> Void) async throws {
-        var logger = Logger(label: "t")
-        logger.logLevel = .critical
-        let server = try await HTTPServer.bind(host: "127.0.0.1", port: 0, handler: EchoHandler(), logger: logger)
-        let task = Task { try? await server.run() }
-        let client = BackendClient()
-        defer {
-            client.shutdown()
-            server.close()
-            task.cancel()
-        }
-        try await body(server.port, client)
+        try await withTestServer(EchoHandler(), body)
     }
 
     @Test func bodyRoundTripsAndConnectionsAreReused() async throws {

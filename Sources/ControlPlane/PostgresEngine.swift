@@ -83,6 +83,9 @@ public final class PostgresEngine: SQLEngine {
         idle.withLockedValue { $0.append(c) }
     }
 
+    /// Runs of a transaction that keeps losing races before its error is given up to the caller.
+    static let maxAttempts = 32
+
     /// SQLSTATEs worth running the transaction again for.
     static func isRace(_ error: any Error) -> Bool {
         guard let e = error as? PSQLError, let state = e.serverInfo?[.sqlState] else { return false }
@@ -104,8 +107,12 @@ public final class PostgresEngine: SQLEngine {
                 } catch {
                     if (try? connection.run("ROLLBACK", [])) != nil { checkin(c) } else { _ = try? c.close().wait() }
                     attempt += 1
-                    guard Self.isRace(error), attempt < 8 else { throw error }
-                    usleep(UInt32.random(in: 1000...(5000 * UInt32(attempt))))
+                    // Each lost race means another transaction committed, so retrying makes
+                    // progress; the limit is generous because writers picking from the same few
+                    // rows (twelve clients allocating the pool's first free address, four at a
+                    // time) can each lose many rounds in a row on a loaded host.
+                    guard Self.isRace(error), attempt < Self.maxAttempts else { throw error }
+                    usleep(UInt32.random(in: 1000...(min(5000 * UInt32(attempt), 50_000))))
                 }
             }
         }

@@ -111,16 +111,27 @@ import Testing
                         return "created"
                     } catch let e as ControlPlaneError {
                         return "\(e)"
+                    } catch {
+                        return "unexpected: \(String(reflecting: error))"
                     }
                 }
             }
             return try await group.reduce(into: [String]()) { $0.append($1) }
         }
-        #expect(outcomes.filter { $0 == "created" }.count == 1)
+        #expect(outcomes.filter { $0 == "created" }.count == 1, "\(outcomes.filter { $0.hasPrefix("unexpected") })")
         #expect(outcomes.filter { $0 == "security group same already exists" }.count == 19)
         let pool = (1...10).map { "10.8.0.\($0)" }
         let addresses = try await withThrowingTaskGroup(of: String?.self) { group in
-            for _ in 0..<12 { group.addTask { try await s.allocateAddress(project: "lab", pool: pool)?.ip } }
+            for _ in 0..<12 {
+                group.addTask {
+                    do {
+                        return try await s.allocateAddress(project: "lab", pool: pool)?.ip
+                    } catch {
+                        Issue.record("unexpected: \(String(reflecting: error))")
+                        return "failed"
+                    }
+                }
+            }
             return try await group.reduce(into: [String?]()) { $0.append($1) }
         }
         #expect(Set(addresses.compactMap { $0 }) == Set(pool) && addresses.filter { $0 == nil }.count == 2)

@@ -243,6 +243,7 @@ struct ObjectProxy {
             defer { deadline.cancel() }
             do {
                 let body = try await conn.readFullBody(limit: Self.wholeReadLimit)
+                deadline.cancel()  // before the connection can be someone else's
                 client.release(conn)
                 return HTTPResponse(status: status, headers: headers, body: .bytes(body))
             } catch {

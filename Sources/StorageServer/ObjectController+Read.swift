@@ -16,7 +16,9 @@ extension ObjectController {
         // A small object's bytes are read and checked in the same pool job as the open: one
         // trip to the device pool per GET, and damage found before anything is answered.
         let whole: ByteBuffer?
-        let wantsBody = request.method == "GET"
+        // Only for a plain GET: a range or a conditional may not need the bytes at all.
+        let wantsBody = request.method == "GET" && request.header("range") == nil
+            && !["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"].contains { request.header($0) != nil }
         do {
             (state, whole) = try await pools.run(p.device) {
                 let state = try file.open()
@@ -94,6 +96,8 @@ extension ObjectController {
     /// All of a small object's bytes, their MD5 checked against the stored ETag.
     static func readWhole(_ reader: ObjectReader) throws -> ByteBuffer {
         let length = Int(reader.contentLength)
+        // An empty object has nothing to check (the streamed read never checked one either).
+        if length == 0 { return ByteBuffer() }
         var buffer = ByteBufferAllocator().buffer(capacity: length)
         var done = 0
         while done < length {

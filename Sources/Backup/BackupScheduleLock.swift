@@ -1,4 +1,5 @@
 import Foundation
+import NimbusCore
 
 /// The scheduler's lock: `flock(2)` on a file beside the schedule (`<schedule>.lock`), held
 /// while a runner backs up a job, so two runners (the systemd timer and a `schedule run` by
@@ -60,7 +61,7 @@ public final class BackupScheduleLock {
     public func release() {
         guard fd >= 0 else { return }
         _ = ftruncate(fd, 0)
-        close(fd)
+        releaseFlockAndClose(fd)
         fd = -1
     }
 

@@ -125,5 +125,5 @@ final class BridgeLock: Sendable {
         }
     }
 
-    func release() { close(fd) }
+    func release() { releaseFlockAndClose(fd) }
 }

@@ -43,7 +43,7 @@ public enum SuffixHashes {
         if VolumeStore.registered(devicePath) != nil && access(partDir, F_OK) != 0 { ensurePartitionDirectory(partDir) }
         let partitionLock = open(partDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if partitionLock >= 0 { flock(partitionLock, LOCK_EX) }
-        defer { if partitionLock >= 0 { close(partitionLock) } }
+        defer { releaseFlockAndClose(partitionLock) }
         // Take the invalidations under the writers' lock, then truncate them.
         let fd = open(invalidPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         if fd >= 0 {

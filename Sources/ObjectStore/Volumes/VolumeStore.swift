@@ -111,7 +111,7 @@ public final class VolumeStore: @unchecked Sendable {
         let fd = lockDescriptor
         lockDescriptor = -1
         lock.unlock()
-        if fd >= 0 { close(fd) }
+        releaseFlockAndClose(fd)
     }
 
     /// Creates volume `number` with a fresh header (flushed, and its name, before any record

@@ -29,12 +29,8 @@ struct StreamingHandler: HTTPHandler {
 /// is the same as when the head went out alone, and a body that fails before its first byte
 /// leaves the client no half-answer.
 @Suite struct StreamedResponseTests {
-    func withServer(_ body: (Int, BackendClient) async throws -> Void) async throws {
-        try await withTestServer(StreamingHandler(), body)
-    }
-
     @Test func aStreamedBodyArrivesWholeAndTheConnectionIsReused() async throws {
-        try await withServer { port, client in
+        try await withTestServer(StreamingHandler()) { port, client in
             for _ in 0..<3 {
                 let r = try await client.request(host: "127.0.0.1", port: port, method: "GET", uri: "/chunks", timeout: .seconds(120))
                 #expect(r.status == 200)
@@ -48,7 +44,7 @@ struct StreamingHandler: HTTPHandler {
     }
 
     @Test func aStreamThatWritesNothingStillAnswers() async throws {
-        try await withServer { port, client in
+        try await withTestServer(StreamingHandler()) { port, client in
             let r = try await client.request(host: "127.0.0.1", port: port, method: "GET", uri: "/nothing", timeout: .seconds(120))
             #expect(r.status == 200)
             #expect(r.body.readableBytes == 0)
@@ -56,7 +52,7 @@ struct StreamingHandler: HTTPHandler {
     }
 
     @Test func aStreamThatFailsBeforeItsFirstByteClosesWithoutAnswering() async throws {
-        try await withServer { port, _ in
+        try await withTestServer(StreamingHandler()) { port, _ in
             let (received, closed) = try await offPool { () -> ([UInt8], Bool) in
                 guard let socket = RawSocket(port: port, timeout: 60) else { return ([], false) }
                 socket.send("GET /broken HTTP/1.1\r\nHost: h\r\n\r\n")

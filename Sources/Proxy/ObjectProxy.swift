@@ -240,13 +240,13 @@ struct ObjectProxy {
             // A small body is read whole before answering: the client's answer then goes out in
             // one write, and a replica that breaks off mid-body gets a clear 503, not a cut.
             let deadline = conn.closeAfter(context.nodeTimeout)
-            defer { deadline.cancel() }
             do {
                 let body = try await conn.readFullBody(limit: Self.wholeReadLimit)
                 deadline.cancel()  // before the connection can be someone else's
                 client.release(conn)
                 return HTTPResponse(status: status, headers: headers, body: .bytes(body))
             } catch {
+                deadline.cancel()
                 conn.close()
                 context.metrics.backendError(server: .object)
                 return .error(503)

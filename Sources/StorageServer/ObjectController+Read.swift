@@ -99,18 +99,22 @@ extension ObjectController {
         // An empty object has nothing to check (the streamed read never checked one either).
         if length == 0 { return ByteBuffer() }
         var buffer = ByteBufferAllocator().buffer(capacity: length)
-        var done = 0
-        while done < length {
-            let n = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length - done) { raw in
-                try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw.prefix(length - done)), at: Int64(done))
-            }
-            if n == 0 { throw DiskFileError.corrupt("short read") }
-            done += n
+        while buffer.readableBytes < length {
+            try read(reader, at: Int64(buffer.readableBytes), count: length - buffer.readableBytes, into: &buffer)
         }
         var md5 = MessageDigest(.md5)
         buffer.withUnsafeReadableBytes { md5.update($0) }
         guard md5.finalizeHexAndReset() == reader.etag else { throw DiskFileError.corrupt("MD5 mismatch") }
         return buffer
+    }
+
+    /// Appends up to `count` bytes of the object from `offset` to `buffer` (one `pread`); no byte
+    /// where the object's length says there are some is damage.
+    static func read(_ reader: ObjectReader, at offset: Int64, count: Int, into buffer: inout ByteBuffer) throws {
+        let n = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+            try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw.prefix(count)), at: offset)
+        }
+        if n == 0 { throw DiskFileError.corrupt("short read") }
     }
 
     /// The value of the first metadata item listed (comma-separated, any case) in `names`.
@@ -170,10 +174,7 @@ extension ObjectController {
                     let at = offset
                     let buffer: ByteBuffer = try await pools.run(device) {
                         var b = ByteBufferAllocator().buffer(capacity: want)
-                        let n = try b.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
-                            try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw.prefix(want)), at: at)
-                        }
-                        if n == 0 { throw DiskFileError.corrupt("short read") }
+                        try Self.read(reader, at: at, count: want, into: &b)
                         md5?.update(b)
                         return b
                     }
